@@ -1,0 +1,438 @@
+"""The configuration model: every setting, its default and its validation in one place."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rolewatch import __version__
+
+DEFAULT_CONFIG_PATH = Path("rolewatch.yaml")
+ENV_PREFIX = "ROLEWATCH_"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+class ConfigError(Exception):
+    """Invalid configuration: every problem, each named by the path of its key."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def parse_duration(value: Any) -> timedelta:
+    """`90s`, `15m`, `2h`, `1d` (or a number of seconds) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use a number and a unit: 90s, 15m, 2h, 1d)")
+    amount, unit = match.groups()
+    return timedelta(seconds=float(amount) * _UNITS[unit])
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    for unit in ("w", "d", "h", "m", "s"):
+        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
+            return f"{int(seconds // _UNITS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
+def _parse_fraction(value: Any) -> float:
+    """`10%` or `0.1` as 0.1."""
+    text = str(value).strip()
+    fraction = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"must be between 0% and 100%, got {value!r}")
+    return fraction
+
+
+def _parse_size(value: Any) -> int:
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"not a size: {value!r} (use e.g. 10MiB)")
+    amount, unit = match.groups()
+    return int(float(amount) * _SIZE_UNITS[(unit or "b").lower()])
+
+
+def _check_cron(expression: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression)
+    except ValueError as error:
+        raise ValueError(f"not a cron expression: {expression!r} ({error})") from None
+    return expression
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a source is crawled: every `every`, or on a five-field `cron` expression."""
+
+    every: timedelta | None = None
+    cron: str | None = None
+
+    def __str__(self) -> str:
+        return self.cron if self.cron else format_duration(self.every or timedelta())
+
+
+def _parse_schedule(value: Any) -> Schedule:
+    if isinstance(value, Schedule):
+        return value
+    if isinstance(value, Mapping) and "cron" in value:
+        return Schedule(cron=_check_cron(str(value["cron"])))
+    if isinstance(value, str) and len(value.split()) == 5:
+        return Schedule(cron=_check_cron(value))
+    every = parse_duration(value)
+    if every < timedelta(seconds=1):
+        raise ValueError("interval must be at least 1s")
+    return Schedule(every=every)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration)]
+Fraction = Annotated[float, BeforeValidator(_parse_fraction)]
+ByteSize = Annotated[int, BeforeValidator(_parse_size)]
+ScheduleSpec = Annotated[Schedule, BeforeValidator(_parse_schedule), PlainSerializer(str)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Politeness(_Strict):
+    """How hard rolewatch may press one host; shared by every source on that host."""
+
+    concurrency_per_host: int = Field(2, ge=1, le=32, description="requests in flight per host")
+    delay: Duration = Field(timedelta(seconds=1), description="minimum pause between requests to one host")
+    autothrottle: bool = Field(True, description="slow down when the host slows down")
+    retries: int = Field(3, ge=0, le=10, description="retries of a failed request (5xx, 429, time-out)")
+    max_retry_after: Duration = Field(
+        timedelta(minutes=2), description="longest Retry-After honoured before giving up"
+    )
+    request_timeout: Duration = Field(timedelta(seconds=30), description="one request, end to end")
+    max_response_size: ByteSize = Field(10 * 2**20, description="responses larger than this are refused")
+    conditional_requests: bool = Field(True, description="send the server's ETag/Last-Modified back")
+
+
+class Defaults(_Strict):
+    """Settings every source inherits unless it sets its own."""
+
+    interval: ScheduleSpec = Field(Schedule(every=timedelta(minutes=30)), description="duration or cron")
+    jitter: Fraction = Field(0.1, description="spread start times by this share of the interval")
+    close_after_misses: int = Field(2, ge=1, description="complete crawls missing a posting before CLOSED")
+    max_drop: Fraction = Field(0.5, description="a complete crawl losing more than this is suspect")
+    timeout: Duration = Field(timedelta(minutes=5), description="one source's crawl, end to end")
+    user_agent: str = Field(
+        f"rolewatch/{__version__} (+https://github.com/rolewatch/rolewatch)",
+        description="sent with every request",
+    )
+    obey_robots: bool = Field(True, description="obey robots.txt")
+    politeness: Politeness = Field(default_factory=Politeness)  # type: ignore[arg-type]
+
+
+class SourceOptions(_Strict):
+    """Base of each source type's own keys; a type subclasses it in its one file."""
+
+    base_url: str | None = Field(None, description="override the service's host (mirror, EU host, test)")
+
+
+class SourceConfig(BaseModel):
+    """One board to watch: the keys every type shares, plus the type's own in `options`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    type: str
+    enabled: bool = True
+    interval: ScheduleSpec | None = None
+    jitter: Fraction | None = None
+    close_after_misses: int | None = Field(None, ge=1)
+    max_drop: Fraction | None = None
+    timeout: Duration | None = None
+    options: SourceOptions = Field(default_factory=SourceOptions, exclude=True)  # type: ignore[arg-type]
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_slug(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use letters, digits, '-', '_' or '.' (at most 80), starting with a letter or digit")
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _type_is_known(cls, value: str) -> str:
+        from crawler.registry import source_types
+
+        known = source_types()
+        if value not in known:
+            raise ValueError(f"unknown source type {value!r}; known: {', '.join(sorted(known))}")
+        return value
+
+
+class MinSalary(_Strict):
+    amount: float = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    per: str = Field("year", pattern=r"^(hour|day|week|month|year)$")
+
+
+class Subscription(_Strict):
+    """Who wants to hear about which roles, where and how often."""
+
+    name: str
+    query: str | None = None
+    companies: list[str] = Field(default_factory=list)
+    locations: list[str] = Field(default_factory=list)
+    employment_types: list[str] = Field(default_factory=list)
+    workplace: list[str] = Field(default_factory=list)
+    min_salary: MinSalary | None = None
+    sponsorship: list[str] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    events: list[str] = Field(default_factory=lambda: ["new", "reopened"])
+    notify: list[str] = Field(default_factory=list)
+    digest: str = "immediate"
+    timezone: str = "UTC"
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if v not in ("new", "changed", "closed", "reopened")]
+        if bad:
+            raise ValueError(f"unknown event types {bad}; use new, changed, closed, reopened")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Australia/Sydney)") from None
+        return value
+
+
+class Operators(_Strict):
+    notify: list[str] = Field(default_factory=list)
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    database: str = Field("sqlite:///rolewatch.db", description="SQLAlchemy URL: sqlite:/// or postgresql+psycopg://")
+    defaults: Defaults = Field(default_factory=Defaults)  # type: ignore[arg-type]
+    sources: list[SourceConfig] = Field(default_factory=list)
+    subscriptions: list[Subscription] = Field(default_factory=list)
+    operators: Operators = Field(default_factory=Operators)  # type: ignore[arg-type]
+
+    @field_validator("database")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "sqlite+pysqlite:", "postgresql")):
+            raise ValueError("use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        for kind, names in (("sources", [s.name for s in self.sources]),
+                            ("subscriptions", [s.name for s in self.subscriptions])):
+            seen = {n for n in names if names.count(n) > 1}
+            if seen:
+                raise ValueError(f"{kind}: duplicate names {sorted(seen)}")
+        return self
+
+    def source(self, name: str) -> ResolvedSource:
+        for source in self.sources:
+            if source.name == name:
+                return resolve(source, self.defaults)
+        raise KeyError(name)
+
+    def resolved_sources(self, names: Iterable[str] = ()) -> list[ResolvedSource]:
+        """The named sources (all enabled ones when none are named) with defaults applied."""
+        wanted = list(names)
+        unknown = [n for n in wanted if n not in {s.name for s in self.sources}]
+        if unknown:
+            raise ConfigError([f"unknown source {n!r}" for n in unknown])
+        chosen = [s for s in self.sources if (s.name in wanted if wanted else s.enabled)]
+        return [resolve(s, self.defaults) for s in chosen]
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """A source with every default filled in: what the crawler and the diff actually use."""
+
+    name: str
+    type: str
+    options: SourceOptions
+    interval: Schedule
+    jitter: float
+    close_after_misses: int
+    max_drop: float
+    timeout: timedelta
+    user_agent: str
+    obey_robots: bool
+    politeness: Politeness
+
+
+def resolve(source: SourceConfig, defaults: Defaults) -> ResolvedSource:
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
+    return ResolvedSource(
+        name=source.name,
+        type=source.type,
+        options=source.options,
+        interval=pick(source.interval, defaults.interval),
+        jitter=pick(source.jitter, defaults.jitter),
+        close_after_misses=pick(source.close_after_misses, defaults.close_after_misses),
+        max_drop=pick(source.max_drop, defaults.max_drop),
+        timeout=pick(source.timeout, defaults.timeout),
+        user_agent=defaults.user_agent,
+        obey_robots=defaults.obey_robots,
+        politeness=defaults.politeness,
+    )
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """`("sources", 3, "board")` -> `sources[3].board`."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _problems(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[str]:
+    problems = []
+    for item in error.errors():
+        message = str(item["msg"])
+        message = message.removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+        loc = prefix + tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+        problems.append(f"{format_loc(loc)}: {message}")
+    return problems
+
+
+def _validate_options(raw_sources: Any, problems: list[str]) -> list[dict[str, Any]]:
+    """Validate each source's type-specific keys against its type's own model."""
+    from crawler.registry import source_types
+
+    known = source_types()
+    validated = []
+    common = set(SourceConfig.model_fields)
+    for index, raw in enumerate(raw_sources if isinstance(raw_sources, list) else []):
+        if not isinstance(raw, Mapping):
+            validated.append(raw)
+            continue
+        entry = dict(raw)
+        kind = known.get(str(entry.get("type")))
+        own = {k: v for k, v in entry.items() if k not in common}
+        if kind is not None:
+            try:
+                entry["options"] = kind.options.model_validate(own)
+            except ValidationError as error:
+                problems.extend(_problems(error, ("sources", index)))
+        for key in own:
+            entry.pop(key)
+        validated.append(entry)
+    return validated
+
+
+def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Overlay `ROLEWATCH_<KEY>` variables; `__` descends (`ROLEWATCH_DEFAULTS__INTERVAL=15m`).
+
+    `ROLEWATCH_DATABASE_URL` is the conventional alias for `database`; values are read as YAML
+    scalars so `false` and `3` mean what they say.
+    """
+    merged = dict(data)
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name == "ROLEWATCH_CONFIG":
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        path = ["database"] if key == "database_url" else key.split("__")
+        _set_path(merged, path, yaml.safe_load(value) if value else value)
+    return merged
+
+
+def _set_path(data: Any, path: list[str], value: Any) -> None:
+    node = data
+    for depth, part in enumerate(path):
+        last = depth == len(path) - 1
+        key: str | int = int(part) if part.isdigit() and isinstance(node, list) else part
+        if last:
+            if isinstance(node, list) and isinstance(key, int) and key < len(node):
+                node[key] = value
+            elif isinstance(node, dict):
+                node[key] = value
+            return
+        if isinstance(node, dict):
+            node = node.setdefault(key, {})
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    return Path(explicit or os.environ.get("ROLEWATCH_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, overlay the environment and validate; raise ConfigError listing every problem."""
+    source = config_path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{source}: no configuration file (run `rolewatch init` to write one)"]) from None
+    except OSError as error:
+        raise ConfigError([f"{source}: {error.strerror}"]) from None
+    return parse_config(text, environ if environ is not None else os.environ, origin=str(source))
+
+
+def parse_config(text: str, environ: Mapping[str, str] | None = None, origin: str = "<config>") -> Config:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"{origin}: not valid YAML{where}: {getattr(error, 'problem', error)}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{origin}: the top level must be a mapping of keys"])
+    data = apply_environment(data, environ or {})
+    problems: list[str] = []
+    if "sources" in data:
+        data["sources"] = _validate_options(data["sources"], problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as error:
+        problems = _problems(error) + problems
+        raise ConfigError(sorted(set(problems), key=problems.index)) from None
+    if problems:
+        raise ConfigError(problems)
+    return config

@@ -1,0 +1,233 @@
+"""The plain data that crosses stage boundaries: a normalised posting, a crawl result, an event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class CrawlVerdict(StrEnum):
+    """How far a crawl can be trusted; only COMPLETE crawls may close postings."""
+
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    SUSPECT = "suspect"
+
+
+class EventType(StrEnum):
+    NEW = "new"
+    CHANGED = "changed"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+class PostingStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+EMPLOYMENT_TYPES = ("full_time", "part_time", "intern", "contract", "temporary", "graduate")
+WORKPLACES = ("onsite", "hybrid", "remote")
+SALARY_PERIODS = ("hour", "day", "week", "month", "year")
+SPONSORSHIP = ("offered", "not_offered", "citizens_only")
+
+_PERIOD_ABBREVIATIONS = {"hour": "hr", "day": "day", "week": "wk", "month": "mo", "year": "yr"}
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """One place a role is offered; `country` is ISO 3166 alpha-2."""
+
+    name: str
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    remote: bool = False
+
+    def label(self) -> str:
+        """Short human form: `Sydney, AU`, `Remote, US`, or the board's own text."""
+        head = "Remote" if self.remote and not self.city else (self.city or self.name)
+        return f"{head}, {self.country}" if self.country and head != self.country else head
+
+
+@dataclass(frozen=True, slots=True)
+class Salary:
+    """A pay range exactly as offered: never annualised or converted silently."""
+
+    min: float | None
+    max: float | None
+    currency: str | None
+    period: str | None
+    text: str | None = None
+
+    def label(self) -> str:
+        """`AUD 78,000–82,000/yr`; falls back to the board's own text."""
+        if self.min is None and self.max is None:
+            return self.text or ""
+        low, high = self.min, self.max
+        amounts = _amount(low if low is not None else high)
+        if low is not None and high is not None and high != low:
+            amounts = f"{_amount(low)}–{_amount(high)}"
+        currency = f"{self.currency} " if self.currency else ""
+        period = f"/{_PERIOD_ABBREVIATIONS.get(self.period, self.period)}" if self.period else ""
+        return f"{currency}{amounts}{period}"
+
+
+def _amount(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkRights:
+    """Visa sponsorship as one of SPONSORSHIP (or None when unknown) plus the board's own labels."""
+
+    sponsorship: str | None = None
+    rights: tuple[str, ...] = ()
+
+    def label(self) -> str:
+        parts = [self.sponsorship or ""] + list(self.rights)
+        return ", ".join(p for p in parts if p)
+
+
+SIGNIFICANT_FIELDS = (
+    "title",
+    "company",
+    "department",
+    "locations",
+    "workplace",
+    "employment_type",
+    "salary",
+    "deadline",
+    "work_rights",
+    "url",
+    "apply_url",
+    "description",
+)
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One role as a board lists it, normalised; identity is (source, external_id).
+
+    `closed` is the board's own statement that the role is no longer open (an
+    `active: false` flag, say); a posting absent from a listing is the diff's business.
+    `fingerprint` is derived from the significant fields when not given.
+    """
+
+    source: str
+    external_id: str
+    title: str
+    url: str | None = None
+    apply_url: str | None = None
+    company: str | None = None
+    department: str | None = None
+    locations: tuple[Location, ...] = ()
+    workplace: str | None = None
+    employment_type: str | None = None
+    salary: Salary | None = None
+    posted_at: datetime | None = None
+    deadline: datetime | None = None
+    work_rights: WorkRights | None = None
+    description_text: str = ""
+    description_html: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    closed: bool = False
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            object.__setattr__(self, "fingerprint", fingerprint_of(significant_values(self)))
+
+    def location_labels(self) -> str:
+        return "; ".join(loc.label() for loc in self.locations)
+
+
+def significant_values(posting: Posting) -> dict[str, str]:
+    """The fields whose change is a change of the role, each rendered as text a person can read.
+
+    Noise never reaches this point: whitespace is collapsed and tracking parameters are
+    stripped during normalisation, and locations are sorted here so listing order is moot.
+    """
+    rights = posting.work_rights.label() if posting.work_rights else ""
+    return {
+        "title": " ".join(posting.title.split()),
+        "company": " ".join((posting.company or "").split()),
+        "department": " ".join((posting.department or "").split()),
+        "locations": "; ".join(sorted(loc.label() for loc in posting.locations)),
+        "workplace": posting.workplace or "",
+        "employment_type": posting.employment_type or "",
+        "salary": posting.salary.label() if posting.salary else "",
+        "deadline": posting.deadline.date().isoformat() if posting.deadline else "",
+        "work_rights": rights,
+        "url": posting.url or "",
+        "apply_url": posting.apply_url or "",
+        "description": " ".join(posting.description_text.split()),
+    }
+
+
+def fingerprint_of(values: Mapping[str, str]) -> str:
+    canonical = json.dumps(dict(sorted(values.items())), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class CrawlStats:
+    """What the crawl cost and what went wrong, as recorded with its verdict."""
+
+    requests: int = 0
+    responses: int = 0
+    bytes: int = 0
+    pages: int = 0
+    items: int = 0
+    retries: int = 0
+    not_modified: int = 0
+    duration_s: float = 0.0
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CrawlResult:
+    """One source's crawl as the crawler saw it.
+
+    `verdict` is the crawler's: complete, partial or failed. Whether a complete crawl is
+    suspect depends on what was open before, so the diff decides that.
+    `unchanged` means every listing request answered 304 Not Modified: the board is
+    exactly as last parsed and `postings` is empty on purpose.
+    `validators` maps a listing URL to the `ETag`/`Last-Modified` the server sent.
+    """
+
+    source: str
+    verdict: CrawlVerdict
+    started_at: datetime
+    finished_at: datetime
+    postings: tuple[Posting, ...] = ()
+    stats: CrawlStats = field(default_factory=CrawlStats)
+    reason: str = ""
+    unchanged: bool = False
+    validators: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a person may want to hear about a posting; `changes` maps field -> (old, new)."""
+
+    type: EventType
+    source: str
+    external_id: str
+    title: str
+    company: str | None
+    url: str | None
+    at: datetime
+    episode: int = 1
+    changes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    repost_of: str | None = None
+    duplicate_of: str | None = None
+    id: int | None = None

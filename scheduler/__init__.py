@@ -1,0 +1,1 @@
+"""Stage 0: decide when each source is crawled (APScheduler); the daemon lands with the scheduling issue."""

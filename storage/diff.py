@@ -1,0 +1,350 @@
+"""The diff: a pure function from (stored state, crawl result, policy) to events and the new state.
+
+It needs no database. Storage loads a `SourceState`, calls `diff`, and applies the `DiffOutcome`
+in one transaction. Every rule about trusting a crawl lives here:
+- only a complete, non-suspect crawl may close a posting for being absent, and only after
+  `close_after_misses` such crawls in a row;
+- a board's own closure signal (`Posting.closed`, a past deadline) closes at once;
+- a failed crawl changes nothing;
+- listing order never matters, and applying the same crawl twice yields nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from rolewatch.domain import (
+    CrawlResult,
+    CrawlVerdict,
+    Event,
+    EventType,
+    Posting,
+    PostingStatus,
+    significant_values,
+)
+
+REPOST_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The per-source rules a crawl is judged by (SPEC §2 defaults)."""
+
+    close_after_misses: int = 2
+    max_drop: float = 0.5
+    repost_window: timedelta = REPOST_WINDOW
+
+
+@dataclass(frozen=True)
+class StoredPosting:
+    """What the diff needs to know about a posting already in storage."""
+
+    external_id: str
+    status: PostingStatus
+    fingerprint: str
+    values: Mapping[str, str]
+    title: str
+    company: str | None
+    url: str | None
+    role_key: str
+    episode: int = 1
+    misses: int = 0
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """One source as storage holds it before a crawl is applied.
+
+    `suspect_streak` counts the consecutive suspect crawls just before this one;
+    `applied_crawls` holds identities of crawls already applied, so re-applying one is a no-op.
+    `open_elsewhere` maps a role key to `source/external_id` of an open posting on another
+    source (filled by storage for the role keys of postings it has not seen).
+    """
+
+    source: str
+    postings: Mapping[str, StoredPosting] = field(default_factory=dict)
+    suspect_streak: int = 0
+    applied_crawls: frozenset[str] = frozenset()
+    open_elsewhere: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostingWrite:
+    """A posting whose stored row must be (re)written, and whether that makes a new version."""
+
+    posting: Posting
+    status: PostingStatus
+    episode: int
+    role_key: str
+    new_version: bool
+    is_new: bool
+    closed_at: datetime | None = None
+    repost_of: str | None = None
+    duplicate_of: str | None = None
+
+
+@dataclass(frozen=True)
+class DiffOutcome:
+    """Everything storage must write for one crawl; empty when nothing may change."""
+
+    verdict: CrawlVerdict
+    events: tuple[Event, ...] = ()
+    writes: tuple[PostingWrite, ...] = ()
+    seen: tuple[str, ...] = ()
+    misses: Mapping[str, int] = field(default_factory=dict)
+    closures: Mapping[str, datetime] = field(default_factory=dict)
+    suspect_streak: int = 0
+    note: str = ""
+
+    def counts(self) -> dict[str, int]:
+        tally = {kind.value: 0 for kind in EventType}
+        for event in self.events:
+            tally[event.type.value] += 1
+        return tally
+
+
+def role_key(company: str | None, title: str, location_labels: Iterable[str]) -> str:
+    """Identity of a *role* across ids: company, title and places, case- and accent-insensitive."""
+    parts = [_fold(company or ""), _fold(title), "|".join(sorted(_fold(x) for x in location_labels))]
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=12).hexdigest()
+
+
+def posting_role_key(posting: Posting) -> str:
+    return role_key(posting.company, posting.title, (loc.label() for loc in posting.locations))
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def crawl_identity(result: CrawlResult) -> str:
+    """Two deliveries of the same crawl share this; two crawls never do."""
+    return f"{result.source}@{result.started_at.isoformat()}"
+
+
+def diff(state: SourceState, result: CrawlResult, policy: Policy) -> DiffOutcome:
+    """Judge one crawl against what was stored and say what changes."""
+    if result.verdict is CrawlVerdict.FAILED:
+        return DiffOutcome(CrawlVerdict.FAILED, suspect_streak=state.suspect_streak, note=result.reason)
+    if crawl_identity(result) in state.applied_crawls:
+        return DiffOutcome(result.verdict, suspect_streak=state.suspect_streak, note="already applied")
+    if result.unchanged:
+        return _unchanged(state, result)
+
+    listed = _by_identity(result.postings)
+    at = result.finished_at
+    events: list[Event] = []
+    writes: list[PostingWrite] = []
+    seen: list[str] = []
+    misses: dict[str, int] = {}
+    closures: dict[str, datetime] = {}
+
+    for external_id in sorted(listed):
+        posting = listed[external_id]
+        stored = state.postings.get(external_id)
+        board_closed = posting.closed or (posting.deadline is not None and posting.deadline < at)
+        if stored is None:
+            _first_sighting(state, posting, board_closed, at, policy, events, writes)
+        elif stored.status is PostingStatus.CLOSED:
+            _listed_while_closed(stored, posting, board_closed, at, events, writes)
+        else:
+            _listed_while_open(stored, posting, board_closed, at, events, writes, seen)
+
+    verdict, streak, note = _judge(state, result, listed, policy)
+    if verdict is CrawlVerdict.COMPLETE or verdict is CrawlVerdict.SUSPECT:
+        for external_id in sorted(set(_open_ids(state)) - set(listed)):
+            stored = state.postings[external_id]
+            count = stored.misses + 1
+            misses[external_id] = count
+            if verdict is CrawlVerdict.COMPLETE and count >= policy.close_after_misses:
+                closures[external_id] = at
+                events.append(_event(EventType.CLOSED, state.source, stored, at))
+    return DiffOutcome(verdict, tuple(events), tuple(writes), tuple(seen), misses, closures, streak, note)
+
+
+def _unchanged(state: SourceState, result: CrawlResult) -> DiffOutcome:
+    """A 304 listing: the board is byte for byte what was parsed last time."""
+    open_ids = tuple(sorted(_open_ids(state)))
+    return DiffOutcome(CrawlVerdict.COMPLETE, seen=open_ids, note="not modified since the last crawl")
+
+
+def _by_identity(postings: Iterable[Posting]) -> dict[str, Posting]:
+    """One posting per id; when a board lists an id twice, a fixed rule picks which, not the order."""
+    chosen: dict[str, Posting] = {}
+    for posting in postings:
+        current = chosen.get(posting.external_id)
+        if current is None or (posting.closed, posting.fingerprint) < (current.closed, current.fingerprint):
+            chosen[posting.external_id] = posting
+    return chosen
+
+
+def _open_ids(state: SourceState) -> list[str]:
+    return [pid for pid, stored in state.postings.items() if stored.status is PostingStatus.OPEN]
+
+
+def _judge(
+    state: SourceState, result: CrawlResult, listed: Mapping[str, Posting], policy: Policy
+) -> tuple[CrawlVerdict, int, str]:
+    """Decide whether a complete crawl's losses can be believed (SPEC §3.1 'suspect')."""
+    if result.verdict is not CrawlVerdict.COMPLETE:
+        return result.verdict, state.suspect_streak, result.reason
+    open_before = _open_ids(state)
+    if not open_before:
+        return CrawlVerdict.COMPLETE, 0, ""
+    lost = sum(1 for pid in open_before if pid not in listed)
+    emptied = not any(not p.closed for p in listed.values())
+    too_many = lost / len(open_before) > policy.max_drop
+    if not (emptied or too_many):
+        return CrawlVerdict.COMPLETE, 0, ""
+    streak = state.suspect_streak + 1
+    what = "came back empty" if emptied else f"lost {lost} of {len(open_before)} open postings"
+    if streak >= policy.close_after_misses + 1:
+        return CrawlVerdict.COMPLETE, 0, f"{what}; accepted after {streak} crawls in a row"
+    return CrawlVerdict.SUSPECT, streak, f"{what}; closures held"
+
+
+def _first_sighting(
+    state: SourceState,
+    posting: Posting,
+    board_closed: bool,
+    at: datetime,
+    policy: Policy,
+    events: list[Event],
+    writes: list[PostingWrite],
+) -> None:
+    key = posting_role_key(posting)
+    if board_closed:
+        # Known only as closed: kept for history, never announced as new.
+        writes.append(PostingWrite(posting, PostingStatus.CLOSED, 1, key, True, True, closed_at=at))
+        return
+    repost_of = _recent_closed_with_key(state, key, at, policy.repost_window)
+    duplicate_of = state.open_elsewhere.get(key)
+    writes.append(PostingWrite(posting, PostingStatus.OPEN, 1, key, True, True, None, repost_of, duplicate_of))
+    events.append(
+        Event(
+            EventType.NEW, posting.source, posting.external_id, posting.title, posting.company, posting.url,
+            at, 1, repost_of=repost_of, duplicate_of=duplicate_of,
+        )
+    )
+
+
+def _recent_closed_with_key(state: SourceState, key: str, at: datetime, window: timedelta) -> str | None:
+    matches = sorted(
+        stored.external_id
+        for stored in state.postings.values()
+        if stored.status is PostingStatus.CLOSED
+        and stored.role_key == key
+        and stored.closed_at is not None
+        and at - stored.closed_at <= window
+    )
+    return matches[0] if matches else None
+
+
+def _listed_while_open(
+    stored: StoredPosting,
+    posting: Posting,
+    board_closed: bool,
+    at: datetime,
+    events: list[Event],
+    writes: list[PostingWrite],
+    seen: list[str],
+) -> None:
+    changed = posting.fingerprint != stored.fingerprint
+    key = posting_role_key(posting)
+    if board_closed:
+        writes.append(PostingWrite(posting, PostingStatus.CLOSED, stored.episode, key, changed, False, at))
+        events.append(_event(EventType.CLOSED, posting.source, stored, at))
+    elif changed:
+        writes.append(PostingWrite(posting, PostingStatus.OPEN, stored.episode, key, True, False))
+        events.append(_change_event(EventType.CHANGED, stored, posting, at, stored.episode))
+    else:
+        seen.append(stored.external_id)
+
+
+def _listed_while_closed(
+    stored: StoredPosting,
+    posting: Posting,
+    board_closed: bool,
+    at: datetime,
+    events: list[Event],
+    writes: list[PostingWrite],
+) -> None:
+    changed = posting.fingerprint != stored.fingerprint
+    key = posting_role_key(posting)
+    if board_closed:
+        if changed:
+            writes.append(
+                PostingWrite(posting, PostingStatus.CLOSED, stored.episode, key, True, False, stored.closed_at)
+            )
+        return
+    episode = stored.episode + 1
+    writes.append(PostingWrite(posting, PostingStatus.OPEN, episode, key, changed, False))
+    events.append(_change_event(EventType.REOPENED, stored, posting, at, episode))
+
+
+def _event(kind: EventType, source: str, stored: StoredPosting, at: datetime) -> Event:
+    return Event(kind, source, stored.external_id, stored.title, stored.company, stored.url, at, stored.episode)
+
+
+def _change_event(kind: EventType, stored: StoredPosting, posting: Posting, at: datetime, episode: int) -> Event:
+    return Event(
+        kind, posting.source, posting.external_id, posting.title, posting.company, posting.url, at, episode,
+        changes=field_changes(stored.values, significant_values(posting)),
+    )
+
+
+def field_changes(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Each significant field that differs, as (old, new); long texts are shortened for reading."""
+    return {
+        name: (_shorten(old.get(name, "")), _shorten(new.get(name, "")))
+        for name in sorted(set(old) | set(new))
+        if old.get(name, "") != new.get(name, "")
+    }
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def stored_from_posting(posting: Posting, status: PostingStatus = PostingStatus.OPEN, **changes: object) -> StoredPosting:
+    """The stored form of a posting as storage would keep it; used by storage and by tests."""
+    stored = StoredPosting(
+        external_id=posting.external_id,
+        status=status,
+        fingerprint=posting.fingerprint,
+        values=significant_values(posting),
+        title=posting.title,
+        company=posting.company,
+        url=posting.url,
+        role_key=posting_role_key(posting),
+    )
+    return replace(stored, **changes)  # type: ignore[arg-type]
+
+
+def apply_outcome(state: SourceState, result: CrawlResult, outcome: DiffOutcome) -> SourceState:
+    """The state storage would hold after applying `outcome`: the diff's own model of storage.
+
+    Storage does the same in SQL; this in-memory version lets the diff's properties
+    (idempotence, round trips) be tested without a database.
+    """
+    postings = dict(state.postings)
+    for write in outcome.writes:
+        postings[write.posting.external_id] = stored_from_posting(
+            write.posting, write.status, episode=write.episode, closed_at=write.closed_at, misses=0
+        )
+    for external_id in outcome.seen:
+        postings[external_id] = replace(postings[external_id], misses=0)
+    for external_id, count in outcome.misses.items():
+        postings[external_id] = replace(postings[external_id], misses=count)
+    for external_id, at in outcome.closures.items():
+        postings[external_id] = replace(postings[external_id], status=PostingStatus.CLOSED, closed_at=at, misses=0)
+    applied = state.applied_crawls
+    if outcome.verdict is not CrawlVerdict.FAILED:
+        applied = applied | {crawl_identity(result)}
+    return replace(state, postings=postings, suspect_streak=outcome.suspect_streak, applied_crawls=applied)
