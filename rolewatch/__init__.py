@@ -1,4 +1,4 @@
-"""rolewatch: watch career boards, keep every posting's history, alert on new, changed, closed and reopened roles."""
+"""rolewatch: watch career boards, keep every posting's history, report what opened, changed and closed."""
 
 from __future__ import annotations
 

@@ -151,7 +151,7 @@ class Defaults(_Strict):
         description="sent with every request",
     )
     obey_robots: bool = Field(True, description="obey robots.txt")
-    politeness: Politeness = Field(default_factory=Politeness)  # type: ignore[arg-type]
+    politeness: Politeness = Field(default_factory=Politeness)
 
 
 class SourceOptions(_Strict):
@@ -173,13 +173,15 @@ class SourceConfig(BaseModel):
     close_after_misses: int | None = Field(None, ge=1)
     max_drop: Fraction | None = None
     timeout: Duration | None = None
-    options: SourceOptions = Field(default_factory=SourceOptions, exclude=True)  # type: ignore[arg-type]
+    options: SourceOptions = Field(default_factory=SourceOptions, exclude=True)
 
     @field_validator("name")
     @classmethod
     def _name_is_a_slug(cls, value: str) -> str:
         if not _NAME.match(value):
-            raise ValueError("use letters, digits, '-', '_' or '.' (at most 80), starting with a letter or digit")
+            raise ValueError(
+                "use letters, digits, '-', '_' or '.' (at most 80), starting with a letter or digit"
+            )
         return value
 
     @field_validator("type")
@@ -232,7 +234,9 @@ class Subscription(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Australia/Sydney)") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Australia/Sydney)"
+            ) from None
         return value
 
 
@@ -243,11 +247,13 @@ class Operators(_Strict):
 class Config(_Strict):
     """The whole configuration file."""
 
-    database: str = Field("sqlite:///rolewatch.db", description="SQLAlchemy URL: sqlite:/// or postgresql+psycopg://")
-    defaults: Defaults = Field(default_factory=Defaults)  # type: ignore[arg-type]
+    database: str = Field(
+        "sqlite:///rolewatch.db", description="SQLAlchemy URL: sqlite:/// or postgresql+psycopg://"
+    )
+    defaults: Defaults = Field(default_factory=Defaults)
     sources: list[SourceConfig] = Field(default_factory=list)
     subscriptions: list[Subscription] = Field(default_factory=list)
-    operators: Operators = Field(default_factory=Operators)  # type: ignore[arg-type]
+    operators: Operators = Field(default_factory=Operators)
 
     @field_validator("database")
     @classmethod
@@ -258,8 +264,10 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
-        for kind, names in (("sources", [s.name for s in self.sources]),
-                            ("subscriptions", [s.name for s in self.subscriptions])):
+        for kind, names in (
+            ("sources", [s.name for s in self.sources]),
+            ("subscriptions", [s.name for s in self.subscriptions]),
+        ):
             seen = {n for n in names if names.count(n) > 1}
             if seen:
                 raise ValueError(f"{kind}: duplicate names {sorted(seen)}")
@@ -374,7 +382,7 @@ def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[
     for name, value in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or name == "ROLEWATCH_CONFIG":
             continue
-        key = name[len(ENV_PREFIX):].lower()
+        key = name[len(ENV_PREFIX) :].lower()
         path = ["database"] if key == "database_url" else key.split("__")
         _set_path(merged, path, yaml.safe_load(value) if value else value)
     return merged
@@ -386,9 +394,8 @@ def _set_path(data: Any, path: list[str], value: Any) -> None:
         last = depth == len(path) - 1
         key: str | int = int(part) if part.isdigit() and isinstance(node, list) else part
         if last:
-            if isinstance(node, list) and isinstance(key, int) and key < len(node):
-                node[key] = value
-            elif isinstance(node, dict):
+            in_list = isinstance(node, list) and isinstance(key, int) and key < len(node)
+            if in_list or isinstance(node, dict):
                 node[key] = value
             return
         if isinstance(node, dict):
@@ -403,7 +410,9 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(explicit or os.environ.get("ROLEWATCH_CONFIG") or DEFAULT_CONFIG_PATH)
 
 
-def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
     """Read, overlay the environment and validate; raise ConfigError listing every problem."""
     source = config_path(path)
     try:

@@ -93,7 +93,7 @@ class WorkRights:
     rights: tuple[str, ...] = ()
 
     def label(self) -> str:
-        parts = [self.sponsorship or ""] + list(self.rights)
+        parts = [self.sponsorship or "", *self.rights]
         return ", ".join(p for p in parts if p)
 
 

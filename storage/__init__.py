@@ -1,1 +1,1 @@
-"""Stage 2: keep every posting's history and turn each crawl into events (SQLAlchemy, SQLite or PostgreSQL)."""
+"""Stage 2: keep every posting's history, turn each crawl into events (SQLAlchemy: SQLite or PostgreSQL)."""

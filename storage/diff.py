@@ -169,9 +169,18 @@ def diff(state: SourceState, result: CrawlResult, policy: Policy) -> DiffOutcome
 
 
 def _unchanged(state: SourceState, result: CrawlResult) -> DiffOutcome:
-    """A 304 listing: the board is byte for byte what was parsed last time."""
-    open_ids = tuple(sorted(_open_ids(state)))
-    return DiffOutcome(CrawlVerdict.COMPLETE, seen=open_ids, note="not modified since the last crawl")
+    """A 304 listing: the board is what was parsed last time, so only what it held then is seen again.
+
+    A posting with a pending miss was absent from that body; it must not be reset by a 304.
+    Storage withholds validators while a miss is pending, so the next crawl reads the full body.
+    """
+    listed = tuple(sorted(pid for pid in _open_ids(state) if state.postings[pid].misses == 0))
+    return DiffOutcome(
+        CrawlVerdict.COMPLETE,
+        seen=listed,
+        suspect_streak=state.suspect_streak,
+        note="not modified since the last crawl",
+    )
 
 
 def _by_identity(postings: Iterable[Posting]) -> dict[str, Posting]:
@@ -225,11 +234,21 @@ def _first_sighting(
         return
     repost_of = _recent_closed_with_key(state, key, at, policy.repost_window)
     duplicate_of = state.open_elsewhere.get(key)
-    writes.append(PostingWrite(posting, PostingStatus.OPEN, 1, key, True, True, None, repost_of, duplicate_of))
+    writes.append(
+        PostingWrite(posting, PostingStatus.OPEN, 1, key, True, True, None, repost_of, duplicate_of)
+    )
     events.append(
         Event(
-            EventType.NEW, posting.source, posting.external_id, posting.title, posting.company, posting.url,
-            at, 1, repost_of=repost_of, duplicate_of=duplicate_of,
+            EventType.NEW,
+            posting.source,
+            posting.external_id,
+            posting.title,
+            posting.company,
+            posting.url,
+            at,
+            1,
+            repost_of=repost_of,
+            duplicate_of=duplicate_of,
         )
     )
 
@@ -280,7 +299,9 @@ def _listed_while_closed(
     if board_closed:
         if changed:
             writes.append(
-                PostingWrite(posting, PostingStatus.CLOSED, stored.episode, key, True, False, stored.closed_at)
+                PostingWrite(
+                    posting, PostingStatus.CLOSED, stored.episode, key, True, False, stored.closed_at
+                )
             )
         return
     episode = stored.episode + 1
@@ -289,12 +310,23 @@ def _listed_while_closed(
 
 
 def _event(kind: EventType, source: str, stored: StoredPosting, at: datetime) -> Event:
-    return Event(kind, source, stored.external_id, stored.title, stored.company, stored.url, at, stored.episode)
-
-
-def _change_event(kind: EventType, stored: StoredPosting, posting: Posting, at: datetime, episode: int) -> Event:
     return Event(
-        kind, posting.source, posting.external_id, posting.title, posting.company, posting.url, at, episode,
+        kind, source, stored.external_id, stored.title, stored.company, stored.url, at, stored.episode
+    )
+
+
+def _change_event(
+    kind: EventType, stored: StoredPosting, posting: Posting, at: datetime, episode: int
+) -> Event:
+    return Event(
+        kind,
+        posting.source,
+        posting.external_id,
+        posting.title,
+        posting.company,
+        posting.url,
+        at,
+        episode,
         changes=field_changes(stored.values, significant_values(posting)),
     )
 
@@ -312,7 +344,9 @@ def _shorten(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def stored_from_posting(posting: Posting, status: PostingStatus = PostingStatus.OPEN, **changes: object) -> StoredPosting:
+def stored_from_posting(
+    posting: Posting, status: PostingStatus = PostingStatus.OPEN, **changes: object
+) -> StoredPosting:
     """The stored form of a posting as storage would keep it; used by storage and by tests."""
     stored = StoredPosting(
         external_id=posting.external_id,
@@ -343,7 +377,9 @@ def apply_outcome(state: SourceState, result: CrawlResult, outcome: DiffOutcome)
     for external_id, count in outcome.misses.items():
         postings[external_id] = replace(postings[external_id], misses=count)
     for external_id, at in outcome.closures.items():
-        postings[external_id] = replace(postings[external_id], status=PostingStatus.CLOSED, closed_at=at, misses=0)
+        postings[external_id] = replace(
+            postings[external_id], status=PostingStatus.CLOSED, closed_at=at, misses=0
+        )
     applied = state.applied_crawls
     if outcome.verdict is not CrawlVerdict.FAILED:
         applied = applied | {crawl_identity(result)}

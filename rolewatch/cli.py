@@ -1,0 +1,442 @@
+"""The `rolewatch` command line: thin commands over the pipeline, storage queries and rendering."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import click
+
+from rolewatch import __version__
+from rolewatch.config import Config, ConfigError, config_path, load_config, parse_duration
+from rolewatch.output import FORMATS, event_record, plain, render
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from rolewatch.domain import CrawlResult
+    from storage.history import CrawlRecord
+
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger("rolewatch")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."
+)
+
+
+class RuntimeFailure(Exception):
+    """A problem that is not the user's input: an unreachable database, a failed crawl."""
+
+
+def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn the typed errors into a clear message and the exit status SPEC §6 promises."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as error:
+            click.echo("Configuration is invalid:", err=True)
+            for problem in error.problems:
+                click.echo(f"  {problem}", err=True)
+            sys.exit(EXIT_USAGE)
+        except OperationalError as error:
+            click.echo(f"error: cannot use the database: {error.orig}", err=True)
+            sys.exit(EXIT_FAILURE)
+        except RuntimeFailure as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_FAILURE)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="ROLEWATCH_CONFIG",
+    help="Configuration file (default: ./rolewatch.yaml).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail to stderr.")
+@click.version_option(__version__, prog_name="rolewatch")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
+    """Watch career boards; keep every posting's history; report new, changed, closed and reopened roles."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = config_file
+
+
+def _config(ctx: click.Context) -> Config:
+    return load_config(ctx.obj)
+
+
+def _engine(config: Config, *, upgrade: bool = False) -> Engine:
+    from storage.database import is_up_to_date, make_engine
+    from storage.database import upgrade as run_migrations
+
+    engine = make_engine(config.database)
+    if upgrade:
+        run_migrations(engine)
+    elif not is_up_to_date(engine):
+        raise RuntimeFailure(
+            f"the database at {engine.url.render_as_string(hide_password=True)} is not set up "
+            "or is out of date; run `rolewatch db upgrade`"
+        )
+    return engine
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
+@click.option(
+    "--database", default="sqlite:///rolewatch.db", show_default=True, help="Database URL to write."
+)
+@click.pass_context
+@handle_errors
+def init(ctx: click.Context, force: bool, database: str) -> None:
+    """Write a commented rolewatch.yaml and create the database."""
+    from rolewatch.example import example_config
+
+    path = config_path(ctx.obj)
+    if path.exists() and not force:
+        raise RuntimeFailure(f"{path} exists; use --force to overwrite it")
+    path.write_text(example_config(database), encoding="utf-8")
+    config = load_config(path)
+    engine = _engine(config, upgrade=True)
+    click.echo(
+        f"Wrote {path} ({len(config.sources)} example sources) and created "
+        f"{engine.url.render_as_string(hide_password=True)}."
+    )
+    click.echo("Edit the sources, then run `rolewatch check` and `rolewatch crawl`.")
+
+
+@cli.command()
+@click.pass_context
+@handle_errors
+def check(ctx: click.Context) -> None:
+    """Validate the configuration."""
+    config = _config(ctx)
+    click.echo(
+        f"{config_path(ctx.obj)}: valid — {len(config.sources)} sources, "
+        f"{len(config.subscriptions)} subscriptions."
+    )
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[str], None]]:
+    """A progress bar on a terminal, one plain line per step anywhere else."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task(label, total=total)
+
+            def advance(line: str) -> None:
+                bar.console.print(line, highlight=False)
+                bar.advance(task)
+
+            yield advance
+        return
+    done = 0
+
+    def print_line(line: str) -> None:
+        nonlocal done
+        done += 1
+        click.echo(f"[{done}/{total}] {line}", err=True)
+
+    yield print_line
+
+
+def _summary(record: CrawlRecord) -> str:
+    counts = ", ".join(f"{n} {kind}" for kind, n in record.counts.items() if n)
+    note = f" — {record.note}" if record.note else ""
+    return f"{record.source}: {record.verdict.value}{', ' + counts if counts else ''}{note}"
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@format_option
+@click.pass_context
+@handle_errors
+def crawl(ctx: click.Context, sources: tuple[str, ...], fmt: str) -> None:
+    """Crawl now (all enabled sources when none are named), store, and print the events."""
+    from rolewatch.domain import CrawlVerdict
+    from rolewatch.pipeline import crawl_and_record
+
+    config = _config(ctx)
+    chosen = config.resolved_sources(sources)
+    if not chosen:
+        raise RuntimeFailure("no sources to crawl; add some to the configuration")
+    engine = _engine(config, upgrade=True)
+    with _progress(len(chosen), "crawling") as advance:
+        records = crawl_and_record(engine, config, chosen, on_record=lambda r: advance(_summary(r)))
+    events = [event for record in records for event in record.events]
+    _render_events(events, fmt)
+    failed = [r.source for r in records if r.verdict is CrawlVerdict.FAILED]
+    if failed:
+        raise RuntimeFailure(
+            f"{len(failed)} of {len(records)} sources failed: {', '.join(failed)} (see `rolewatch status`)"
+        )
+
+
+def _render_events(events: Sequence[Any], fmt: str) -> None:
+    rows = [event_record(e) for e in events]
+    if fmt == "table" and not rows:
+        click.echo("No events.")
+        return
+    render(rows, ["id", "at", "type", "source", "title", "company", "changes"], fmt)
+
+
+@cli.group()
+def sources() -> None:
+    """Inspect the configured sources."""
+
+
+@sources.command("test")
+@click.argument("name")
+@click.option("--limit", default=50, show_default=True, help="Postings to show (table format).")
+@format_option
+@click.pass_context
+@handle_errors
+def sources_test(ctx: click.Context, name: str, limit: int, fmt: str) -> None:
+    """Crawl one source without storing anything; show its postings and the verdict."""
+    from crawler.run import crawl_sources
+    from rolewatch.domain import CrawlVerdict
+
+    config = _config(ctx)
+    (source,) = config.resolved_sources([name])
+    (result,) = crawl_sources([source])
+    rows = [_posting_row(p) for p in result.postings]
+    if fmt == "table":
+        render(
+            rows[:limit],
+            ["external_id", "title", "company", "locations", "employment_type", "salary", "status"],
+            fmt,
+            title=f"{name}: {len(rows)} postings",
+        )
+        click.echo(_verdict_line(result))
+    else:
+        render(rows, [], fmt)
+    if result.verdict is CrawlVerdict.FAILED:
+        raise RuntimeFailure(f"{name}: the crawl failed: {result.reason}")
+
+
+def _verdict_line(result: CrawlResult) -> str:
+    stats = result.stats
+    errors = "".join(f"\n  error: {e}" for e in stats.errors)
+    return (
+        f"verdict: {result.verdict.value}{' — ' + result.reason if result.reason else ''} "
+        f"({stats.requests} requests, {stats.bytes:,} bytes, {stats.duration_s:.1f}s){errors}"
+    )
+
+
+def _posting_row(posting: Any) -> dict[str, Any]:
+    return {
+        "external_id": posting.external_id,
+        "title": posting.title,
+        "company": posting.company,
+        "locations": posting.location_labels(),
+        "employment_type": posting.employment_type,
+        "workplace": posting.workplace,
+        "salary": posting.salary.label() if posting.salary else None,
+        "posted_at": posting.posted_at,
+        "deadline": posting.deadline,
+        "url": posting.url,
+        "status": "closed" if posting.closed else "open",
+    }
+
+
+@sources.command("list")
+@format_option
+@click.pass_context
+@handle_errors
+def sources_list(ctx: click.Context, fmt: str) -> None:
+    """The configured sources with their effective schedule."""
+    config = _config(ctx)
+    rows = [
+        {
+            "name": s.name,
+            "type": s.type,
+            "interval": str(s.interval),
+            "enabled": s.name in {e.name for e in config.resolved_sources()},
+        }
+        for s in config.resolved_sources([c.name for c in config.sources])
+    ]
+    render(rows, ["name", "type", "interval", "enabled"], fmt)
+
+
+@cli.command()
+@format_option
+@click.pass_context
+@handle_errors
+def status(ctx: click.Context, fmt: str) -> None:
+    """Per source: last crawl, verdict, open postings and next run."""
+    from storage.queries import source_status
+
+    config = _config(ctx)
+    rows = [
+        plain(vars(s)) if fmt != "table" else vars(s)
+        for s in source_status(_engine(config), config.resolved_sources())
+    ]
+    render(rows, ["name", "type", "last_crawl_at", "verdict", "open_postings", "next_run_at", "note"], fmt)
+
+
+@cli.command()
+@click.option("--open", "open_only", is_flag=True, help="Only open postings.")
+@click.option("--source", help="Only this source.")
+@click.option("--query", help="Text to look for in title, company or locations.")
+@click.option("--limit", type=int, default=None, help="At most this many rows.")
+@format_option
+@click.pass_context
+@handle_errors
+def postings(
+    ctx: click.Context, open_only: bool, source: str | None, query: str | None, limit: int | None, fmt: str
+) -> None:
+    """List stored postings."""
+    from storage.queries import list_postings
+
+    config = _config(ctx)
+    rows = [
+        vars(p)
+        for p in list_postings(_engine(config), open_only=open_only, source=source, text=query, limit=limit)
+    ]
+    render(rows, ["id", "source", "title", "company", "locations", "status", "first_seen_at"], fmt)
+
+
+@cli.command()
+@click.argument("posting")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handle_errors
+def show(ctx: click.Context, posting: str, fmt: str) -> None:
+    """One posting (its id or SOURCE/EXTERNAL_ID) with its whole history."""
+    from storage.queries import posting_history
+
+    config = _config(ctx)
+    history = posting_history(_engine(config), posting)
+    if history is None:
+        raise RuntimeFailure(
+            f"no posting {posting!r} (use the id from `rolewatch postings` or SOURCE/EXTERNAL_ID)"
+        )
+    data = plain(_as_dict(history))
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    _print_history(data)
+
+
+def _as_dict(value: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _as_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_as_dict(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_dict(v) for k, v in value.items()}
+    if hasattr(value, "value") and type(value).__module__.startswith("rolewatch"):
+        return value.value
+    return value
+
+
+def _print_history(data: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    console = Console()
+    current = data["posting"]
+    console.print(f"[bold]{current.get('title')}[/bold] — {current.get('company') or ''}", highlight=False)
+    for key in (
+        "source",
+        "external_id",
+        "status",
+        "locations",
+        "employment_type",
+        "workplace",
+        "salary",
+        "posted_at",
+        "deadline",
+        "url",
+        "first_seen_at",
+        "last_seen_at",
+        "closed_at",
+    ):
+        if current.get(key) not in (None, "", [], {}):
+            console.print(f"  {key}: {current[key]}", highlight=False, markup=False)
+    console.print("\n[bold]Events[/bold]")
+    for event in data["events"]:
+        changes = "".join(f"\n      {k}: {old} → {new}" for k, (old, new) in event.get("changes", {}).items())
+        console.print(f"  {event['at']}  {event['type']}{changes}", highlight=False, markup=False)
+    console.print(f"\n[bold]Versions[/bold] ({len(data['versions'])})")
+    for version in data["versions"]:
+        console.print(f"  {version['recorded_at']}  {version['fingerprint']}", highlight=False, markup=False)
+
+
+@cli.command()
+@click.option("--since", default="24h", show_default=True, help="How far back: 90m, 24h, 7d.")
+@click.option(
+    "--type", "kind", type=click.Choice(["new", "changed", "closed", "reopened"]), help="Only this type."
+)
+@click.option("--source", help="Only this source.")
+@format_option
+@click.pass_context
+@handle_errors
+def events(ctx: click.Context, since: str, kind: str | None, source: str | None, fmt: str) -> None:
+    """Events recorded recently."""
+    from storage.queries import list_events
+
+    try:
+        window = parse_duration(since)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    config = _config(ctx)
+    found = list_events(_engine(config), since=datetime.now(UTC) - window, type=kind, source=source)
+    _render_events(found, fmt)
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_context
+@handle_errors
+def db_upgrade(ctx: click.Context) -> None:
+    """Create the database or bring its schema up to date."""
+    from storage.database import current_revision
+
+    config = _config(ctx)
+    engine = _engine(config, upgrade=True)
+    click.echo(
+        f"{engine.url.render_as_string(hide_password=True)} is at revision {current_revision(engine)}."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point; click exits 2 on usage errors by itself."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="rolewatch")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""A posting as JSON-ready data and back, so versions keep the whole posting and reads rebuild it exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rolewatch.domain import Location, Posting, Salary, WorkRights
+
+
+def posting_snapshot(posting: Posting) -> dict[str, Any]:
+    """Every field of the normalised posting; nested values are reused for the posting row's columns."""
+    return {
+        "source": posting.source,
+        "external_id": posting.external_id,
+        "title": posting.title,
+        "url": posting.url,
+        "apply_url": posting.apply_url,
+        "company": posting.company,
+        "department": posting.department,
+        "locations": [location_document(location) for location in posting.locations],
+        "workplace": posting.workplace,
+        "employment_type": posting.employment_type,
+        "salary": salary_document(posting.salary),
+        "posted_at": _iso(posting.posted_at),
+        "deadline": _iso(posting.deadline),
+        "work_rights": work_rights_document(posting.work_rights),
+        "description_text": posting.description_text,
+        "description_html": posting.description_html,
+        "extra": dict(posting.extra),
+        "closed": posting.closed,
+        "fingerprint": posting.fingerprint,
+    }
+
+
+def posting_from_snapshot(document: Mapping[str, Any]) -> Posting:
+    """The posting a snapshot was taken of; its stored fingerprint is kept, not recomputed."""
+    return Posting(
+        source=document["source"],
+        external_id=document["external_id"],
+        title=document["title"],
+        url=document.get("url"),
+        apply_url=document.get("apply_url"),
+        company=document.get("company"),
+        department=document.get("department"),
+        locations=locations_from(document.get("locations") or []),
+        workplace=document.get("workplace"),
+        employment_type=document.get("employment_type"),
+        salary=salary_from(document.get("salary")),
+        posted_at=_datetime(document.get("posted_at")),
+        deadline=_datetime(document.get("deadline")),
+        work_rights=work_rights_from(document.get("work_rights")),
+        description_text=document.get("description_text") or "",
+        description_html=document.get("description_html") or "",
+        extra=dict(document.get("extra") or {}),
+        closed=bool(document.get("closed", False)),
+        fingerprint=document.get("fingerprint") or "",
+    )
+
+
+def location_document(location: Location) -> dict[str, Any]:
+    return {
+        "name": location.name,
+        "city": location.city,
+        "region": location.region,
+        "country": location.country,
+        "remote": location.remote,
+    }
+
+
+def locations_from(documents: Sequence[Mapping[str, Any]]) -> tuple[Location, ...]:
+    return tuple(Location(**document) for document in documents)
+
+
+def salary_document(salary: Salary | None) -> dict[str, Any] | None:
+    if salary is None:
+        return None
+    return {
+        "min": salary.min,
+        "max": salary.max,
+        "currency": salary.currency,
+        "period": salary.period,
+        "text": salary.text,
+    }
+
+
+def salary_from(document: Mapping[str, Any] | None) -> Salary | None:
+    return Salary(**document) if document is not None else None
+
+
+def work_rights_document(rights: WorkRights | None) -> dict[str, Any] | None:
+    if rights is None:
+        return None
+    return {"sponsorship": rights.sponsorship, "rights": list(rights.rights)}
+
+
+def work_rights_from(document: Mapping[str, Any] | None) -> WorkRights | None:
+    if document is None:
+        return None
+    return WorkRights(document.get("sponsorship"), tuple(document.get("rights") or ()))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _datetime(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

@@ -1,0 +1,278 @@
+"""Recording crawls: the diff's outcome applied in one transaction, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, timedelta, timezone
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+
+from rolewatch.config import SourceOptions
+from rolewatch.domain import CrawlResult, CrawlVerdict, EventType, PostingStatus
+from storage.history import CrawlRecord, load_validators, record_crawl, sync_sources
+from storage.models import SourceRow
+from storage.queries import PostingDetail, list_events, list_postings, posting_history
+from tests.integration.storage_factory import T0, Board, kinds, posting, row_counts
+
+ETAG = {"https://acme.example/jobs.json": {"etag": '"v1"', "last_modified": "Sun, 01 Nov 2026 09:00:00 GMT"}}
+
+
+def current(engine: Engine, ref: str) -> PostingDetail:
+    history = posting_history(engine, ref)
+    assert history is not None, ref
+    return history.posting
+
+
+def stored_validators(engine: Engine, name: str = "acme") -> dict[str, dict[str, str]]:
+    with engine.connect() as connection:
+        return dict(
+            connection.execute(select(SourceRow.validators).where(SourceRow.name == name)).scalar_one()
+        )
+
+
+def test_a_posting_lives_through_new_changed_seen_missing_closed_and_reopened(engine: Engine) -> None:
+    board = Board(engine)
+
+    first = board.crawl([posting(1, salary=78000), posting(2)])
+    assert kinds(first) == [("new", "1"), ("new", "2")]
+    assert row_counts(engine)["posting_versions"] == 2
+
+    changed = board.crawl([posting(1, salary=85000), posting(2)])
+    assert kinds(changed) == [("changed", "1")]
+    assert changed.events[0].changes == {"salary": ("AUD 78,000/yr", "AUD 85,000/yr")}
+    assert row_counts(engine)["posting_versions"] == 3
+    (stored_change,) = list_events(engine, type="changed")
+    assert stored_change.changes == {"salary": ("AUD 78,000/yr", "AUD 85,000/yr")}
+
+    before = row_counts(engine)
+    seen = board.crawl([posting(2), posting(1, salary=85000)])
+    assert seen.events == () and seen.verdict is CrawlVerdict.COMPLETE
+    assert row_counts(engine) == {**before, "crawls": before["crawls"] + 1}
+    assert current(engine, "acme/1").last_seen_at == board.clock + timedelta(seconds=5)
+
+    missing_once = board.crawl([posting(1, salary=85000)])
+    assert missing_once.events == ()
+    assert current(engine, "acme/2").status is PostingStatus.OPEN and current(engine, "acme/2").misses == 1
+
+    missing_twice = board.crawl([posting(1, salary=85000)])
+    assert kinds(missing_twice) == [("closed", "2")]
+    closed = current(engine, "acme/2")
+    assert closed.status is PostingStatus.CLOSED and closed.closed_at == board.clock + timedelta(seconds=5)
+
+    reopened = board.crawl([posting(1, salary=85000), posting(2)])
+    assert kinds(reopened) == [("reopened", "2")]
+    assert reopened.events[0].episode == 2 and current(engine, "acme/2").episode == 2
+    assert (
+        current(engine, "acme/2").status is PostingStatus.OPEN and current(engine, "acme/2").closed_at is None
+    )
+    assert [e.type for e in list_events(engine, source="acme") if e.external_id == "2"] == [
+        EventType.NEW,
+        EventType.CLOSED,
+        EventType.REOPENED,
+    ]
+
+
+def test_a_failed_crawl_changes_nothing_but_is_recorded(engine: Engine) -> None:
+    board = Board(engine)
+    board.crawl([posting(1), posting(2)])
+    before, postings_before = row_counts(engine), list_postings(engine)
+    record = board.crawl([], CrawlVerdict.FAILED, reason="HTTP 503 after 3 retries")
+    assert record.verdict is CrawlVerdict.FAILED and record.events == ()
+    assert record.note == "HTTP 503 after 3 retries"
+    assert row_counts(engine) == {**before, "crawls": before["crawls"] + 1}
+    assert list_postings(engine) == postings_before
+
+
+def test_a_partial_crawl_adds_and_updates_but_never_closes(engine: Engine) -> None:
+    board = Board(engine)
+    board.crawl([posting(1), posting(2), posting(3)])
+    for _ in range(4):
+        record = board.crawl(
+            [posting(1, title="Data Scientist Intern (Updated)"), posting(4)], CrawlVerdict.PARTIAL
+        )
+        assert all(e.type is not EventType.CLOSED for e in record.events)
+    assert {p.external_id: p.status for p in list_postings(engine)} == {
+        "1": PostingStatus.OPEN,
+        "2": PostingStatus.OPEN,
+        "3": PostingStatus.OPEN,
+        "4": PostingStatus.OPEN,
+    }
+    assert current(engine, "acme/1").title == "Data Scientist Intern (Updated)"
+
+
+def test_an_empty_complete_crawl_is_suspect_until_the_loss_repeats_enough(engine: Engine) -> None:
+    board = Board(engine, close_after_misses=2)
+    board.crawl([posting(n) for n in range(40)])
+    for _ in range(2):
+        held = board.crawl([])
+        assert held.verdict is CrawlVerdict.SUSPECT and held.events == ()
+        assert len(list_postings(engine, open_only=True)) == 40
+    accepted = board.crawl([])
+    assert accepted.verdict is CrawlVerdict.COMPLETE and "accepted" in accepted.note
+    assert accepted.counts["closed"] == 40
+    assert list_postings(engine, open_only=True) == []
+    with engine.connect() as connection:
+        assert connection.execute(select(SourceRow.suspect_streak)).scalar_one() == 0
+
+
+def test_recording_the_same_crawl_twice_writes_nothing_the_second_time(engine: Engine) -> None:
+    board = Board(engine)
+    board.crawl([posting(1), posting(2), posting(3)])
+    result = board.result([posting(1, salary=90000), posting(4)])
+    first = record_crawl(engine, board.source, result)
+    before = row_counts(engine)
+    again = record_crawl(engine, board.source, result)
+    assert kinds(first) == [("changed", "1"), ("new", "4")]
+    assert again.events == () and again.crawl_id == first.crawl_id
+    assert row_counts(engine) == before
+
+
+def test_a_failed_crawl_delivered_twice_is_recorded_once(engine: Engine) -> None:
+    board = Board(engine)
+    result = board.result([], CrawlVerdict.FAILED, reason="timeout")
+    record_crawl(engine, board.source, result)
+    record_crawl(engine, board.source, result)
+    assert row_counts(engine)["crawls"] == 1
+
+
+def test_a_board_closed_flag_closes_at_once(engine: Engine) -> None:
+    board = Board(engine)
+    board.crawl([posting(1), posting(2)])
+    record = board.crawl([posting(1), posting(2, closed=True)])
+    assert kinds(record) == [("closed", "2")]
+    assert current(engine, "acme/2").status is PostingStatus.CLOSED
+
+
+def test_a_repost_within_30_days_points_at_the_closed_posting(engine: Engine) -> None:
+    board = Board(engine)
+    board.crawl([posting(1, title="ML Intern"), posting(9)])
+    board.crawl([posting(9)])
+    board.crawl([posting(9)])
+    record = board.crawl([posting(9), posting(2, title="ML Intern")])
+    assert [(e.type.value, e.repost_of) for e in record.events] == [("new", "acme/1")]
+    assert current(engine, "acme/2").repost_of == "acme/1"
+    assert list_events(engine, type="new")[-1].repost_of == "acme/1"
+
+
+def test_a_repost_after_30_days_is_simply_new(engine: Engine) -> None:
+    board = Board(engine)
+    board.crawl([posting(1, title="ML Intern"), posting(9)])
+    board.crawl([posting(9)])
+    board.crawl([posting(9)])
+    board.clock += timedelta(days=31)
+    record = board.crawl([posting(9), posting(2, title="ML Intern")])
+    assert [(e.type.value, e.repost_of) for e in record.events] == [("new", None)]
+
+
+def test_the_same_role_open_on_another_source_is_a_duplicate(engine: Engine) -> None:
+    Board(engine, "simplify").crawl([posting("abc", source="simplify", title="ML Intern")])
+    record = Board(engine, "acme").crawl([posting(1, title="ML Intern"), posting(2, title="Other")])
+    duplicates = {e.external_id: e.duplicate_of for e in record.events}
+    assert duplicates == {"1": "simplify/abc", "2": None}
+    assert current(engine, "acme/1").duplicate_of == "simplify/abc"
+
+
+def test_timestamps_read_back_timezone_aware_in_utc(engine: Engine) -> None:
+    sydney = timezone(timedelta(hours=11))
+    board = Board(engine)
+    board.crawl([posting(1, posted_at=T0.astimezone(sydney))])
+    stored = current(engine, "acme/1")
+    for value in (stored.posted_at, stored.first_seen_at, stored.last_seen_at, list_events(engine)[0].at):
+        assert value is not None and value.tzinfo is not None and value.utcoffset() == timedelta(0)
+    assert stored.posted_at == T0 and stored.posted_at.tzinfo == UTC
+
+
+def test_a_not_modified_crawl_only_touches_last_seen(engine: Engine) -> None:
+    board = Board(engine)
+    board.crawl([posting(1), posting(2)], validators=ETAG)
+    before = row_counts(engine)
+    record = board.crawl([], unchanged=True, validators={"https://acme.example/jobs.json": {"etag": '"v2"'}})
+    assert record.verdict is CrawlVerdict.COMPLETE and record.events == ()
+    assert row_counts(engine) == {**before, "crawls": before["crawls"] + 1}
+    assert {p.last_seen_at for p in list_postings(engine)} == {board.clock + timedelta(seconds=5)}
+    assert stored_validators(engine) == ETAG
+
+
+def test_validators_are_kept_only_from_a_complete_crawl_that_parsed(engine: Engine) -> None:
+    board = Board(engine)
+    other = {"https://acme.example/jobs.json": {"etag": '"other"'}}
+    board.crawl([posting(n) for n in range(10)], CrawlVerdict.PARTIAL, validators=other)
+    board.crawl([], CrawlVerdict.FAILED, validators=other)
+    assert stored_validators(engine) == {}
+    board.crawl([posting(n) for n in range(10)], validators=ETAG)
+    assert stored_validators(engine) == ETAG
+    assert board.crawl([posting(0)], validators=other).verdict is CrawlVerdict.SUSPECT
+    assert stored_validators(engine) == ETAG
+
+
+def test_validators_are_withheld_while_a_missing_posting_awaits_its_second_miss(engine: Engine) -> None:
+    board = Board(engine)
+    board.crawl([posting(1), posting(2), posting(3)], validators=ETAG)
+    assert load_validators(engine, ["acme"]) == {"acme": ETAG}
+    board.crawl([posting(1), posting(2)], validators=ETAG)
+    assert load_validators(engine, ["acme"]) == {}
+    board.crawl([posting(1), posting(2)], validators=ETAG)
+    assert load_validators(engine, ["acme", "unknown"]) == {"acme": ETAG}
+
+
+def test_sources_are_synced_and_a_removed_source_keeps_its_history(engine: Engine) -> None:
+    from rolewatch.config import SourceConfig
+
+    acme = SourceConfig.model_construct(name="acme", type="greenhouse", options=SourceOptions())
+    gone = SourceConfig.model_construct(name="gone", type="lever", options=SourceOptions())
+    sync_sources(engine, [acme, gone])
+    Board(engine, "gone").crawl([posting(1, source="gone")])
+    moved = SourceConfig.model_construct(
+        name="acme", type="greenhouse", options=SourceOptions(base_url="http://127.0.0.1:9")
+    )
+    sync_sources(engine, [moved])
+    with engine.connect() as connection:
+        configs = dict(connection.execute(select(SourceRow.name, SourceRow.config)).all())
+    assert configs["acme"]["base_url"] == "http://127.0.0.1:9" and configs["acme"]["type"] == "greenhouse"
+    assert "gone" in configs
+    assert [p.source for p in list_postings(engine)] == ["gone"]
+
+
+def test_returned_events_carry_their_database_ids(engine: Engine) -> None:
+    record = Board(engine).crawl([posting(1), posting(2), posting(3)])
+    assert [e.id for e in record.events] == [e.id for e in list_events(engine)]
+    assert all(e.id is not None for e in record.events)
+
+
+def test_statements_do_not_grow_with_the_number_of_postings(engine: Engine) -> None:
+    def statements_for(size: int, name: str) -> int:
+        board = Board(engine, name)
+        board.crawl([posting(n, source=name) for n in range(size)])
+        changed = [posting(n, source=name, salary=50000) for n in range(size // 2)]
+        unchanged = [posting(n, source=name) for n in range(size // 2, size - 2)]
+        executed: list[str] = []
+
+        def count(*args: object) -> None:
+            executed.append(str(args[2]))
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            board.crawl([*changed, *unchanged, posting(f"new-{size}", source=name)])
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(executed)
+
+    assert statements_for(10, "small") == statements_for(300, "large")
+
+
+def test_two_crawls_of_one_source_recorded_at_once_announce_a_posting_once(engine: Engine) -> None:
+    first, second = Board(engine), Board(engine, start=T0 + timedelta(minutes=1))
+    results = [first.result([posting(1), posting(2)]), second.result([posting(1), posting(2)])]
+    gate = threading.Barrier(2)
+
+    def record(result: CrawlResult) -> CrawlRecord:
+        gate.wait()
+        return record_crawl(engine, first.source, result)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        records = list(pool.map(record, results))
+    assert sorted(len(r.events) for r in records) == [0, 2]
+    assert [e.type for e in list_events(engine)] == [EventType.NEW, EventType.NEW]
+    assert row_counts(engine)["postings"] == 2

@@ -1,0 +1,123 @@
+"""Configuration: defaults in one place, every problem named by its path, environment overrides."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from rolewatch.config import ConfigError, Schedule, parse_config, parse_duration
+from rolewatch.example import example_config
+
+GOOD = """
+database: sqlite:///x.db
+defaults:
+  interval: 15m
+sources:
+  - {name: stripe, type: greenhouse, board: stripe}
+  - {name: palantir, type: lever, site: palantir, interval: "*/10 * * * *", base_url: "https://api.eu.lever.co"}
+  - {name: simplify-summer, type: simplify, url: "http://127.0.0.1:1/listings.json", close_after_misses: 3}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("15m", timedelta(minutes=15)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        (30, timedelta(seconds=30)),
+        ("1.5h", timedelta(minutes=90)),
+    ],
+)
+def test_durations_read_as_people_write_them(text: object, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+def test_defaults_apply_unless_a_source_overrides_them() -> None:
+    config = parse_config(GOOD)
+    stripe, palantir, simplify = config.resolved_sources()
+    assert stripe.interval == Schedule(every=timedelta(minutes=15))
+    assert palantir.interval == Schedule(cron="*/10 * * * *")
+    assert stripe.close_after_misses == 2 and simplify.close_after_misses == 3
+    assert stripe.max_drop == 0.5 and stripe.jitter == 0.1
+    assert stripe.timeout == timedelta(minutes=5)
+    assert stripe.politeness.concurrency_per_host == 2
+    assert "rolewatch/" in stripe.user_agent
+    assert getattr(palantir.options, "base_url", None) == "https://api.eu.lever.co"
+    assert getattr(stripe.options, "board", None) == "stripe"
+
+
+def test_three_mistakes_are_reported_together_by_path() -> None:
+    text = """
+defaults:
+  interval: often
+sources:
+  - {name: stripe, type: greenhouse}
+  - {name: x, type: workdayy}
+  - {name: ok, type: lever, site: palantir, max_drop: 150%}
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    problems = caught.value.problems
+    assert any(p.startswith("defaults.interval: not a duration: 'often'") for p in problems), problems
+    assert "sources[0].board: field required" in problems, problems
+    assert any(p.startswith("sources[1].type: unknown source type 'workdayy'") for p in problems), problems
+    assert any(p.startswith("sources[2].max_drop: must be between 0% and 100%") for p in problems), problems
+
+
+def test_unknown_keys_are_refused_by_path() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            "sources:\n  - {name: s, type: greenhouse, board: b, bord: typo}\ndefaults: {intervl: 5m}\n"
+        )
+    assert "sources[0].bord: extra inputs are not permitted" in caught.value.problems
+    assert "defaults.intervl: extra inputs are not permitted" in caught.value.problems
+
+
+def test_duplicate_source_names_are_refused() -> None:
+    with pytest.raises(ConfigError, match="duplicate names"):
+        parse_config(
+            "sources:\n  - {name: a, type: greenhouse, board: b}\n  - {name: a, type: lever, site: c}\n"
+        )
+
+
+def test_bad_cron_and_bad_yaml_are_clear() -> None:
+    with pytest.raises(ConfigError, match="not a cron expression"):
+        parse_config("defaults: {interval: '61 * * * *'}\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+, column \d+"):
+        parse_config("sources:\n  - {name: [\n")
+
+
+def test_environment_overrides_any_key() -> None:
+    environ = {
+        "ROLEWATCH_DATABASE_URL": "postgresql+psycopg://u@h/db",
+        "ROLEWATCH_DEFAULTS__INTERVAL": "2h",
+        "ROLEWATCH_DEFAULTS__POLITENESS__RETRIES": "0",
+        "ROLEWATCH_SOURCES__0__BOARD": "other-board",
+        "UNRELATED": "x",
+    }
+    config = parse_config(GOOD, environ)
+    assert config.database == "postgresql+psycopg://u@h/db"
+    assert config.defaults.interval == Schedule(every=timedelta(hours=2))
+    assert config.defaults.politeness.retries == 0
+    assert getattr(config.source("stripe").options, "board", None) == "other-board"
+
+
+def test_a_bad_environment_value_is_reported_under_its_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(GOOD, {"ROLEWATCH_DEFAULTS__JITTER": "lots"})
+    assert any(p.startswith("defaults.jitter:") for p in caught.value.problems)
+
+
+def test_the_example_that_init_writes_is_valid_and_echoes_the_defaults() -> None:
+    text = example_config()
+    config = parse_config(text)
+    assert {s.type for s in config.sources} >= {"greenhouse", "lever", "simplify"}
+    assert "interval: 30m" in text and "close_after_misses: 2" in text and "max_drop: 50%" in text
+
+
+def test_naming_an_unknown_source_is_a_usage_error() -> None:
+    with pytest.raises(ConfigError, match="unknown source 'nope'"):
+        parse_config(GOOD).resolved_sources(["nope"])
