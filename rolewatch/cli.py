@@ -8,9 +8,11 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
+from rich.markup import escape
 
 from rolewatch import __version__
 from rolewatch.config import Config, ConfigError, config_path, load_config, parse_duration
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
     from rolewatch.domain import CrawlResult
     from storage.history import CrawlRecord
+    from storage.queries import PostingHistory
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -293,10 +296,7 @@ def status(ctx: click.Context, fmt: str) -> None:
     from storage.queries import source_status
 
     config = _config(ctx)
-    rows = [
-        plain(vars(s)) if fmt != "table" else vars(s)
-        for s in source_status(_engine(config), config.resolved_sources())
-    ]
+    rows = [vars(s) for s in source_status(_engine(config), config.resolved_sources())]
     render(rows, ["name", "type", "last_crawl_at", "verdict", "open_postings", "next_run_at", "note"], fmt)
 
 
@@ -334,62 +334,61 @@ def show(ctx: click.Context, posting: str, fmt: str) -> None:
     config = _config(ctx)
     history = posting_history(_engine(config), posting)
     if history is None:
-        raise RuntimeFailure(
-            f"no posting {posting!r} (use the id from `rolewatch postings` or SOURCE/EXTERNAL_ID)"
-        )
-    data = plain(_as_dict(history))
+        hint = "use the id from `rolewatch postings` or SOURCE/EXTERNAL_ID"
+        raise RuntimeFailure(f"no posting {posting!r} ({hint})")
     if fmt == "json":
+        import dataclasses
         import json
 
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(plain(_jsonable(dataclasses.asdict(history))), ensure_ascii=False, indent=2))
         return
-    _print_history(data)
+    _print_history(history)
 
 
-def _as_dict(value: Any) -> Any:
-    import dataclasses
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _as_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list | tuple):
-        return [_as_dict(v) for v in value]
+def _jsonable(value: Any) -> Any:
+    """Enums to their values; everything else as `plain` renders it."""
     if isinstance(value, dict):
-        return {k: _as_dict(v) for k, v in value.items()}
-    if hasattr(value, "value") and type(value).__module__.startswith("rolewatch"):
-        return value.value
-    return value
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return getattr(value, "value", value) if isinstance(value, Enum) else value
 
 
-def _print_history(data: dict[str, Any]) -> None:
+def _print_history(history: PostingHistory) -> None:
     from rich.console import Console
 
-    console = Console()
-    current = data["posting"]
-    console.print(f"[bold]{current.get('title')}[/bold] — {current.get('company') or ''}", highlight=False)
-    for key in (
-        "source",
-        "external_id",
-        "status",
-        "locations",
-        "employment_type",
-        "workplace",
-        "salary",
-        "posted_at",
-        "deadline",
-        "url",
-        "first_seen_at",
-        "last_seen_at",
-        "closed_at",
-    ):
-        if current.get(key) not in (None, "", [], {}):
-            console.print(f"  {key}: {current[key]}", highlight=False, markup=False)
+    console = Console(highlight=False)
+    current = history.posting
+    console.print(f"[bold]{escape(current.title)}[/bold] — {escape(current.company or '')}")
+    facts = {
+        "posting": f"{current.source}/{current.external_id} (id {current.id})",
+        "status": f"{current.status.value}, episode {current.episode}",
+        "locations": "; ".join(loc.label() for loc in current.locations),
+        "type": current.employment_type,
+        "workplace": current.workplace,
+        "salary": current.salary.label() if current.salary else None,
+        "work rights": current.work_rights.label() if current.work_rights else None,
+        "posted": current.posted_at,
+        "deadline": current.deadline,
+        "url": current.url,
+        "first seen": current.first_seen_at,
+        "last seen": current.last_seen_at,
+        "closed": current.closed_at,
+        "repost of": current.repost_of,
+        "duplicate of": current.duplicate_of,
+    }
+    for label, value in facts.items():
+        if value:
+            console.print(f"  {label}: {plain(value)}", markup=False)
     console.print("\n[bold]Events[/bold]")
-    for event in data["events"]:
-        changes = "".join(f"\n      {k}: {old} → {new}" for k, (old, new) in event.get("changes", {}).items())
-        console.print(f"  {event['at']}  {event['type']}{changes}", highlight=False, markup=False)
-    console.print(f"\n[bold]Versions[/bold] ({len(data['versions'])})")
-    for version in data["versions"]:
-        console.print(f"  {version['recorded_at']}  {version['fingerprint']}", highlight=False, markup=False)
+    for event in history.events:
+        console.print(f"  {plain(event.at)}  {event.type.value} (episode {event.episode})", markup=False)
+        for name, (old, new) in event.changes.items():
+            console.print(f"      {name}: {old} → {new}", markup=False)
+    console.print(f"\n[bold]Versions[/bold] ({len(history.versions)})")
+    for version in history.versions:
+        changed = ", ".join(version.changes) or "first version"
+        console.print(f"  {plain(version.recorded_at)}  {version.fingerprint[:12]}  {changed}", markup=False)
 
 
 @cli.command()

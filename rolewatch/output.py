@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -21,6 +22,8 @@ def plain(value: Any) -> Any:
     """A JSON-friendly form of a value: datetimes as ISO 8601 UTC, tuples as lists."""
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, Enum):
+        return value.value
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -38,7 +41,7 @@ def event_record(event: Event) -> dict[str, Any]:
         "title": event.title,
         "company": event.company,
         "url": event.url,
-        "at": plain(event.at),
+        "at": event.at,
         "changes": {name: [old, new] for name, (old, new) in event.changes.items()},
     }
 
@@ -78,6 +81,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, Enum):
+        return str(value.value)
     if isinstance(value, Mapping):
         return "; ".join(f"{k}: {_cell(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):

@@ -15,7 +15,9 @@ T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 POLICY = Policy(close_after_misses=2, max_drop=0.5)
 
 
-def posting(n: int, *, title: str | None = None, salary: float | None = None, closed: bool = False) -> Posting:
+def posting(
+    n: int, *, title: str | None = None, salary: float | None = None, closed: bool = False
+) -> Posting:
     return Posting(
         source="acme",
         external_id=str(n),
@@ -109,7 +111,9 @@ def test_partial_crawl_adds_and_updates_but_never_closes() -> None:
     board = Board()
     board.crawl([posting(1), posting(2), posting(3)])
     for _ in range(4):
-        outcome = board.crawl([posting(1, title="Data Scientist Intern (Updated)"), posting(4)], CrawlVerdict.PARTIAL)
+        outcome = board.crawl(
+            [posting(1, title="Data Scientist Intern (Updated)"), posting(4)], CrawlVerdict.PARTIAL
+        )
     assert board.status("2") is PostingStatus.OPEN and board.status("3") is PostingStatus.OPEN
     assert "4" in board.state.postings
     assert all(event.type is not EventType.CLOSED for event in outcome.events)
@@ -129,7 +133,11 @@ def test_the_same_loss_is_accepted_after_close_after_misses_plus_one_crawls() ->
     board = Board()
     board.crawl([posting(n) for n in range(10)])
     outcomes = [board.crawl([posting(0)]) for _ in range(POLICY.close_after_misses + 1)]
-    assert [o.verdict for o in outcomes] == [CrawlVerdict.SUSPECT, CrawlVerdict.SUSPECT, CrawlVerdict.COMPLETE]
+    assert [o.verdict for o in outcomes] == [
+        CrawlVerdict.SUSPECT,
+        CrawlVerdict.SUSPECT,
+        CrawlVerdict.COMPLETE,
+    ]
     assert len([e for e in outcomes[-1].events if e.type is EventType.CLOSED]) == 9
     assert "accepted" in outcomes[-1].note
 
@@ -254,7 +262,9 @@ def test_property_only_complete_crawls_close_absent_postings(history) -> None:
     for rows, verdict in history:
         listed = {str(n) for n, _, _ in rows}
         outcome = board.crawl(build(rows), verdict)
-        absent_closures = [e for e in outcome.events if e.type is EventType.CLOSED and e.external_id not in listed]
+        absent_closures = [
+            e for e in outcome.events if e.type is EventType.CLOSED and e.external_id not in listed
+        ]
         if outcome.verdict is not CrawlVerdict.COMPLETE:
             assert absent_closures == []
             assert outcome.closures == {}
@@ -284,4 +294,11 @@ def test_new_closed_reopened_round_trip_many_times() -> None:
     for _ in range(3):
         seen += [(e.type.value, e.episode) for e in board.crawl([posting(0)]).events]
         seen += [(e.type.value, e.episode) for e in board.crawl([posting(0), posting(1)]).events]
-    assert seen == [("closed", 1), ("reopened", 2), ("closed", 2), ("reopened", 3), ("closed", 3), ("reopened", 4)]
+    assert seen == [
+        ("closed", 1),
+        ("reopened", 2),
+        ("closed", 2),
+        ("reopened", 3),
+        ("closed", 3),
+        ("reopened", 4),
+    ]

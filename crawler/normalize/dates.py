@@ -1,0 +1,175 @@
+"""Timestamps in every shape boards send them, returned as timezone-aware UTC datetimes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+
+# Epoch values above these magnitudes are milliseconds / microseconds / nanoseconds: 1e11 s is
+# the year 5138, while 1e11 ms is 1973, so the ranges cannot be confused for real postings.
+_MS_THRESHOLD: Final = 1e11
+# Below this (March 1973) a number is a sentinel such as 0, a year such as "2026" or a count,
+# never the time a posting went up.
+_EPOCH_FLOOR: Final = 1e8
+_US_THRESHOLD: Final = 1e14
+_NS_THRESHOLD: Final = 1e17
+
+_TZ_WORDS: Final = re.compile(r"\s*(?:UTC|GMT|Z)$", re.IGNORECASE)
+_NUMERIC: Final = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_YEAR: Final = re.compile(r"\d{4}")
+_COMPACT_DATE: Final = re.compile(r"(?:19|20)\d{6}")
+_SLASHED: Final = re.compile(r"(\d{1,4})[/.](\d{1,2})[/.](\d{1,4})")
+_TEXT_FORMATS: Final = (
+    "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y", "%d-%b-%Y",
+    "%b. %d, %Y", "%A, %B %d, %Y", "%a, %b %d, %Y", "%d %B, %Y",
+)  # fmt: skip
+
+_RELATIVE: Final = re.compile(
+    r"\b(?P<count>\d+|an?|one)\s*\+?\s*"
+    r"(?P<unit>seconds?|secs?|minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w|months?|mos?|years?|yrs?|y)"
+    r"\s+ago\b"
+)
+_UNIT_DELTAS: Final = {
+    "s": timedelta(seconds=1),
+    "mi": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+    "mo": timedelta(days=30),
+    "y": timedelta(days=365),
+}
+_NOW_WORDS: Final = re.compile(
+    r"\b(?:today|just\s+(?:now|posted)|moments?\s+ago|few\s+(?:seconds|minutes)\s+ago)\b"
+)
+_YESTERDAY: Final = re.compile(r"\byesterday\b")
+
+
+def parse_datetime(value: Any, *, now: datetime | None = None) -> datetime | None:
+    """An aware UTC datetime for `value`, or None when it cannot be read; it never raises.
+
+    Naive values are taken as UTC (boards that omit the offset almost always mean it).
+    Relative texts such as "Posted 3 Days Ago" need `now`, the crawl time, to resolve.
+    """
+    try:
+        return _parse(value, now)
+    except (ValueError, OverflowError, OSError, TypeError, ArithmeticError):
+        return None
+
+
+def _parse(value: Any, now: datetime | None) -> datetime | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        return _as_utc(value)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, int | float | Decimal):
+        return _from_epoch(float(value))
+    if isinstance(value, str):
+        return _from_text(" ".join(value.split()), now)
+    return None
+
+
+def _from_text(text: str, now: datetime | None) -> datetime | None:
+    if not text:
+        return None
+    if _COMPACT_DATE.fullmatch(text):
+        return _as_utc(datetime.strptime(text, "%Y%m%d"))
+    if _NUMERIC.fullmatch(text):
+        return _from_epoch(float(text))
+    if _YEAR.search(text):  # every absolute form below names a year; relative texts never do
+        absolute = _from_iso(text) or _from_formats(text) or _from_rfc2822(text) or _from_slashed(text)
+        if absolute is not None:
+            return absolute
+    return _from_relative(text.lower(), now) if now is not None else None
+
+
+def _from_iso(text: str) -> datetime | None:
+    candidate = _TZ_WORDS.sub("", text) if len(text) > 10 else text
+    if len(candidate) > 10 and candidate[10] == " " and candidate[:4].isdigit():
+        candidate = candidate[:10] + "T" + candidate[11:]
+    try:
+        return _as_utc(datetime.fromisoformat(candidate))
+    except ValueError:
+        return None
+
+
+def _from_formats(text: str) -> datetime | None:
+    cleaned = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text)
+    for fmt in _TEXT_FORMATS:
+        try:
+            return _as_utc(datetime.strptime(cleaned, fmt))
+        except ValueError:
+            continue
+    return None
+
+
+def _from_rfc2822(text: str) -> datetime | None:
+    """Feed dates: `Tue, 05 Aug 2026 11:45:30 GMT`."""
+    if not re.search(r"\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d", text):
+        return None
+    try:
+        return _as_utc(parsedate_to_datetime(text))
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _from_slashed(text: str) -> datetime | None:
+    """`2026/08/05` always; `31/08/2026` or `08/31/2026` only when the day cannot be the month."""
+    found = _SLASHED.fullmatch(text)
+    if not found:
+        return None
+    first, second, third = (int(part) for part in found.groups())
+    if len(found.group(1)) == 4:
+        return datetime(first, second, third, tzinfo=UTC)
+    if len(found.group(3)) != 4:
+        return None
+    if first > 12 >= second:
+        return datetime(third, second, first, tzinfo=UTC)
+    if second > 12 >= first:
+        return datetime(third, first, second, tzinfo=UTC)
+    return None  # 05/08/2026 is May or August depending on the board's country
+
+
+def _from_relative(text: str, now: datetime) -> datetime | None:
+    anchor = _as_utc(now)
+    if _NOW_WORDS.search(text):
+        return anchor
+    if _YESTERDAY.search(text):
+        return anchor - timedelta(days=1)
+    found = _RELATIVE.search(text)
+    if not found:
+        return None
+    raw_count = found.group("count")
+    count = int(raw_count) if raw_count.isdigit() else 1
+    return anchor - count * _unit_delta(found.group("unit"))
+
+
+def _unit_delta(unit: str) -> timedelta:
+    if unit.startswith("mo"):
+        return _UNIT_DELTAS["mo"]
+    if unit.startswith("mi"):
+        return _UNIT_DELTAS["mi"]
+    return _UNIT_DELTAS[unit[0]]
+
+
+def _from_epoch(number: float) -> datetime | None:
+    magnitude = abs(number)
+    if magnitude < _EPOCH_FLOOR:
+        return None
+    if magnitude >= _NS_THRESHOLD:
+        number /= 1e9
+    elif magnitude >= _US_THRESHOLD:
+        number /= 1e6
+    elif magnitude >= _MS_THRESHOLD:
+        number /= 1e3
+    return datetime.fromtimestamp(number, tz=UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

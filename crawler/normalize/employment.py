@@ -1,0 +1,90 @@
+"""Employment type from a board's own vocabulary, falling back to what the title says."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Final
+
+
+def _words(*alternatives: str, not_after: tuple[str, ...] = ()) -> re.Pattern[str]:
+    """One pattern matching any of `alternatives` as whole words, unless preceded by `not_after`."""
+    guards = "".join(f"(?<!{word} )" for word in not_after)
+    return re.compile(guards + r"\b(?:" + "|".join(alternatives) + r")\b")
+
+
+_INTERN_WORDS: Final = (
+    r"intern(?:s|ship|ships)?", r"co ?op", r"trainee(?:ship)?", r"placement", r"industrial placement",
+    r"year in industry", r"working student", r"werkstudent", r"vacation(?:er| program)",
+    r"summer (?:analyst|associate)",
+)  # fmt: skip
+_NOT_GRADUATE: Final = ("under", "post")
+
+# Checked in order: the more specific arrangement wins ("Full-time Internship" is an internship,
+# "Temporary Full Time" is temporary).
+_BOARD_PATTERNS: Final = (
+    ("intern", _words(*_INTERN_WORDS, r"apprentice(?:ship)?")),
+    ("graduate", _words(r"graduate", r"new grad", r"grad program(?:me)?", r"grad", not_after=_NOT_GRADUATE)),
+    (
+        "contract",
+        _words(r"contract", r"contractor", r"contracted", r"freelance", r"freelancer", r"consultant"),
+    ),
+    ("temporary", _words(r"temporary", r"temp", r"fixed ?term", r"seasonal", r"limited term")),
+    ("part_time", _words(r"part ?time", r"casual")),
+    ("full_time", _words(r"full ?time", r"permanent", r"regular", r"salaried")),
+)
+# Titles are prose, so only unmistakable words count: "Contract Manager" manages contracts.
+_TITLE_PATTERNS: Final = (
+    ("intern", _words(*_INTERN_WORDS)),
+    (
+        "graduate",
+        _words(r"new grad(?:uate)?s?", r"graduates?", r"grad program(?:me)?", not_after=_NOT_GRADUATE),
+    ),
+    (
+        "contract",
+        _words(
+            r"contractor",
+            r"contract(?! (?:manager|management|administrator|administration|specialist|analyst|negotiator"
+            r"|lawyer|attorney|counsel|officer|coordinator))",
+        ),
+    ),
+    ("part_time", _words(r"part ?time")),
+    ("temporary", _words(r"temporary", r"fixed ?term", r"seasonal")),
+    ("full_time", _words(r"full ?time")),
+)
+
+_SEPARATORS: Final = re.compile(r"[^a-z0-9]+")
+
+
+def employment_type(board_value: str | None, title: str | None = None) -> str | None:
+    """One of EMPLOYMENT_TYPES, from the board's field first and the title second.
+
+    Students filter on internships and graduate roles, and boards often file those as plain
+    "Full-time" or "Regular"; so a title that says intern or graduate beats a board value
+    that only describes hours, and a title that says intern beats any board value short of
+    intern itself (Workday lists summer interns as "Temporary").
+    """
+    board = _classify(board_value, _BOARD_PATTERNS)
+    titled = _classify(title, _TITLE_PATTERNS)
+    if titled == "intern" or (titled == "graduate" and board in (None, "full_time", "part_time")):
+        return titled
+    return board or titled
+
+
+def _classify(value: str | None, patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
+    return _classify_cached(value, patterns) if value else None
+
+
+@lru_cache(maxsize=16_384)
+def _classify_cached(value: str, patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
+    """Cached: a crawl repeats the same handful of board values and many titles."""
+    words = " " + _SEPARATORS.sub(" ", _split_camel(value).lower()).strip() + " "
+    for kind, pattern in patterns:
+        if pattern.search(words):
+            return kind
+    return None
+
+
+def _split_camel(value: str) -> str:
+    """`FullTime`/`PartTime` (schema.org, Workday) read the same as `Full Time`."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", value)

@@ -1,0 +1,123 @@
+"""Visa-sponsorship status from boards' labels and from clear statements in descriptions."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+_COUNTRY: Final = (
+    r"(?:u\.?\s?s\.?(?:a\.?)?|united states|american|australian|canadian|british|uk|u\.k\.|new zealand"
+    r"|singapore)"
+)
+
+# Statement patterns are matched against lower-cased text. A citizens-only statement is stricter
+# than "no sponsorship", so it is looked for first.
+_CITIZENS_ONLY: Final = re.compile(
+    r"(?:"
+    rf"\b{_COUNTRY}\s+citizenship\s+(?:is\s+)?(?:required|mandatory|needed)"
+    rf"|\bmust\s+(?:be|hold)\s+(?:an?\s+)?(?:{_COUNTRY}\s+)?citizen(?:ship)?\b(?!\s*(?:or|and/or|/)\b)"
+    rf"|\b{_COUNTRY}\s+citizens?\s+only\b"
+    r"|\bcitizens?\s+only\b"
+    r"|\bonly\s+(?:open\s+to\s+)?(?:" + _COUNTRY + r"\s+)?citizens\b(?!\s*(?:or|and/or|/)\b)"
+    r"|\bcitizenship\s+(?:is\s+)?(?:required|mandatory)"
+    r"|\b(?:security|government|secret|top\s+secret|ts/sci)\s+clearance\s+(?:is\s+)?"
+    r"(?:required|mandatory|needed)"
+    r"|\b(?:must|required\s+to|need\s+to)\s+(?:be\s+able\s+to\s+)?(?:obtain|hold|have|maintain)\s+(?:an?\s+)?"
+    r"(?:active\s+)?(?:u\.?s\.?\s+)?(?:government\s+)?(?:security|secret|top\s+secret|ts/sci)\s+clearance"
+    r")",
+)
+_NOT_OFFERED: Final = re.compile(
+    r"(?:"
+    r"\bno\s+(?:visa\s+|work\s+visa\s+|immigration\s+)?sponsorship"
+    r"|\b(?:unable|not\s+able|not\s+be\s+able|cannot|can\s*not|can't|won't|will\s+not|do\s+not|does\s+not|don't"
+    r"|doesn't|are\s+not|is\s+not|not)\s+(?:\w+\s+){0,3}?(?:sponsor|offer(?:ing)?\s+(?:visa\s+)?sponsorship"
+    r"|provide\s+(?:visa\s+)?sponsorship|support\s+(?:visa\s+)?sponsorship)"
+    r"|\bsponsorship\s+(?:is\s+|will\s+)?(?:not|unavailable)\b"
+    r"|\bwithout\s+(?:the\s+need\s+for\s+|requiring\s+|current\s+or\s+future\s+)?(?:\w+\s+){0,2}?sponsorship"
+    r"|\bmust\s+(?:already\s+)?(?:have|hold|possess)\s+(?:the\s+|full\s+|valid\s+|unrestricted\s+|legal\s+)*"
+    r"(?:right\s+to\s+work|work(?:ing)?\s+rights|work\s+authori[sz]ation|authori[sz]ation\s+to\s+work)"
+    r"|\bmust\s+be\s+(?:legally\s+)?(?:authori[sz]ed|eligible|entitled)\s+to\s+work"
+    r"|\b(?:citizens?|nationals?)\s+(?:and|or|and/or|&|/)\s+(?:an?\s+)?(?:lawful\s+)?"
+    r"(?:permanent\s+residents?|green\s+card)"
+    r")",
+)
+_OFFERED: Final = re.compile(
+    r"(?:"
+    r"\b(?:visa|work\s+permit|immigration|h-?1b)\s+sponsorship\s+(?:is\s+)?"
+    r"(?:available|offered|provided|possible)"
+    r"|\bsponsorship\s+(?:is\s+)?(?:available|offered|provided)"
+    r"|\bwe\s+(?:can\s+|will\s+|do\s+)?sponsor\s+(?:work\s+)?(?:visas?|work\s+permits?|h-?1b)"
+    r"|\b(?:will|can|able\s+to|happy\s+to|open\s+to)\s+(?:provide\s+)?(?:visa\s+)?sponsor(?:ship|ing)?\b"
+    r"|\boffers?\s+(?:visa\s+)?sponsorship"
+    r"|\bsponsorship\s+(?:for\s+)?(?:this|the)\s+(?:role|position)\s+is\s+available"
+    r")",
+)
+
+_STATEMENTS: Final = (
+    (_CITIZENS_ONLY, "citizens_only"),
+    (_NOT_OFFERED, "not_offered"),
+    (_OFFERED, "offered"),
+)
+# Every statement above contains one of these words, and none reaches further than _REACH from it.
+_CUES: Final = re.compile(
+    r"sponsor|citizen|clearance|authori[sz]|right to work|work(?:ing)? rights|eligible to work"
+    r"|entitled to work|permanent resident"
+)
+_REACH: Final = 160
+
+_LABEL_CITIZENS: Final = re.compile(r"citizen|clearance", re.IGNORECASE)
+_LABEL_NOT_OFFERED: Final = re.compile(
+    r"\b(?:not|no|doesn't|don't|without|unable|cannot|won't)\b.*sponsor|sponsor.*\b(?:not|unavailable)\b",
+    re.IGNORECASE,
+)
+_LABEL_OFFERED: Final = re.compile(r"sponsor", re.IGNORECASE)
+
+
+def sponsorship_from_label(value: str | None) -> str | None:
+    """Read a board's own sponsorship label (Simplify: "Offers Sponsorship", …) as SPONSORSHIP.
+
+    These labels are short and curated, so any mention of citizenship means citizens only,
+    a negated "sponsor" means not offered, and a bare "sponsor" means offered.
+    """
+    if not value:
+        return None
+    if _LABEL_CITIZENS.search(value):
+        return "citizens_only"
+    if _LABEL_NOT_OFFERED.search(value):
+        return "not_offered"
+    if _LABEL_OFFERED.search(value):
+        return "offered"
+    return None
+
+
+def sponsorship_from_text(text: str | None) -> str | None:
+    """Sponsorship stated plainly in a description, or None when the text is silent or vague.
+
+    Negative statements are checked before positive ones because "we do not offer visa
+    sponsorship" contains "offer visa sponsorship"; a citizens-only requirement outranks both.
+    """
+    if not text:
+        return None
+    # Lower-cased once here because case-insensitive matching is ten times slower in `re`.
+    flat = " ".join(text.replace("\u2019", "'").split()).lower()
+    windows = _windows(flat)
+    for pattern, status in _STATEMENTS:
+        if any(pattern.search(flat, start, end) for start, end in windows):
+            return status
+    return None
+
+
+def _windows(text: str) -> list[tuple[int, int]]:
+    """Stretches of text around the words every statement turns on.
+
+    The statement patterns are long alternations tried at every position they are given; on a
+    full description that is most of the cost, so only the neighbourhood of a cue is searched.
+    """
+    windows: list[tuple[int, int]] = []
+    for cue in _CUES.finditer(text):
+        start, end = max(0, cue.start() - _REACH), cue.end() + _REACH
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows

@@ -1,0 +1,74 @@
+"""Scrapy settings for one crawl batch, built from rolewatch's politeness configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rolewatch.config import Politeness
+
+#: Our downloader middlewares. Scrapy's own RetryMiddleware and RobotsTxtMiddleware are replaced by
+#: subclasses that honour Retry-After and answer every request waiting for robots.txt (see middlewares).
+DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
+    "crawler.middlewares.SourceDeadlineMiddleware": 60,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
+    "crawler.middlewares.ConditionalRequestMiddleware": 450,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.PoliteRetryMiddleware": 550,
+}
+
+
+def scrapy_settings(politeness: Politeness, user_agent: str, obey_robots: bool) -> dict[str, Any]:
+    """The settings of one crawler: every source it crawls shares these per-host limits.
+
+    Per-request limits (retries, time-out, size, Retry-After ceiling) are also set per source in
+    each request's meta by the spider; the values here are the defaults behind them.
+    """
+    delay = politeness.delay.total_seconds()
+    return {
+        "USER_AGENT": user_agent,
+        "ROBOTSTXT_OBEY": obey_robots,
+        "CONCURRENT_REQUESTS": 16,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": politeness.concurrency_per_host,
+        "DOWNLOAD_DELAY": delay,
+        "AUTOTHROTTLE_ENABLED": politeness.autothrottle,
+        # Scrapy starts AutoThrottle at 5 s whatever DOWNLOAD_DELAY says; start where we were told to.
+        "AUTOTHROTTLE_START_DELAY": delay,
+        "AUTOTHROTTLE_MAX_DELAY": max(60.0, delay),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
+        "RETRY_TIMES": politeness.retries,
+        # A request that runs out of retries is an error in the crawl result, not a log line.
+        "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
+        "DOWNLOAD_TIMEOUT": politeness.request_timeout.total_seconds(),
+        "DOWNLOAD_MAXSIZE": politeness.max_response_size,
+        "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
+        "ROLEWATCH_MAX_RETRY_AFTER": politeness.max_retry_after.total_seconds(),
+        "ROLEWATCH_RETRY_BACKOFF": delay,
+        # HttpCache's heuristic freshness serves stale listings without asking the server; we send
+        # the server's own validators instead (ConditionalRequestMiddleware).
+        "HTTPCACHE_ENABLED": False,
+        "COOKIES_ENABLED": False,
+        "METAREFRESH_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def shared_politeness(politenesses: Iterable[Politeness]) -> Politeness:
+    """The strictest host limits among sources crawled together, since they share one download slot.
+
+    Only the per-host fields are merged; per-request fields stay each source's own (request meta).
+    """
+    chosen = list(politenesses)
+    if not chosen:
+        return Politeness()
+    return chosen[0].model_copy(
+        update={
+            "concurrency_per_host": min(p.concurrency_per_host for p in chosen),
+            "delay": max(p.delay for p in chosen),
+            "autothrottle": any(p.autothrottle for p in chosen),
+        }
+    )

@@ -1,0 +1,526 @@
+"""The base spider: one instance crawls every source of one type, with accounting and a verdict per source.
+
+A source type subclasses `BoardSpider` and writes only the board-specific part:
+
+    class GreenhouseSpider(BoardSpider[Options]):
+        name = "greenhouse"
+        conditional = True                     # one request is the whole listing
+
+        def start_requests_for(self, board):   # the listing's first request(s)
+            yield json_request(f"{board.base_url(API)}/v1/boards/{board.options.board}/jobs?content=true")
+
+        def parse_listing(self, response, board):  # raw records and follow-up page Requests
+            yield from list_at(json_of(response), "jobs")
+
+        def to_posting(self, record, board):   # one raw record -> Posting (or None to skip it)
+            return Posting(source=board.name, external_id=str(record["id"]), title=...)
+
+The listing has reached its natural end when `parse_listing` stops asking for pages. It raises
+`ListingError` when a response is not this board's listing, and `ListingTruncated` when the
+listing goes on beyond what can be read (a page cap); `to_posting` raises `PostingError` (or
+anything else) for a record it cannot use, which skips that record only. Page state travels in
+`Request.meta`.
+Everything else is here: per-source requests, retries, bytes, errors and time limits, the
+conditional-request validators, and the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+import scrapy
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.asyncio import CallLaterResult, call_later
+from twisted.python.failure import Failure
+
+from crawler.middlewares import (
+    META_BACKOFF,
+    META_CONDITIONAL,
+    META_DEADLINE,
+    META_EXPIRED,
+    META_GAVE_UP,
+    META_MAX_RETRY_AFTER,
+    META_VALIDATORS_SEEN,
+)
+from crawler.normalize.text import clean_text
+from crawler.verdict import decide_verdict, summarize_errors
+from rolewatch.config import ResolvedSource, SourceOptions, format_duration
+from rolewatch.domain import CrawlResult, CrawlStats, CrawlVerdict, Posting
+
+logger = logging.getLogger(__name__)
+
+OptionsT = TypeVar("OptionsT", bound=SourceOptions)
+Validators = Mapping[str, Mapping[str, Mapping[str, str]]]
+
+#: Request meta key naming the source a request belongs to.
+META_SOURCE = "rolewatch_source"
+NOT_MODIFIED = "not modified since the last crawl"
+
+
+class ListingError(Exception):
+    """The response is not this board's listing: an HTML maintenance page, JSON of another shape."""
+
+
+class PostingError(Exception):
+    """A record that cannot become a posting (no title, say); it is skipped and recorded as an error."""
+
+
+class ListingTruncated(Exception):
+    """The listing goes on beyond what can be read (a page cap); what was read so far is kept."""
+
+
+@dataclass(frozen=True)
+class Board(Generic[OptionsT]):
+    """What a spider subclass sees of one source: its name, its type's options, its settings."""
+
+    name: str
+    options: OptionsT
+    config: ResolvedSource
+
+    def base_url(self, default: str) -> str:
+        """The service's root: the `base_url` option (mirror, EU host, test server) or `default`."""
+        return (self.options.base_url or default).rstrip("/")
+
+
+@dataclass
+class _Ledger:
+    """One source's accounting during a crawl; closing it yields the source's CrawlResult."""
+
+    board: Board[Any]
+    validators_in: Mapping[str, Mapping[str, str]]
+    started_at: datetime
+    started: float
+    deadline: float
+    requests: int = 0
+    responses: int = 0
+    bytes: int = 0
+    pages: int = 0
+    retries: int = 0
+    not_modified: int = 0
+    pending: int = 0
+    errors: list[str] = field(default_factory=list)
+    postings: dict[str, Posting] = field(default_factory=dict)
+    validators_out: dict[str, dict[str, str]] = field(default_factory=dict)
+    timer: CallLaterResult | None = None
+    result: CrawlResult | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    def add(self, posting: Posting) -> None:
+        """Keep the first sighting: a listing that shifts while being paged repeats postings."""
+        if posting.source != self.board.name:
+            posting = replace(posting, source=self.board.name)
+        self.postings.setdefault(posting.external_id, posting)
+
+    def close(self) -> CrawlResult:
+        items = len(self.postings)
+        verdict = decide_verdict(items=items, errors=self.errors)
+        unchanged = verdict is CrawlVerdict.COMPLETE and self.not_modified > 0 and self.pages == 0
+        stats = CrawlStats(
+            requests=self.requests,
+            responses=self.responses,
+            bytes=self.bytes,
+            pages=self.pages,
+            items=items,
+            retries=self.retries,
+            not_modified=self.not_modified,
+            duration_s=round(time.monotonic() - self.started, 3),
+            errors=tuple(self.errors),
+        )
+        self.result = CrawlResult(
+            source=self.board.name,
+            verdict=verdict,
+            started_at=self.started_at,
+            finished_at=datetime.now(UTC),
+            postings=tuple(self.postings.values()),
+            stats=stats,
+            reason=summarize_errors(self.errors) or (NOT_MODIFIED if unchanged else ""),
+            unchanged=unchanged,
+            validators=self.validators_out,
+        )
+        return self.result
+
+
+class BoardSpider(scrapy.Spider, Generic[OptionsT]):
+    """Crawls every source of one type in one crawl, so they share the per-host politeness.
+
+    Each request carries its source in meta; each source has its own ledger, deadline and
+    verdict, and its result is emitted the moment its last request is settled.
+    """
+
+    #: True when one request is the whole listing, so the server's ETag/Last-Modified can vouch for
+    #: all of it and a 304 means "unchanged". Paged listings cannot use validators page by page.
+    conditional: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        sources: Sequence[ResolvedSource] = (),
+        validators: Validators | None = None,
+        emit: Callable[[CrawlResult], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.results: list[CrawlResult] = []
+        self._sources = list(sources)
+        self._validators = validators or {}
+        self._emit = emit
+        self._ledgers: dict[str, _Ledger] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BoardSpider[OptionsT]:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        for handler, signal in (
+            (spider._on_request_reached_downloader, signals.request_reached_downloader),
+            (spider._on_response_downloaded, signals.response_downloaded),
+            (spider._on_request_dropped, signals.request_dropped),
+            (spider._on_spider_error, signals.spider_error),
+            (spider._on_idle, signals.spider_idle),
+            (spider._on_closed, signals.spider_closed),
+        ):
+            crawler.signals.connect(handler, signal=signal)
+        return spider
+
+    # --- the subclass's part -------------------------------------------------------------------
+
+    def start_requests_for(self, board: Board[OptionsT]) -> Iterable[Request]:
+        """The first request(s) of one source's listing."""
+        raise NotImplementedError
+
+    def parse_listing(self, response: Response, board: Board[OptionsT]) -> Iterable[Any]:
+        """Raw posting records (each handed to `to_posting`) and follow-up page `Request`s."""
+        raise NotImplementedError
+
+    def to_posting(self, record: Any, board: Board[OptionsT]) -> Posting | None:
+        """One raw record as a normalised Posting; None skips a record that is not a posting."""
+        raise NotImplementedError
+
+    # --- starting ------------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Request]:
+        """Every source's first requests, all adopted before any is sent so none finishes early."""
+        first: list[Request] = []
+        for source in self._sources:
+            first.extend(self._open(source))
+        for ledger in list(self._ledgers.values()):
+            self._settle(ledger)
+        for request in first:
+            yield request
+
+    def _open(self, source: ResolvedSource) -> list[Request]:
+        board: Board[OptionsT] = Board(source.name, source.options, source)  # type: ignore[arg-type]
+        now = time.monotonic()
+        timeout = source.timeout.total_seconds()
+        ledger = _Ledger(
+            board=board,
+            validators_in=self._validators.get(source.name, {}),
+            started_at=datetime.now(UTC),
+            started=now,
+            deadline=now + timeout,
+        )
+        self._ledgers[source.name] = ledger
+        ledger.timer = call_later(timeout, self._expire, ledger)
+        try:
+            requests = list(self.start_requests_for(board))
+        except Exception as exc:
+            logger.warning("%s: could not build the listing request", source.name, exc_info=True)
+            ledger.errors.append(f"could not build the listing request: {_describe_exception(exc)}")
+            return []
+        if not requests:
+            ledger.errors.append("the spider made no listing request")
+        return [self._adopt(request, ledger) for request in requests]
+
+    def _adopt(self, request: Request, ledger: _Ledger) -> Request:
+        """Tie a request to its source: callbacks, per-source limits and validators go in."""
+        politeness = ledger.board.config.politeness
+        meta: dict[str, Any] = {
+            **request.meta,
+            META_SOURCE: ledger.board.name,
+            META_DEADLINE: ledger.deadline,
+            META_MAX_RETRY_AFTER: politeness.max_retry_after.total_seconds(),
+            META_BACKOFF: politeness.delay.total_seconds(),
+            "max_retry_times": politeness.retries,
+            "download_timeout": politeness.request_timeout.total_seconds(),
+            "download_maxsize": politeness.max_response_size,
+        }
+        if self.conditional and politeness.conditional_requests:
+            meta[META_CONDITIONAL] = dict(ledger.validators_in.get(request.url, {}))
+        ledger.pending += 1
+        return request.replace(
+            callback=self._on_response, errback=self._on_failure, dont_filter=True, meta=meta, cb_kwargs={}
+        )
+
+    # --- responses and failures ----------------------------------------------------------------
+
+    def _on_response(self, response: Response) -> list[Request]:
+        ledger = self._ledger_of(response.request)
+        if ledger is None or ledger.done:
+            return []
+        follow: list[Request] = []
+        try:
+            follow = self._read(response, ledger)
+        except Exception as exc:  # a bug here must cost one source, never the others
+            logger.exception("%s: reading %s failed", ledger.board.name, response.url)
+            ledger.errors.append(f"{_label(response.request)}: {_describe_exception(exc)}")
+        ledger.pending -= 1
+        self._settle(ledger)
+        return follow
+
+    def _read(self, response: Response, ledger: _Ledger) -> list[Request]:
+        request = response.request
+        assert request is not None
+        if response.status == 304:
+            ledger.not_modified += 1
+            self._keep_validators(request, ledger)
+            return []
+        ledger.pages += 1
+        errors_before = len(ledger.errors)
+        follow: list[Request] = []
+        try:
+            for output in self.parse_listing(response, ledger.board):
+                if isinstance(output, Request):
+                    follow.append(self._adopt(output, ledger))
+                else:
+                    self._take(output, request, ledger)
+        except ListingTruncated as exc:
+            ledger.errors.append(f"{_label(request)}: listing truncated: {exc}")
+        except ListingError as exc:
+            ledger.errors.append(f"{_label(request)}: {exc}")
+        except Exception as exc:
+            logger.warning("%s: could not read %s", ledger.board.name, response.url, exc_info=True)
+            ledger.errors.append(f"{_label(request)}: could not read the listing: {_describe_exception(exc)}")
+        if len(ledger.errors) == errors_before:
+            self._keep_validators(request, ledger)  # only a page read cleanly vouches for its validators
+        return follow
+
+    def _take(self, record: Any, request: Request, ledger: _Ledger) -> None:
+        """Normalise one record; a record that fails is skipped and recorded, the others are kept."""
+        try:
+            posting = self.to_posting(record, ledger.board)
+        except Exception as exc:
+            is_bug = not isinstance(exc, PostingError | KeyError)
+            logger.warning("%s: posting %s skipped", ledger.board.name, _record_id(record), exc_info=is_bug)
+            ledger.errors.append(
+                f"{_label(request)}: posting {_record_id(record)} skipped: {_describe_exception(exc)}"
+            )
+            return
+        if posting is not None:
+            ledger.add(posting)
+
+    def _keep_validators(self, request: Request, ledger: _Ledger) -> None:
+        seen = request.meta.get(META_VALIDATORS_SEEN)
+        if seen:
+            first_url = request.meta.get("redirect_urls", [request.url])[0]
+            ledger.validators_out[first_url] = dict(seen)
+
+    def _on_failure(self, failure: Failure) -> list[Request]:
+        request: Request = failure.request  # type: ignore[attr-defined]
+        ledger = self._ledger_of(request)
+        if ledger is None or ledger.done:
+            return []
+        if request.meta.get(META_EXPIRED):
+            self._expire(ledger)
+            return []
+        ledger.errors.append(describe_failure(failure, request))
+        ledger.pending -= 1
+        self._settle(ledger)
+        return []
+
+    # --- finishing -----------------------------------------------------------------------------
+
+    def _settle(self, ledger: _Ledger) -> None:
+        if ledger.pending <= 0 and not ledger.done:
+            self._finish(ledger)
+
+    def _expire(self, ledger: _Ledger) -> None:
+        if ledger.done:
+            return
+        timeout = format_duration(ledger.board.config.timeout)
+        ledger.errors.append(f"timed out after {timeout} with {ledger.pending} request(s) unfinished")
+        self._finish(ledger)
+
+    def _finish(self, ledger: _Ledger) -> None:
+        if ledger.timer is not None:
+            ledger.timer.cancel()
+        result = ledger.close()
+        self.results.append(result)
+        if self._emit is None:
+            return
+        try:
+            self._emit(result)
+        except Exception:
+            logger.exception("%s: could not hand the result over", ledger.board.name)
+
+    def _ledger_of(self, request: Request | None) -> _Ledger | None:
+        if request is None:
+            return None
+        return self._ledgers.get(request.meta.get(META_SOURCE, ""))
+
+    # --- signals: per-source counts and the safety nets ----------------------------------------
+
+    def _on_request_reached_downloader(self, request: Request, spider: scrapy.Spider) -> None:
+        ledger = self._ledger_of(request)
+        if ledger is not None:
+            ledger.requests += 1
+            ledger.retries += 1 if request.meta.get("retry_times", 0) else 0
+
+    def _on_response_downloaded(self, response: Response, request: Request, spider: scrapy.Spider) -> None:
+        ledger = self._ledger_of(request)
+        if ledger is not None:
+            ledger.responses += 1
+            ledger.bytes += len(response.body)
+
+    def _on_request_dropped(self, request: Request, spider: scrapy.Spider) -> None:
+        ledger = self._ledger_of(request)
+        if ledger is not None and not ledger.done:
+            ledger.errors.append(f"{_label(request)}: dropped by the scheduler")
+            ledger.pending -= 1
+            self._settle(ledger)
+
+    def _on_spider_error(self, failure: Failure, response: Response, spider: scrapy.Spider) -> None:
+        ledger = self._ledger_of(getattr(response, "request", None))
+        if ledger is not None and not ledger.done:
+            ledger.errors.append(f"{_label(response.request)}: {_describe_exception(failure.value)}")
+
+    def _on_idle(self, spider: scrapy.Spider) -> None:
+        """Nothing left to do: a source still open here lost track of a request, so say so."""
+        for ledger in self._ledgers.values():
+            if not ledger.done:
+                ledger.errors.append(f"the crawl went idle with {ledger.pending} request(s) unaccounted for")
+                self._finish(ledger)
+
+    def _on_closed(self, spider: scrapy.Spider, reason: str) -> None:
+        for ledger in self._ledgers.values():
+            if not ledger.done:
+                ledger.errors.append(f"the crawl stopped early ({reason})")
+                self._finish(ledger)
+
+
+# --- helpers for subclasses ------------------------------------------------------------------------
+
+
+def json_request(url: str, **kwargs: Any) -> Request:
+    """A request to a JSON API that says so (Scrapy's default Accept asks for HTML first)."""
+    headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+    return Request(url, headers=headers, **kwargs)
+
+
+def json_of(response: Response) -> Any:
+    """The body as JSON, or a ListingError that says what came instead (an HTML page, a cut-off body)."""
+    raw_type = response.headers.get(b"Content-Type") or b""
+    content_type = raw_type.decode("latin-1").split(";")[0].strip().lower()
+    try:
+        return json.loads(response.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        if not response.body.strip():
+            raise ListingError("response is not JSON (the body is empty)") from None
+        if "html" in content_type or response.body.lstrip()[:1] == b"<":
+            raise ListingError(
+                f"response is not JSON ({content_type or 'markup'}: a maintenance or error page?)"
+            ) from None
+        raise ListingError(f"response is not JSON ({exc}; truncated?)") from None
+
+
+def list_at(data: Any, key: str) -> list[Any]:
+    """`data[key]` when it is a list, else a ListingError naming the missing key."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, list):
+        raise ListingError(f'JSON has no "{key}" list (got {_brief(data)})')
+    return value
+
+
+def required_text(record: Mapping[str, Any], key: str) -> str:
+    """A field no posting can do without (its title), whitespace-normalised; missing or blank raises."""
+    value = record.get(key)
+    text = clean_text(value) if isinstance(value, str) else ""
+    if not text:
+        raise PostingError(f"{key!r} is missing or blank")
+    return text
+
+
+def json_array(data: Any) -> list[Any]:
+    """`data` when it is a JSON array, else a ListingError showing what came instead."""
+    if not isinstance(data, list):
+        raise ListingError(f"expected a JSON array of postings, got {_brief(data)}")
+    return data
+
+
+def describe_failure(failure: Failure, request: Request) -> str:
+    """A failed request as a person would put it: `GET http://…/jobs: HTTP 500 after 3 retries`."""
+    exc = failure.value
+    retries = int(request.meta.get("retry_times", 0))
+    after = f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
+    gave_up = request.meta.get(META_GAVE_UP)
+    note = f" ({gave_up})" if gave_up else ""
+    return f"{_label(request)}: {_failure_text(exc, request)}{after}{note}"
+
+
+def _failure_text(exc: BaseException | None, request: Request) -> str:
+    if isinstance(exc, HttpError):
+        return f"HTTP {exc.response.status}"
+    if isinstance(exc, DownloadTimeoutError):
+        return f"timed out after {float(request.meta.get('download_timeout', 0)):g}s"
+    if isinstance(exc, DownloadCancelledError) and "max size" in str(exc):
+        return f"response larger than the {_size(int(request.meta.get('download_maxsize', 0)))} limit"
+    if isinstance(exc, CannotResolveHostError):
+        return "could not resolve the host"
+    if isinstance(exc, DownloadConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ResponseDataLossError):
+        return "the connection closed before the whole response arrived"
+    if isinstance(exc, IgnoreRequest):
+        return str(exc)[:1].lower() + str(exc)[1:] if str(exc) else "request ignored"
+    return _describe_exception(exc)
+
+
+def _describe_exception(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, KeyError) and exc.args:
+        return f"missing field {exc.args[0]!r}"
+    if isinstance(exc, PostingError | ListingError):
+        return str(exc)
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _label(request: Request | None) -> str:
+    return f"{request.method} {request.url}" if request is not None else "(unknown request)"
+
+
+def _record_id(record: Any) -> str:
+    if isinstance(record, Mapping) and record.get("id") is not None:
+        return repr(record["id"])
+    return "(no id)"
+
+
+def _brief(data: Any) -> str:
+    kinds: dict[type, str] = {dict: "an object", list: "an array"}
+    kind = kinds.get(type(data), type(data).__name__)
+    text = json.dumps(data, ensure_ascii=False)
+    return f"{kind}: {text[:117] + '...' if len(text) > 120 else text}"
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n:,} bytes"

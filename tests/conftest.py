@@ -1,0 +1,159 @@
+"""Shared pytest fixtures; each block is owned by the stage named in its heading."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import OperationalError
+
+# =================================================================================================
+# storage: a migrated database on SQLite and on PostgreSQL (the `engine` fixture runs a test on both)
+# =================================================================================================
+
+PG_URL_ENV = "ROLEWATCH_TEST_PG_URL"
+DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+class PostgresServer:
+    """The server named by ROLEWATCH_TEST_PG_URL; hands out throwaway databases and drops them."""
+
+    def __init__(self, admin: Engine) -> None:
+        self.admin = admin
+        self.created: list[str] = []
+
+    def create_database(self) -> URL:
+        name = f"rolewatch_test_{secrets.token_hex(6)}"
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.admin.url.set(database=name)
+
+    def drop_database(self, url: URL) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        self.created.remove(str(url.database))
+
+
+def _postgres_unavailable(reason: str) -> None:
+    """Skip locally, but never in CI: there a missing PostgreSQL must fail the run, not hide half of it."""
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required in CI ({PG_URL_ENV}): {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL unavailable ({PG_URL_ENV}): {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    from storage.database import database_url
+
+    url = database_url(os.environ.get(PG_URL_ENV) or DEFAULT_PG_ADMIN_URL)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect():
+            pass
+    except OperationalError as error:
+        admin.dispose()
+        _postgres_unavailable(str(error.orig).strip())
+    server = PostgresServer(admin)
+    yield server
+    for name in list(server.created):
+        server.drop_database(admin.url.set(database=name))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine(postgres_server: PostgresServer) -> Iterator[Engine]:
+    """One fresh database per test session, built by the migrations (so they are exercised too)."""
+    from storage.database import make_engine, upgrade
+
+    url = postgres_server.create_database()
+    engine = make_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    from storage.database import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('storage') / 'rolewatch.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _delete_all_rows(engine: Engine) -> None:
+    """Isolation between tests that is far cheaper than a new database each time.
+
+    On SQLite foreign keys are off while deleting: checking the postings' links to other
+    postings (unindexed, as nothing but this ever deletes postings) would scan per row.
+    """
+    from storage.models import Base
+
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            connection.commit()
+            return
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        for table in tables:
+            connection.execute(text(f"DELETE FROM {table}"))
+        connection.commit()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated, empty database on each backend in turn."""
+    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
+    _delete_all_rows(engine)
+    yield engine
+    _delete_all_rows(engine)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A brand-new database with no schema at all, on each backend in turn (for migration tests)."""
+    from storage.database import make_engine
+
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('empty') / 'empty.db'}")
+        yield engine
+        engine.dispose()
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    server.drop_database(url)
+
+
+# ===================================== end of storage fixtures ===================================
+
+
+# =================================================================================================
+# crawler: a real HTTP server on 127.0.0.1 playing job boards (see tests/boardserver.py)
+# =================================================================================================
+
+from tests.boardserver import BoardServer  # noqa: E402  (kept inside this block on purpose)
+
+
+@pytest.fixture
+def board_server() -> Iterator[BoardServer]:
+    """A fresh board server per test; routes, answers and the request log start empty."""
+    with BoardServer() as server:
+        yield server
+
+
+# ===================================== end of crawler fixtures ===================================

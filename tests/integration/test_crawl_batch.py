@@ -1,0 +1,132 @@
+"""`crawl_sources` as a whole: shared per-host politeness, streamed results, and children that die or hang."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import threading
+import time
+from datetime import timedelta
+
+import psutil  # type: ignore[import-untyped]
+import pytest
+
+from crawler.run import crawl_sources
+from rolewatch.domain import CrawlResult, CrawlVerdict
+from tests.boardserver import BoardServer
+from tests.fixtures.boards import greenhouse_board, greenhouse_job
+from tests.integration.crawling import resolved, with_limits
+
+
+def test_sources_on_one_host_share_one_download_slot(board_server: BoardServer) -> None:
+    """One spider per type crawls all its sources, so one host sees one request at a time, spaced."""
+    names = ["alpha", "beta", "gamma"]
+    for name in names:
+        board_server.set_json(
+            f"/v1/boards/{name}/jobs", greenhouse_board([greenhouse_job(1, f"{name} analyst")])
+        )
+        board_server.hang(f"/v1/boards/{name}/jobs", 0.05)
+    entries = [{"name": n, "type": "greenhouse", "board": n, "base_url": board_server.url} for n in names]
+    sources = resolved(entries, concurrency_per_host=1, delay="0.6s")
+    streamed: list[str] = []
+
+    results = crawl_sources(sources, on_result=lambda result: streamed.append(result.source))
+
+    assert [r.source for r in results] == names, "results come back in the order of the sources"
+    assert sorted(streamed) == sorted(names), "each result is streamed once, as it finishes"
+    assert all(r.verdict is CrawlVerdict.COMPLETE for r in results)
+    listings = sorted(
+        (r for r in board_server.requests if r.path != "/robots.txt"), key=lambda r: r.received_at
+    )
+    assert len(listings) == 3
+    for before, after in itertools.pairwise(listings):
+        assert before.answered_at is not None
+        assert after.received_at >= before.answered_at, "two requests in flight at once on one host"
+        # DOWNLOAD_DELAY is randomised between 0.5x and 1.5x and counts from the previous request's start
+        assert after.received_at - before.received_at >= 0.6 * 0.5
+
+
+def test_a_killed_child_leaves_failed_results_and_no_hang(board_server: BoardServer) -> None:
+    board_server.set_json("/v1/boards/slow/jobs", greenhouse_board([]))
+    board_server.hang("/v1/boards/slow/jobs", 60)
+    sources = resolved(
+        [
+            {"name": "slow", "type": "greenhouse", "board": "slow", "base_url": board_server.url},
+            {"name": "slower", "type": "greenhouse", "board": "slow", "base_url": board_server.url},
+        ],
+        timeout="60s",
+    )
+    streamed: list[CrawlResult] = []
+    results: list[CrawlResult] = []
+    crawl = threading.Thread(target=lambda: results.extend(crawl_sources(sources, on_result=streamed.append)))
+
+    crawl.start()
+    child = _wait_for_crawl_child(board_server, "/v1/boards/slow/jobs")
+    child.send_signal(signal.SIGKILL)
+    crawl.join(timeout=15)
+
+    assert not crawl.is_alive(), "crawl_sources hung after its child was killed"
+    assert [r.source for r in results] == ["slow", "slower"] and len(streamed) == 2
+    for result in results:
+        assert result.verdict is CrawlVerdict.FAILED
+        assert (
+            result.reason
+            == "the crawl process was killed by SIGKILL (out of memory?) before this source finished"
+        )
+        assert result.stats.errors == (result.reason,)
+
+
+def test_a_child_that_overruns_is_killed(board_server: BoardServer) -> None:
+    """A frozen child (SIGSTOP) is killed at max(timeout + request time-out) + grace; nothing hangs."""
+    board_server.set_json("/v1/boards/frozen/jobs", greenhouse_board([]))
+    board_server.hang("/v1/boards/frozen/jobs", 60)
+    (source,) = resolved(
+        [{"name": "frozen", "type": "greenhouse", "board": "frozen", "base_url": board_server.url}]
+    )
+    source = with_limits(source, timeout_s=1, request_timeout=timedelta(seconds=1))
+    results: list[CrawlResult] = []
+    crawl = threading.Thread(
+        target=lambda: results.extend(crawl_sources([source], grace=timedelta(seconds=1)))
+    )
+
+    began = time.monotonic()
+    crawl.start()
+    child = _wait_for_crawl_child(board_server, "/v1/boards/frozen/jobs")
+    child.send_signal(signal.SIGSTOP)
+    crawl.join(timeout=20)
+
+    assert not crawl.is_alive()
+    assert time.monotonic() - began < 10
+    (result,) = results
+    assert result.verdict is CrawlVerdict.FAILED
+    assert result.reason == "the crawl process overran its 3s time limit and was killed"
+    assert not psutil.pid_exists(child.pid) or child.status() == psutil.STATUS_ZOMBIE
+
+
+def test_unknown_types_and_empty_batches_never_start_a_crawl() -> None:
+    assert crawl_sources([]) == []
+    (source,) = resolved(
+        [{"name": "acme", "type": "greenhouse", "board": "acme", "base_url": "http://127.0.0.1:9"}]
+    )
+    import dataclasses
+
+    (result,) = crawl_sources([dataclasses.replace(source, type="workday")])
+    assert result.verdict is CrawlVerdict.FAILED and result.reason == "unknown source type 'workday'"
+    with pytest.raises(ValueError, match="unique"):
+        crawl_sources([source, source])
+
+
+def _wait_for_crawl_child(server: BoardServer, path: str, timeout_s: float = 15) -> psutil.Process:
+    """The crawl child once it is mid-crawl (its request reached the server)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        children = [
+            child
+            for child in psutil.Process(os.getpid()).children()
+            if "crawler.child" in " ".join(child.cmdline())
+        ]
+        if children and server.requests_to(path):
+            return children[0]
+        time.sleep(0.05)
+    raise AssertionError("the crawl child never reached the board server")
