@@ -106,12 +106,12 @@ def serve(farm_args: tuple[int, int], ready: Any, control: Any) -> None:
 
         def do_GET(self) -> None:
             parts = self.path.split("?")[0].split("/")
-            if len(parts) < 5 or not parts[4].startswith("board"):
+            if len(parts) < 5 or not parts[3].startswith("board"):
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            body, etag = bodies[int(parts[4][5:])]
+            body, etag = bodies[int(parts[3][5:])]
             if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
                 self.send_header("ETag", etag)

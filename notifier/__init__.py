@@ -1,1 +1,1 @@
-"""Stage 3: match events to subscriptions and deliver them through the outbox; lands with the notifier issue."""
+"""Stage 3: match events to subscriptions and deliver them through the outbox (the notifier issue)."""
