@@ -318,6 +318,8 @@ def _event(kind: EventType, source: str, stored: StoredPosting, at: datetime) ->
 def _change_event(
     kind: EventType, stored: StoredPosting, posting: Posting, at: datetime, episode: int
 ) -> Event:
+    """An event carrying the field diff; a same-fingerprint reopening has none to carry."""
+    moved = posting.fingerprint != stored.fingerprint
     return Event(
         kind,
         posting.source,
@@ -327,7 +329,7 @@ def _change_event(
         posting.url,
         at,
         episode,
-        changes=field_changes(stored.values, significant_values(posting)),
+        changes=field_changes(stored.values, significant_values(posting)) if moved else {},
     )
 
 

@@ -165,6 +165,23 @@ def load_validators(engine: Engine, names: Sequence[str]) -> dict[str, Validator
 # --- reading the state the diff needs -----------------------------------------------------------
 
 
+def _significant_of_changed(
+    session: Session | Connection, rows: Sequence[Any], result: CrawlResult
+) -> dict[int, dict[str, str]]:
+    """The stored significant fields, read only for postings whose fingerprint moved.
+
+    The diff needs old values solely to describe a change; reading them (descriptions
+    included) for every posting of every crawl would dominate an unchanged re-crawl.
+    """
+    fingerprints = {posting.external_id: posting.fingerprint for posting in result.postings}
+    moved = [row.id for row in rows if fingerprints.get(row.external_id, row.fingerprint) != row.fingerprint]
+    found: dict[int, dict[str, str]] = {}
+    for chunk in _chunks(moved):
+        query = select(PostingRow.id, PostingRow.significant).where(PostingRow.id.in_(chunk))
+        found.update({row.id: row.significant for row in session.execute(query)})
+    return found
+
+
 def load_state(session: Session | Connection, source_id: int, result: CrawlResult) -> SourceState:
     """Everything the diff must know about `source_id` to judge `result`."""
     return _load(session, source_id, result).state
@@ -177,7 +194,6 @@ def _load(session: Session | Connection, source_id: int, result: CrawlResult) ->
             PostingRow.external_id,
             PostingRow.status,
             PostingRow.fingerprint,
-            PostingRow.significant,
             PostingRow.title,
             PostingRow.company,
             PostingRow.url,
@@ -187,12 +203,13 @@ def _load(session: Session | Connection, source_id: int, result: CrawlResult) ->
             PostingRow.closed_at,
         ).where(PostingRow.source_id == source_id)
     ).all()
+    values = _significant_of_changed(session, rows, result)
     stored = {
         row.external_id: StoredPosting(
             external_id=row.external_id,
             status=PostingStatus(row.status),
             fingerprint=row.fingerprint,
-            values=row.significant,
+            values=values.get(row.id, {}),
             title=row.title,
             company=row.company,
             url=row.url,
