@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -47,7 +48,9 @@ def crawl_sources(
     """Crawl `sources` in one child process; one result per source, in the order of `sources`.
 
     `validators` maps a source name to its listing URLs' `{"etag", "last_modified"}` from the
-    last crawl that parsed. `on_result` is called in this thread as each source finishes. A
+    last crawl that parsed. `on_result` is called in this thread as each source finishes; the
+    results returned then carry no postings, since the callback has had them and a batch of
+    tens of thousands of postings must not be held twice. A
     child that crashes, is killed, takes over STARTUP_LIMIT_S to start, or then overruns
     `max(timeout + request timeout) + grace` leaves every source without a result `failed`,
     with the reason: this never raises for that.
@@ -64,9 +67,11 @@ def crawl_sources(
     def accept(result: CrawlResult) -> None:
         if result.source in results or result.source not in names:
             return
-        results[result.source] = result
-        if on_result is not None:
-            on_result(result)
+        if on_result is None:
+            results[result.source] = result
+            return
+        on_result(result)
+        results[result.source] = replace(result, postings=())
 
     wanted = validators or {}
     job = CrawlJob(tuple(chosen), {name: _plain(wanted[name]) for name in names if name in wanted})
