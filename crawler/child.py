@@ -35,10 +35,12 @@ CRAWLING = "crawling"
 
 @dataclass(frozen=True)
 class CrawlJob:
-    """One crawl batch: the sources and, per source, the validators of each listing URL."""
+    """One crawl batch: the sources, per source the validators of each listing URL, and the
+    raw-record digests of its open postings (external id -> digest)."""
 
     sources: tuple[ResolvedSource, ...]
     validators: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    known: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 class ResultChannel:
@@ -84,7 +86,9 @@ def run_batch(job: CrawlJob, emit: Emit, crawling: Callable[[], None] = lambda: 
             for source in group:
                 emit(failed_result(source.name, f"unknown source type {type_name!r}", started))
             continue
-        task = process.crawl(kind.spider, sources=group, validators=job.validators, emit=emit)
+        task = process.crawl(
+            kind.spider, sources=group, validators=job.validators, known=job.known, emit=emit
+        )
         task.add_done_callback(_report_crash(group, emit, started))
         started_any = True
     if started_any:

@@ -43,12 +43,15 @@ def crawl_sources(
     validators: Validators | None = None,
     on_result: Callable[[CrawlResult], None] | None = None,
     *,
+    known: Mapping[str, Mapping[str, str]] | None = None,
     grace: timedelta = GRACE,
 ) -> list[CrawlResult]:
     """Crawl `sources` in one child process; one result per source, in the order of `sources`.
 
     `validators` maps a source name to its listing URLs' `{"etag", "last_modified"}` from the
-    last crawl that parsed. `on_result` is called in this thread as each source finishes; the
+    last crawl that parsed. `known` maps a source name to the raw-record digests of its open
+    postings; a record whose digest matches is reported as a sighting, not normalised again.
+    `on_result` is called in this thread as each source finishes; the
     results returned then carry no postings, since the callback has had them and a batch of
     tens of thousands of postings must not be held twice. A
     child that crashes, is killed, takes over STARTUP_LIMIT_S to start, or then overruns
@@ -74,7 +77,12 @@ def crawl_sources(
         results[result.source] = replace(result, postings=())
 
     wanted = validators or {}
-    job = CrawlJob(tuple(chosen), {name: _plain(wanted[name]) for name in names if name in wanted})
+    digests = known or {}
+    job = CrawlJob(
+        tuple(chosen),
+        {name: _plain(wanted[name]) for name in names if name in wanted},
+        {name: dict(digests[name]) for name in names if name in digests},
+    )
     outcome = _run_child(job, _time_limit(chosen, grace), accept)
     for source in chosen:
         accept(failed_result(source.name, outcome, started))

@@ -26,6 +26,7 @@ conditional-request validators, and the verdict.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -118,6 +119,8 @@ class _Ledger:
     errors: list[str] = field(default_factory=list)
     postings: dict[str, Posting] = field(default_factory=dict)
     validators_out: dict[str, dict[str, str]] = field(default_factory=dict)
+    known: Mapping[str, str] = field(default_factory=dict)
+    sightings: set[str] = field(default_factory=set)
     timer: CallLaterResult | None = None
     result: CrawlResult | None = None
 
@@ -132,7 +135,7 @@ class _Ledger:
         self.postings.setdefault(posting.external_id, posting)
 
     def close(self) -> CrawlResult:
-        items = len(self.postings)
+        items = len(self.postings) + len(self.sightings - set(self.postings))
         verdict = decide_verdict(items=items, errors=self.errors)
         unchanged = verdict is CrawlVerdict.COMPLETE and self.not_modified > 0 and self.pages == 0
         stats = CrawlStats(
@@ -156,6 +159,7 @@ class _Ledger:
             reason=summarize_errors(self.errors) or (NOT_MODIFIED if unchanged else ""),
             unchanged=unchanged,
             validators=self.validators_out,
+            sightings=tuple(sorted(self.sightings - set(self.postings))),
         )
         return self.result
 
@@ -170,15 +174,20 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
     #: True when one request is the whole listing, so the server's ETag/Last-Modified can vouch for
     #: all of it and a 304 means "unchanged". Paged listings cannot use validators page by page.
     conditional: ClassVar[bool] = False
+    #: Raw-record keys that change without the posting changing (a bulk-bumped `updated_at`);
+    #: left out of the raw digest so they do not force a record to be normalised again.
+    volatile_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
         sources: Sequence[ResolvedSource] = (),
         validators: Validators | None = None,
         emit: Callable[[CrawlResult], None] | None = None,
+        known: Mapping[str, Mapping[str, str]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._known = known or {}
         self.results: list[CrawlResult] = []
         self._sources = list(sources)
         self._validators = validators or {}
@@ -232,6 +241,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         ledger = _Ledger(
             board=board,
             validators_in=self._validators.get(source.name, {}),
+            known=self._known.get(source.name, {}),
             started_at=datetime.now(UTC),
             started=now,
             deadline=now + timeout,
@@ -311,8 +321,23 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
             self._keep_validators(request, ledger)  # only a page read cleanly vouches for its validators
         return follow
 
+    def record_id(self, record: Any) -> str | None:
+        """The board's id of a raw record, before normalising; None when it cannot be told."""
+        if isinstance(record, Mapping) and record.get("id") is not None:
+            return str(record["id"])
+        return None
+
     def _take(self, record: Any, request: Request, ledger: _Ledger) -> None:
-        """Normalise one record; a record that fails is skipped and recorded, the others are kept."""
+        """Normalise one record; a record that fails is skipped and recorded, the others are kept.
+
+        A record byte-identical (volatile fields aside) to the one its stored open posting was
+        parsed from is only a sighting: normalising it again could not change anything.
+        """
+        digest = raw_digest(record, self.volatile_fields)
+        record_id = self.record_id(record)
+        if record_id is not None and ledger.known.get(record_id) == digest:
+            ledger.sightings.add(record_id)
+            return
         try:
             posting = self.to_posting(record, ledger.board)
         except Exception as exc:
@@ -323,7 +348,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
             )
             return
         if posting is not None:
-            ledger.add(posting)
+            ledger.add(replace(posting, raw_digest=digest))
 
     def _keep_validators(self, request: Request, ledger: _Ledger) -> None:
         seen = request.meta.get(META_VALIDATORS_SEEN)
@@ -500,6 +525,14 @@ def _describe_exception(exc: BaseException | None) -> str:
         return str(exc)
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def raw_digest(record: Any, volatile: tuple[str, ...] = ()) -> str:
+    """A digest of a raw record with its volatile keys left out; key order does not matter."""
+    if isinstance(record, Mapping) and volatile:
+        record = {key: value for key, value in record.items() if key not in volatile}
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _label(request: Request | None) -> str:

@@ -119,7 +119,8 @@ class Posting:
 
     `closed` is the board's own statement that the role is no longer open (an
     `active: false` flag, say); a posting absent from a listing is the diff's business.
-    `fingerprint` is derived from the significant fields when not given.
+    `fingerprint` is derived from the significant fields when not given; `raw_digest` is the
+    digest of the board's raw record, which lets the next crawl skip normalising it unchanged.
     """
 
     source: str
@@ -140,6 +141,7 @@ class Posting:
     description_html: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     closed: bool = False
+    raw_digest: str = ""
     fingerprint: str = ""
 
     def __post_init__(self) -> None:
@@ -202,6 +204,8 @@ class CrawlResult:
     `unchanged` means every listing request answered 304 Not Modified: the board is
     exactly as last parsed and `postings` is empty on purpose.
     `validators` maps a listing URL to the `ETag`/`Last-Modified` the server sent.
+    `sightings` are ids listed with a raw record identical to the one their stored open posting
+    was parsed from: listed and unchanged, so they were never normalised again.
     """
 
     source: str
@@ -213,6 +217,7 @@ class CrawlResult:
     reason: str = ""
     unchanged: bool = False
     validators: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    sightings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from crawler.run import crawl_sources
-from storage.history import CrawlRecord, load_validators, record_crawl, sync_sources
+from storage.history import CrawlRecord, load_known_digests, load_validators, record_crawl, sync_sources
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -34,6 +34,7 @@ def crawl_and_record(
         if on_record is not None:
             on_record(crawl_record)
 
-    crawl_sources(sources, validators=validators, on_result=on_result)
+    known = load_known_digests(engine, list(by_name))
+    crawl_sources(sources, validators=validators, on_result=on_result, known=known)
     order = {name: index for index, name in enumerate(by_name)}
     return sorted(records, key=lambda r: order[r.source])

@@ -156,9 +156,15 @@ def diff(state: SourceState, result: CrawlResult, policy: Policy) -> DiffOutcome
         else:
             _listed_while_open(stored, posting, board_closed, at, events, writes, seen)
 
-    verdict, streak, note = _judge(state, result, listed, policy)
+    for external_id in sorted(set(result.sightings) - set(listed)):
+        stored = state.postings.get(external_id)
+        if stored is not None and stored.status is PostingStatus.OPEN:
+            seen.append(external_id)
+
+    present = set(listed) | set(result.sightings)
+    verdict, streak, note = _judge(state, result, listed, present, policy)
     if verdict is CrawlVerdict.COMPLETE or verdict is CrawlVerdict.SUSPECT:
-        for external_id in sorted(set(_open_ids(state)) - set(listed)):
+        for external_id in sorted(set(_open_ids(state)) - present):
             stored = state.postings[external_id]
             count = stored.misses + 1
             misses[external_id] = count
@@ -198,7 +204,11 @@ def _open_ids(state: SourceState) -> list[str]:
 
 
 def _judge(
-    state: SourceState, result: CrawlResult, listed: Mapping[str, Posting], policy: Policy
+    state: SourceState,
+    result: CrawlResult,
+    listed: Mapping[str, Posting],
+    present: set[str],
+    policy: Policy,
 ) -> tuple[CrawlVerdict, int, str]:
     """Decide whether a complete crawl's losses can be believed (SPEC §3.1 'suspect')."""
     if result.verdict is not CrawlVerdict.COMPLETE:
@@ -206,8 +216,8 @@ def _judge(
     open_before = _open_ids(state)
     if not open_before:
         return CrawlVerdict.COMPLETE, 0, ""
-    lost = sum(1 for pid in open_before if pid not in listed)
-    emptied = not any(not p.closed for p in listed.values())
+    lost = sum(1 for pid in open_before if pid not in present)
+    emptied = not result.sightings and not any(not p.closed for p in listed.values())
     too_many = lost / len(open_before) > policy.max_drop
     if not (emptied or too_many):
         return CrawlVerdict.COMPLETE, 0, ""

@@ -162,6 +162,31 @@ def load_validators(engine: Engine, names: Sequence[str]) -> dict[str, Validator
         return {row.name: dict(row.validators) for row in connection.execute(query) if row.validators}
 
 
+def load_known_digests(engine: Engine, names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Per source, the raw-record digest of each open posting the crawler may skip normalising.
+
+    A posting with a deadline is left out: its closure depends on the clock, so it must be
+    judged afresh each crawl even when the board's record is byte for byte the same.
+    """
+    if not names:
+        return {}
+    query = (
+        select(SourceRow.name, PostingRow.external_id, PostingRow.raw_digest)
+        .join(SourceRow, SourceRow.id == PostingRow.source_id)
+        .where(
+            SourceRow.name.in_(list(names)),
+            PostingRow.status == PostingStatus.OPEN.value,
+            PostingRow.deadline.is_(None),
+            PostingRow.raw_digest.is_not(None),
+        )
+    )
+    known: dict[str, dict[str, str]] = defaultdict(dict)
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            known[row.name][row.external_id] = row.raw_digest
+    return dict(known)
+
+
 # --- reading the state the diff needs -----------------------------------------------------------
 
 
@@ -282,6 +307,7 @@ def record_crawl(engine: Engine, source: ResolvedSource, result: CrawlResult) ->
         ids = dict(loaded.ids)
         _write_postings(connection, source_id, crawl_id, result, outcome, ids, loaded.elsewhere_ids)
         _touch_seen(connection, [ids[external_id] for external_id in outcome.seen], result.finished_at)
+        _refresh_digests(connection, result, outcome, ids)
         _count_misses(connection, outcome, ids)
         _close(connection, outcome, ids)
         events = _insert_events(connection, source_id, crawl_id, outcome, ids)
@@ -289,6 +315,23 @@ def record_crawl(engine: Engine, source: ResolvedSource, result: CrawlResult) ->
     return CrawlRecord(
         crawl_id, source.name, outcome.verdict, outcome.note, outcome.counts(), events, result.stats
     )
+
+
+def _refresh_digests(
+    connection: Connection, result: CrawlResult, outcome: DiffOutcome, ids: Mapping[str, int]
+) -> None:
+    """A seen posting that was parsed afresh (its raw record moved, its content did not) keeps the new digest.
+
+    Without this, a record whose only change is noise would be normalised again on every crawl.
+    """
+    seen = set(outcome.seen)
+    rows = [
+        {"posting_id": ids[posting.external_id], "raw_digest": posting.raw_digest}
+        for posting in result.postings
+        if posting.raw_digest and posting.external_id in seen
+    ]
+    if rows:
+        connection.execute(update(PostingRow).where(PostingRow.id == bindparam("posting_id")), rows)
 
 
 def _already_recorded(recorded: tuple[int, str], name: str, result: CrawlResult) -> CrawlRecord:
@@ -330,6 +373,7 @@ def _content_columns(posting: Posting, snapshot: Mapping[str, Any], now: datetim
     """The posting row's columns that come from the posting itself (shared by insert and update)."""
     return {
         "fingerprint": posting.fingerprint,
+        "raw_digest": posting.raw_digest or None,
         "title": posting.title,
         "company": posting.company,
         "department": posting.department,

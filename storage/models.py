@@ -129,6 +129,7 @@ class PostingRow(Base):
     status: Mapped[str]
     episode: Mapped[int]
     fingerprint: Mapped[str]
+    raw_digest: Mapped[str | None] = mapped_column(String(40))
     role_key: Mapped[str] = mapped_column(index=True)
     title: Mapped[str]
     company: Mapped[str | None]

@@ -39,6 +39,7 @@ class GreenhouseSpider(BoardSpider[Options]):
 
     name = "greenhouse"
     conditional = True
+    volatile_fields = ("updated_at",)
 
     def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
         token = quote(board.options.board, safe="")

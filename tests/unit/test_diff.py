@@ -302,3 +302,25 @@ def test_new_closed_reopened_round_trip_many_times() -> None:
         ("closed", 3),
         ("reopened", 4),
     ]
+
+
+def test_sightings_count_as_listed_and_unchanged() -> None:
+    board = Board()
+    board.crawl([posting(n) for n in range(4)])
+    board.clock += timedelta(minutes=30)
+    result = CrawlResult(
+        "acme", CrawlVerdict.COMPLETE, board.clock, board.clock, (posting(0),), sightings=("1", "2", "3")
+    )
+    outcome = diff(board.state, result, POLICY)
+    assert outcome.verdict is CrawlVerdict.COMPLETE and outcome.events == ()
+    assert sorted(outcome.seen) == ["0", "1", "2", "3"] and outcome.misses == {}
+
+
+def test_a_listing_of_sightings_only_is_not_empty() -> None:
+    board = Board()
+    board.crawl([posting(n) for n in range(3)])
+    board.clock += timedelta(minutes=30)
+    result = CrawlResult(
+        "acme", CrawlVerdict.COMPLETE, board.clock, board.clock, (), sightings=("0", "1", "2")
+    )
+    assert diff(board.state, result, POLICY).verdict is CrawlVerdict.COMPLETE

@@ -1,0 +1,71 @@
+"""Re-crawls of a board without ETags: unchanged records are only sighted, changed ones normalised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select
+
+from crawler.run import crawl_sources
+from rolewatch.config import parse_config
+from rolewatch.domain import EventType
+from rolewatch.pipeline import crawl_and_record
+from storage.history import load_known_digests
+from storage.models import PostingVersionRow
+from tests.boardserver import BoardServer, json_reply
+from tests.fixtures.boards import greenhouse_board, greenhouse_job
+
+PATH = "/v1/boards/koala/jobs"
+
+
+def config_for(server: BoardServer, engine: Any) -> Any:
+    return parse_config(
+        yaml.safe_dump(
+            {
+                "database": engine.url.render_as_string(hide_password=False),
+                "defaults": {
+                    "politeness": {"delay": "0s", "autothrottle": False, "conditional_requests": False}
+                },
+                "sources": [
+                    {"name": "koala", "type": "greenhouse", "board": "koala", "base_url": server.url}
+                ],
+            }
+        )
+    )
+
+
+def serve(server: BoardServer, jobs: list[dict[str, Any]]) -> None:
+    server.route(PATH, lambda request: json_reply(greenhouse_board(jobs)))  # no ETag: a full body each time
+
+
+def versions(engine: Any) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(PostingVersionRow)).scalar_one())
+
+
+def test_unchanged_records_are_sighted_and_changed_ones_diffed(
+    engine: Any, board_server: BoardServer
+) -> None:
+    config = config_for(board_server, engine)
+    jobs = [greenhouse_job(n, f"Data Scientist Intern {n}") for n in range(30)]
+    serve(board_server, jobs)
+    (first,) = crawl_and_record(engine, config, config.resolved_sources())
+    assert first.counts["new"] == 30 and versions(engine) == 30
+
+    bumped = [{**job, "updated_at": "2026-11-20T10:00:00-04:00"} for job in jobs]
+    bumped[3] = greenhouse_job(3, "Data Scientist Intern 3 (Sydney)")
+    serve(board_server, bumped)
+    (second,) = crawl_and_record(engine, config, config.resolved_sources())
+    assert [(e.type, e.external_id) for e in second.events] == [(EventType.CHANGED, "3")]
+    assert second.stats.items == 30 and versions(engine) == 31
+
+    (third,) = crawl_and_record(engine, config, config.resolved_sources())
+    assert third.events == () and third.verdict.value == "complete" and versions(engine) == 31
+    (sighted,) = crawl_sources(config.resolved_sources(), known=load_known_digests(engine, ["koala"]))
+    assert len(sighted.sightings) == 30 and sighted.postings == ()
+
+    serve(board_server, bumped[:29])
+    crawl_and_record(engine, config, config.resolved_sources())
+    (closing,) = crawl_and_record(engine, config, config.resolved_sources())
+    assert [(e.type, e.external_id) for e in closing.events] == [(EventType.CLOSED, "29")]
