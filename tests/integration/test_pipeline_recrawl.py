@@ -44,7 +44,7 @@ def versions(engine: Any) -> int:
         return int(connection.execute(select(func.count()).select_from(PostingVersionRow)).scalar_one())
 
 
-def test_unchanged_records_are_sighted_and_changed_ones_diffed(
+def test_edit_bump_remove_reorder_and_readd_through_the_pipeline(
     engine: Any, board_server: BoardServer
 ) -> None:
     config = config_for(board_server, engine)
@@ -69,3 +69,10 @@ def test_unchanged_records_are_sighted_and_changed_ones_diffed(
     crawl_and_record(engine, config, config.resolved_sources())
     (closing,) = crawl_and_record(engine, config, config.resolved_sources())
     assert [(e.type, e.external_id) for e in closing.events] == [(EventType.CLOSED, "29")]
+
+    reordered = list(reversed(bumped))
+    serve(board_server, reordered)
+    (readded,) = crawl_and_record(engine, config, config.resolved_sources())
+    assert [(e.type, e.external_id, e.episode) for e in readded.events] == [(EventType.REOPENED, "29", 2)]
+    (still,) = crawl_and_record(engine, config, config.resolved_sources())
+    assert still.events == ()

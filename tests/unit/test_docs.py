@@ -63,3 +63,10 @@ def test_the_readme_configuration_example_is_valid() -> None:
     assert example is not None
     config = parse_config(example.group(1))
     assert [s.type for s in config.sources] == ["greenhouse", "lever", "lever", "simplify"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    commands = re.findall(r"```sh\n(.*?)\n```", README, re.S)
+    assert len(commands) >= 2, "the README gives a setup-and-run command and a test command"
+    ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text(encoding="utf-8")
+    assert commands[1].strip() in ci
