@@ -197,12 +197,16 @@ def _read_results(stream: IO[bytes], arrivals: queue.Queue[object]) -> None:
 
 
 def _relay_log(stream: IO[bytes], tail: deque[str]) -> None:
-    """Pass the child's log on to ours, keeping the last lines to explain a crash."""
+    """Pass the child's log on to ours at DEBUG, keeping the last lines to explain a crash.
+
+    Every problem that matters to a user is already an error in its source's result; the
+    child's own log (Scrapy's tracebacks for a failed robots.txt fetch, say) is detail for `-v`.
+    """
     for raw in stream:
         line = raw.decode("utf-8", "replace").rstrip()
         if line:
             tail.append(line)
-            logger.warning("crawl: %s", line)
+            logger.debug("crawl: %s", line)
 
 
 def _why_results_are_missing(returncode: int | None, tail: deque[str]) -> str:
