@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from rolewatch.domain import (
     CrawlResult,
@@ -248,18 +249,7 @@ def _first_sighting(
         PostingWrite(posting, PostingStatus.OPEN, 1, key, True, True, None, repost_of, duplicate_of)
     )
     events.append(
-        Event(
-            EventType.NEW,
-            posting.source,
-            posting.external_id,
-            posting.title,
-            posting.company,
-            posting.url,
-            at,
-            1,
-            repost_of=repost_of,
-            duplicate_of=duplicate_of,
-        )
+        _posting_event(EventType.NEW, posting, at, 1, repost_of=repost_of, duplicate_of=duplicate_of)
     )
 
 
@@ -330,6 +320,12 @@ def _change_event(
 ) -> Event:
     """An event carrying the field diff; a same-fingerprint reopening has none to carry."""
     moved = posting.fingerprint != stored.fingerprint
+    changes = field_changes(stored.values, significant_values(posting)) if moved else {}
+    return _posting_event(kind, posting, at, episode, changes=changes)
+
+
+def _posting_event(kind: EventType, posting: Posting, at: datetime, episode: int, **details: Any) -> Event:
+    """An event about `posting` as listed now; `details` are the event's optional fields."""
     return Event(
         kind,
         posting.source,
@@ -339,7 +335,7 @@ def _change_event(
         posting.url,
         at,
         episode,
-        changes=field_changes(stored.values, significant_values(posting)) if moved else {},
+        **details,
     )
 
 
