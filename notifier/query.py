@@ -1,0 +1,310 @@
+"""Subscription queries: Lucene-style text parsed by luqum, compiled once into fast posting predicates."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Generic, TypeVar
+
+import pycountry
+from luqum import tree
+from luqum.exceptions import IllegalCharacterError, ParseError
+from luqum.thread import parse as _luqum_parse
+
+from rolewatch.domain import Posting
+
+FIELDS = ("title", "company", "location", "description")
+"""The field prefixes a query may use; a term without one matches any of them."""
+
+_ANY = "*"
+# Separates values (two locations, two fields) inside one joined text so that a phrase or a
+# wildcard can never match across them: it is not a word character, and wildcards expand to \w only.
+_SEPARATOR = " | "
+_WORD = re.compile(r"\w+")
+_QUERY_WORD = re.compile(r"[\w*?]+")
+_POSITION = re.compile(r"position (\d+)")
+_PREFIX_LENGTH = 3
+
+
+class QuerySyntaxError(ValueError):
+    """A query that cannot be compiled; the message names the position (or the field) at fault."""
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded.
+
+    Both sides of every comparison go through this, so `Zürich`, `ZURICH` and `zurich` are one word.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return stripped.casefold()
+
+
+def words(text: str) -> list[str]:
+    """The folded words of `text`; punctuation only separates words, so matching is word-based."""
+    return _WORD.findall(fold(text))
+
+
+class FieldText:
+    """One searchable field of a posting, folded once: the word set for exact words, the joined text
+    for phrases and wildcards."""
+
+    __slots__ = ("joined", "vocabulary", "words")
+
+    def __init__(self, values: Iterable[str]) -> None:
+        parts = [" ".join(words(v)) for v in values if v]
+        self.set_text([p for p in parts if p])
+
+    def set_text(self, parts: list[str]) -> None:
+        # Padded with spaces so a pattern can start with a literal " word", which re searches fast.
+        self.joined = f" {_SEPARATOR.join(parts)} " if parts else ""
+        self.words = frozenset(self.joined.split()) - {"|"}
+        # Each distinct word once: a one-word wildcard scans this, far shorter than a description.
+        self.vocabulary = f" {' '.join(self.words)} " if self.words else ""
+
+
+class PostingText:
+    """A posting's searchable text, folded once so that thousands of queries can share the work."""
+
+    __slots__ = ("fields", "keys")
+
+    def __init__(self, fields: Mapping[str, FieldText]) -> None:
+        every = [f.joined.strip() for f in fields.values() if f.joined]
+        any_field = FieldText(())
+        any_field.set_text(every)
+        self.fields: dict[str, FieldText] = {**fields, _ANY: any_field}
+        self.keys = _posting_keys(self.fields)
+
+
+def posting_text(posting: Posting) -> PostingText:
+    """Fold the four searchable fields of `posting`; build this once per posting, not per query."""
+    location_values: list[str] = []
+    for location in posting.locations:
+        parts = [location.label(), location.name, location.city, location.region, location.country]
+        if location.remote:
+            parts.append("Remote")
+        if location.country:
+            parts.append(_country_name(location.country))
+        # One value per location keeps a phrase from spanning two locations.
+        location_values.append(" ".join(p for p in parts if p))
+    return PostingText(
+        {
+            "title": FieldText([posting.title]),
+            "company": FieldText([posting.company or ""]),
+            "location": FieldText(location_values),
+            "description": FieldText([posting.description_text]),
+        }
+    )
+
+
+@lru_cache(maxsize=512)
+def _country_name(code: str) -> str:
+    """`AU` → `Australia`, so `location:australia` matches a posting that only stores the code."""
+    country = pycountry.countries.get(alpha_2=code.upper())
+    if country is None:
+        return ""
+    names = [getattr(country, attr, "") for attr in ("name", "common_name", "official_name")]
+    return " ".join(dict.fromkeys(n for n in names if n))
+
+
+Predicate = Callable[[PostingText], bool]
+# A key is (kind, field, text): ("w", field, word) or ("p", field, prefix of up to _PREFIX_LENGTH).
+Key = tuple[str, str, str]
+
+
+def _posting_keys(fields: Mapping[str, FieldText]) -> frozenset[Key]:
+    keys: set[Key] = set()
+    for name, field in fields.items():
+        for word in field.words:
+            keys.add(("w", name, word))
+            for n in range(1, min(_PREFIX_LENGTH, len(word)) + 1):
+                keys.add(("p", name, word[:n]))
+    return frozenset(keys)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A compiled node: its predicate and, for pre-filtering, keys at least one of which any
+    matching posting must have (None when no such set is known, e.g. under NOT)."""
+
+    predicate: Predicate
+    keys: frozenset[Key] | None
+
+
+class Query:
+    """A compiled query; `matches` is cheap, `compile_query` does the parsing once."""
+
+    __slots__ = ("_predicate", "keys", "text")
+
+    def __init__(self, text: str, compiled: _Compiled) -> None:
+        self.text = text
+        self._predicate = compiled.predicate
+        self.keys = compiled.keys
+
+    def matches(self, posting: Posting) -> bool:
+        """Convenience for one posting; when matching many queries fold the posting once with
+        `posting_text` and call `matches_text`."""
+        return self._predicate(posting_text(posting))
+
+    def matches_text(self, text: PostingText) -> bool:
+        return self._predicate(text)
+
+    def __repr__(self) -> str:
+        return f"Query({self.text!r})"
+
+
+def compile_query(text: str) -> Query:
+    """Parse `text` with luqum and compile it; raise QuerySyntaxError naming the position at fault."""
+    if not text.strip():
+        raise QuerySyntaxError("query: empty query at position 0")
+    try:
+        parsed = _luqum_parse(text)
+    except IllegalCharacterError as exc:
+        raise QuerySyntaxError(f"query: {_describe(str(exc), text)}") from None
+    except ParseError as exc:
+        raise QuerySyntaxError(f"query: {_describe(str(exc), text)}") from None
+    return Query(text, _compile(parsed, None, text))
+
+
+def _describe(message: str, text: str) -> str:
+    """Turn luqum's `Syntax error in input : unexpected  'AND' at position 4!` into a short message
+    that always carries a position (luqum says `at the end` for an unexpected end)."""
+    message = message.removeprefix("Syntax error in input : ").rstrip("!")
+    message = re.sub(r"\s+", " ", message)
+    if "at the end" in message:
+        message = message.replace("at the end", f"at position {len(text)} (the end)")
+    if not _POSITION.search(message):
+        message = f"{message} at position 0"
+    return message
+
+
+def _compile(node: Any, field: str | None, text: str) -> _Compiled:
+    """Compile one luqum node; `field` is the enclosing field prefix, if any."""
+    if isinstance(node, tree.SearchField):
+        name = node.name.lower()
+        if name not in FIELDS:
+            raise QuerySyntaxError(
+                f"query: unknown field {node.name!r} at position {node.pos}; "
+                f"allowed fields: {', '.join(FIELDS)}"
+            )
+        if field is not None:
+            raise QuerySyntaxError(f"query: nested field {node.name!r} at position {node.pos}")
+        return _compile(node.expr, name, text)
+    if isinstance(node, tree.Group | tree.FieldGroup | tree.Plus | tree.Boost):
+        # Plus marks a required term, which every term already is under AND; boost only ranks.
+        return _compile(node.children[0], field, text)
+    if isinstance(node, tree.Not | tree.Prohibit):
+        return _not(_compile(node.children[0], field, text))
+    if isinstance(node, tree.AndOperation | tree.UnknownOperation):
+        # An implicit operator (`a b`) is AND: every word narrows the subscription.
+        return _and([_compile(c, field, text) for c in node.children])
+    if isinstance(node, tree.OrOperation):
+        return _or([_compile(c, field, text) for c in node.children])
+    if isinstance(node, tree.Phrase):
+        return _term(node.value[1:-1], field or _ANY, node.pos)
+    if isinstance(node, tree.Word):
+        return _term(node.value, field or _ANY, node.pos)
+    kind = type(node).__name__.lower()
+    raise QuerySyntaxError(f"query: unsupported {kind} {str(node).strip()!r} at position {node.pos}")
+
+
+def _term(raw: str, field: str, pos: int) -> _Compiled:
+    """A word or phrase: its query words in order, exact or with `*`/`?` wildcards."""
+    unescaped = re.sub(r"\\(.)", r"\1", raw)
+    tokens = _QUERY_WORD.findall(fold(unescaped))
+    if not tokens:
+        raise QuerySyntaxError(f"query: {raw!r} at position {pos} has no word to match")
+    if len(tokens) == 1 and not _is_wild(tokens[0]):
+        word = tokens[0]
+        return _Compiled(lambda t: word in t.fields[field].words, frozenset({("w", field, word)}))
+    pattern = re.compile(" " + " ".join(_token_pattern(t) for t in tokens) + "(?= )")
+    search = pattern.search
+    keys = _token_keys(tokens[0], field)
+    if len(tokens) == 1:
+        return _Compiled(lambda t: search(t.fields[field].vocabulary) is not None, keys)
+    # A phrase: its literal words must all be present before the (slower) positional search.
+    needed = frozenset(t for t in tokens if not _is_wild(t))
+    return _Compiled(
+        lambda t: needed <= t.fields[field].words and search(t.fields[field].joined) is not None, keys
+    )
+
+
+def _is_wild(token: str) -> bool:
+    return "*" in token or "?" in token
+
+
+def _token_pattern(token: str) -> str:
+    if not token.strip("*"):
+        return r"\w+"  # a lone `*` means "some word", never the empty string
+    return "".join(r"\w*" if c == "*" else r"\w" if c == "?" else re.escape(c) for c in token)
+
+
+def _token_keys(token: str, field: str) -> frozenset[Key] | None:
+    if not _is_wild(token):
+        return frozenset({("w", field, token)})
+    prefix = re.split(r"[*?]", token, maxsplit=1)[0]
+    if not prefix:
+        return None
+    return frozenset({("p", field, prefix[:_PREFIX_LENGTH])})
+
+
+def _not(child: _Compiled) -> _Compiled:
+    predicate = child.predicate
+    return _Compiled(lambda t: not predicate(t), None)
+
+
+def _and(children: list[_Compiled]) -> _Compiled:
+    known = [c.keys for c in children if c.keys is not None]
+    # Any one conjunct's keys are necessary for the whole; the smallest set filters best.
+    keys = min(known, key=len) if known else None
+    if len(children) == 2:
+        a, b = (c.predicate for c in children)
+        return _Compiled(lambda t: a(t) and b(t), keys)
+    predicates = tuple(c.predicate for c in children)
+    return _Compiled(lambda t: all(p(t) for p in predicates), keys)
+
+
+def _or(children: list[_Compiled]) -> _Compiled:
+    keys: frozenset[Key] | None = frozenset()
+    for child in children:
+        keys = None if child.keys is None or keys is None else keys | child.keys
+    if len(children) == 2:
+        a, b = (c.predicate for c in children)
+        return _Compiled(lambda t: a(t) or b(t), keys)
+    predicates = tuple(c.predicate for c in children)
+    return _Compiled(lambda t: any(p(t) for p in predicates), keys)
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+class QuerySet(Generic[K]):
+    """Many queries matched together: an index of the words each query needs means a posting is
+    only tested against the queries that could possibly match it, so cost follows the candidates,
+    not the number of subscriptions."""
+
+    def __init__(self, queries: Mapping[K, Query]) -> None:
+        self._index: dict[Key, list[K]] = {}
+        self._always: list[K] = []
+        self._queries = dict(queries)
+        self._order = {ident: n for n, ident in enumerate(self._queries)}
+        for ident, query in self._queries.items():
+            if query.keys is None:
+                self._always.append(ident)
+            else:
+                for key in query.keys:
+                    self._index.setdefault(key, []).append(ident)
+        self._index_keys = frozenset(self._index)
+
+    def matching(self, text: PostingText) -> list[K]:
+        """The identifiers of the queries that match, in the order the queries were given."""
+        candidates: set[K] = set(self._always)
+        for key in text.keys & self._index_keys:
+            candidates.update(self._index[key])
+        queries = self._queries
+        found = [i for i in candidates if queries[i].matches_text(text)]
+        found.sort(key=self._order.__getitem__)
+        return found
