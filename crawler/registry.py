@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import import_module
 from importlib.metadata import entry_points
+from pkgutil import iter_modules
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rolewatch.config import SourceOptions
 
 ENTRY_POINT_GROUP = "rolewatch.source_types"
-BUILT_IN = ("greenhouse", "lever", "simplify")
+BUILT_IN_PACKAGE = "crawler.spiders"
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,23 @@ class SourceType:
 
 @cache
 def source_types() -> dict[str, SourceType]:
-    """Every known source type by name; built-ins first, so a plugin cannot shadow one silently."""
+    """Every known source type by name; built-ins first, so a plugin cannot shadow one silently.
+
+    A built-in is any module in `crawler/spiders/` that defines `SOURCE_TYPE`: adding a type
+    is adding one file there.
+    """
     found: dict[str, SourceType] = {}
-    for name in BUILT_IN:
-        found[name] = import_module(f"crawler.spiders.{name}").SOURCE_TYPE
+    for module in sorted(built_in_modules()):
+        source_type = getattr(import_module(f"{BUILT_IN_PACKAGE}.{module}"), "SOURCE_TYPE", None)
+        if isinstance(source_type, SourceType):
+            found[source_type.name] = source_type
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name not in found:
             found[entry.name] = entry.load()
     return found
+
+
+def built_in_modules() -> list[str]:
+    """The module names under `crawler/spiders/` (private helpers, `_name`, excluded)."""
+    package = import_module(BUILT_IN_PACKAGE)
+    return [info.name for info in iter_modules(package.__path__) if not info.name.startswith("_")]

@@ -64,11 +64,19 @@ def example_config(database: str = "sqlite:///rolewatch.db") -> str:
     )
 
 
+#: Source types whose example is written active; every other type's example is written commented out,
+#: so a fresh configuration crawls a handful of boards, not one of every kind.
+STARTERS = ("greenhouse", "lever", "simplify")
+
+
 def _source_examples() -> str:
     blocks = []
-    for kind in source_types().values():
+    kinds = sorted(source_types().values(), key=lambda kind: (kind.name not in STARTERS, kind.name))
+    for kind in kinds:
         entry = yaml.safe_dump([dict(kind.example)], sort_keys=False, default_flow_style=False).rstrip()
+        prefix = "  " if kind.name in STARTERS else "  # "
         blocks.append(
-            f"  # {kind.name}: {kind.description}\n" + "\n".join(f"  {line}" for line in entry.splitlines())
+            f"  # {kind.name}: {kind.description}\n"
+            + "\n".join(f"{prefix}{line}" for line in entry.splitlines())
         )
     return "\n".join(blocks)
