@@ -19,7 +19,8 @@ The listing has reached its natural end when `parse_listing` stops asking for pa
 `ListingError` when a response is not this board's listing, and `ListingTruncated` when the
 listing goes on beyond what can be read (a page cap); `to_posting` raises `PostingError` (or
 anything else) for a record it cannot use, which skips that record only. Page state travels in
-`Request.meta`.
+`Request.meta`. A board with a detail request per posting asks `is_unchanged` before making one
+(an unchanged record is only sighted) and returns the list record from `salvage` when it fails.
 Everything else is here: per-source requests, retries, bytes, errors and time limits, the
 conditional-request validators, and the verdict.
 """
@@ -29,10 +30,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
 import scrapy
@@ -123,6 +125,8 @@ class _Ledger:
     sightings: set[str] = field(default_factory=set)
     timer: CallLaterResult | None = None
     result: CrawlResult | None = None
+    closes_by_absence: bool = True
+    max_age: timedelta | None = None
 
     @property
     def done(self) -> bool:
@@ -160,6 +164,8 @@ class _Ledger:
             unchanged=unchanged,
             validators=self.validators_out,
             sightings=tuple(sorted(self.sightings - set(self.postings))),
+            closes_by_absence=self.closes_by_absence,
+            max_age=self.max_age,
         )
         return self.result
 
@@ -177,6 +183,10 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
     #: Raw-record keys that change without the posting changing (a bulk-bumped `updated_at`);
     #: left out of the raw digest so they do not force a record to be normalised again.
     volatile_fields: ClassVar[tuple[str, ...]] = ()
+    #: False when the listing is only a window onto the board (a feed keeping its newest N
+    #: items): a posting missing from it may just have scrolled out, so absence must not close
+    #: it; the diff closes it only after `absence_max_age` unseen.
+    closes_by_absence: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -222,6 +232,10 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         """One raw record as a normalised Posting; None skips a record that is not a posting."""
         raise NotImplementedError
 
+    def absence_max_age(self, board: Board[OptionsT]) -> timedelta | None:
+        """For a window listing (`closes_by_absence = False`): how long unseen before a posting closes."""
+        return None
+
     # --- starting ------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Request]:
@@ -245,6 +259,8 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
             started_at=datetime.now(UTC),
             started=now,
             deadline=now + timeout,
+            closes_by_absence=self.closes_by_absence,
+            max_age=None if self.closes_by_absence else self.absence_max_age(board),
         )
         self._ledgers[source.name] = ledger
         ledger.timer = call_later(timeout, self._expire, ledger)
@@ -288,7 +304,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         try:
             follow = self._read(response, ledger)
         except Exception as exc:  # a bug here must cost one source, never the others
-            logger.exception("%s: reading %s failed", ledger.board.name, response.url)
+            logger.exception("%s: reading %s failed", ledger.board.name, shown_url(response.url))
             ledger.errors.append(f"{_label(response.request)}: {_describe_exception(exc)}")
         ledger.pending -= 1
         self._settle(ledger)
@@ -315,7 +331,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         except ListingError as exc:
             ledger.errors.append(f"{_label(request)}: {exc}")
         except Exception as exc:
-            logger.warning("%s: could not read %s", ledger.board.name, response.url, exc_info=True)
+            logger.warning("%s: could not read %s", ledger.board.name, shown_url(response.url), exc_info=True)
             ledger.errors.append(f"{_label(request)}: could not read the listing: {_describe_exception(exc)}")
         if len(ledger.errors) == errors_before:
             self._keep_validators(request, ledger)  # only a page read cleanly vouches for its validators
@@ -326,6 +342,30 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         if isinstance(record, Mapping) and record.get("id") is not None:
             return str(record["id"])
         return None
+
+    def is_unchanged(self, board: Board[OptionsT], record: Any) -> bool:
+        """True when `record` is byte-identical (volatile fields aside) to the one its stored open
+        posting was parsed from; the record then counts as sighted, so the posting stays open.
+
+        For boards that need a detail request per posting: an unchanged list record lets
+        `parse_listing` skip that request, which is most of a re-crawl's cost.
+        """
+        ledger = self._ledgers.get(board.name)
+        record_id = self.record_id(record)
+        if ledger is None or record_id is None or record_id not in ledger.known:
+            return False
+        if ledger.known[record_id] != raw_digest(record, self.volatile_fields):
+            return False
+        ledger.sightings.add(record_id)
+        return True
+
+    def salvage(self, request: Request, board: Board[OptionsT]) -> Iterable[Any]:
+        """Raw records worth keeping when `request` failed for good (its error is recorded anyway).
+
+        A board with a detail request per posting returns the list-level record behind a failed
+        detail request, so one failed detail costs that posting's details, not the posting.
+        """
+        return ()
 
     def _take(self, record: Any, request: Request, ledger: _Ledger) -> None:
         """Normalise one record; a record that fails is skipped and recorded, the others are kept.
@@ -365,9 +405,21 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
             self._expire(ledger)
             return []
         ledger.errors.append(describe_failure(failure, request))
+        self._salvage(request, ledger)
         ledger.pending -= 1
         self._settle(ledger)
         return []
+
+    def _salvage(self, request: Request, ledger: _Ledger) -> None:
+        """Keep what the subclass can still make of a failed request; a bug here costs only that."""
+        try:
+            for record in self.salvage(request, ledger.board):
+                self._take(record, request, ledger)
+        except Exception as exc:
+            logger.warning(
+                "%s: could not salvage %s", ledger.board.name, shown_url(request.url), exc_info=True
+            )
+            ledger.errors.append(f"{_label(request)}: could not keep its posting: {_describe_exception(exc)}")
 
     # --- finishing -----------------------------------------------------------------------------
 
@@ -536,7 +588,18 @@ def raw_digest(record: Any, volatile: tuple[str, ...] = ()) -> str:
 
 
 def _label(request: Request | None) -> str:
-    return f"{request.method} {request.url}" if request is not None else "(unknown request)"
+    return f"{request.method} {shown_url(request.url)}" if request is not None else "(unknown request)"
+
+
+_SECRET_PARAMETER = re.compile(
+    r"([?&](?:api[_-]?key|key|token|access[_-]?token|secret|client[_-]?secret|password|signature|sig)=)[^&#]*",
+    re.IGNORECASE,
+)
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may appear in logs and stored errors: credentials in the query string masked."""
+    return _SECRET_PARAMETER.sub(r"\1****", url)
 
 
 def _record_id(record: Any) -> str:

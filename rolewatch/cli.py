@@ -177,11 +177,12 @@ def _summary(record: CrawlRecord) -> str:
 
 @cli.command()
 @click.argument("sources", nargs=-1)
+@click.option("--no-notify", is_flag=True, help="Record the alerts in the outbox but do not send them now.")
 @format_option
 @click.pass_context
 @handle_errors
-def crawl(ctx: click.Context, sources: tuple[str, ...], fmt: str) -> None:
-    """Crawl now (all enabled sources when none are named), store, and print the events."""
+def crawl(ctx: click.Context, sources: tuple[str, ...], no_notify: bool, fmt: str) -> None:
+    """Crawl now (all enabled sources when none are named), store, print the events, send their alerts."""
     from rolewatch.domain import CrawlVerdict
     from rolewatch.pipeline import crawl_and_record
 
@@ -194,6 +195,10 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], fmt: str) -> None:
         records = crawl_and_record(engine, config, chosen, on_record=lambda r: advance(_summary(r)))
     events = [event for record in records for event in record.events]
     _render_events(events, fmt)
+    if not no_notify and (config.subscriptions or config.operators.notify):
+        from rolewatch.cli_notify import deliver_now
+
+        deliver_now(config)
     failed = [r.source for r in records if r.verdict is CrawlVerdict.FAILED]
     if failed:
         raise RuntimeFailure(
@@ -430,6 +435,17 @@ def db_upgrade(ctx: click.Context) -> None:
     click.echo(
         f"{engine.url.render_as_string(hide_password=True)} is at revision {current_revision(engine)}."
     )
+
+
+def _add_command_modules() -> None:
+    """The notifier's and the daemon's commands live in their own modules; they join the group here."""
+    from rolewatch.cli_notify import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_command_modules()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

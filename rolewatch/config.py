@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -113,7 +114,34 @@ def _parse_schedule(value: Any) -> Schedule:
     return Schedule(every=every)
 
 
+def _check_channels(urls: list[str]) -> list[str]:
+    """Every apprise URL must be usable now, not at the first send; messages show them redacted."""
+    from notifier.channels import validate_channel
+
+    problems = []
+    for index, url in enumerate(urls):
+        try:
+            validate_channel(url)
+        except ValueError as error:
+            problems.append(f"[{index}] {error}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return urls
+
+
+def _check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name like Australia/Sydney)") from None
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration)]
+Channels = Annotated[list[str], AfterValidator(_check_channels)]
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 Fraction = Annotated[float, BeforeValidator(_parse_fraction)]
 ByteSize = Annotated[int, BeforeValidator(_parse_size)]
 ScheduleSpec = Annotated[Schedule, BeforeValidator(_parse_schedule), PlainSerializer(str)]
@@ -201,22 +229,55 @@ class MinSalary(_Strict):
     per: str = Field("year", pattern=r"^(hour|day|week|month|year)$")
 
 
+class SalaryUnit(_Strict):
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    per: str = Field(pattern=r"^(hour|day|week|month|year)$")
+
+
+class SalaryConversion(_Strict):
+    """An explicit rule for comparing pay across currencies or periods: `to = from × factor`."""
+
+    from_: SalaryUnit = Field(alias="from")
+    to: SalaryUnit
+    factor: float = Field(gt=0)
+
+
 class Subscription(_Strict):
     """Who wants to hear about which roles, where and how often."""
 
-    name: str
-    query: str | None = None
-    companies: list[str] = Field(default_factory=list)
-    locations: list[str] = Field(default_factory=list)
-    employment_types: list[str] = Field(default_factory=list)
-    workplace: list[str] = Field(default_factory=list)
-    min_salary: MinSalary | None = None
-    sponsorship: list[str] = Field(default_factory=list)
-    sources: list[str] = Field(default_factory=list)
-    events: list[str] = Field(default_factory=lambda: ["new", "reopened"])
-    notify: list[str] = Field(default_factory=list)
-    digest: str = "immediate"
-    timezone: str = "UTC"
+    name: str = Field(description="your name for the subscription; alerts and the CLI use it")
+    query: str | None = Field(
+        None, description="Lucene-style query over title, company, location, description"
+    )
+    companies: list[str] = Field(default_factory=list, description="only these companies (any case)")
+    locations: list[str] = Field(
+        default_factory=list, description="city, region, ISO country code or name, or Remote"
+    )
+    employment_types: list[str] = Field(default_factory=list, description="intern, graduate, full_time, …")
+    workplace: list[str] = Field(default_factory=list, description="onsite, hybrid, remote")
+    min_salary: MinSalary | None = Field(None, description="compared in the same currency and period only")
+    sponsorship: list[str] = Field(
+        default_factory=list, description="offered, not_offered, citizens_only (unknown never matches)"
+    )
+    sources: list[str] = Field(default_factory=list, description="only postings from these sources")
+    events: list[str] = Field(
+        default_factory=lambda: ["new", "reopened"], description="event types to alert on"
+    )
+    notify: Channels = Field(default_factory=list, description="apprise URLs, one per channel")
+    digest: str = Field("immediate", description="immediate, hourly, 'daily HH:MM' or 'weekly DAY HH:MM'")
+    timezone: TimeZoneName = Field("UTC", description="IANA time zone for dates in messages and digest times")
+    reposts: bool = Field(
+        False, description="alert again when a role is reposted or listed on a second board"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_slug(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                "use letters, digits, '-', '_' or '.' (at most 80), starting with a letter or digit"
+            )
+        return value
 
     @field_validator("events")
     @classmethod
@@ -226,22 +287,97 @@ class Subscription(_Strict):
             raise ValueError(f"unknown event types {bad}; use new, changed, closed, reopened")
         return value
 
-    @field_validator("timezone")
+    @field_validator("employment_types")
     @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    def _known_employment_types(cls, value: list[str]) -> list[str]:
+        from rolewatch.domain import EMPLOYMENT_TYPES
 
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name like Australia/Sydney)"
-            ) from None
+        bad = [v for v in value if v not in EMPLOYMENT_TYPES]
+        if bad:
+            raise ValueError(f"unknown employment types {bad}; use {', '.join(EMPLOYMENT_TYPES)}")
+        return value
+
+    @field_validator("workplace")
+    @classmethod
+    def _known_workplaces(cls, value: list[str]) -> list[str]:
+        from rolewatch.domain import WORKPLACES
+
+        bad = [v for v in value if v not in WORKPLACES]
+        if bad:
+            raise ValueError(f"unknown workplaces {bad}; use {', '.join(WORKPLACES)}")
+        return value
+
+    @field_validator("sponsorship")
+    @classmethod
+    def _known_sponsorship(cls, value: list[str]) -> list[str]:
+        from rolewatch.domain import SPONSORSHIP
+
+        bad = [v for v in value if v not in SPONSORSHIP]
+        if bad:
+            raise ValueError(f"unknown sponsorship values {bad}; use {', '.join(SPONSORSHIP)}")
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _query_parses(cls, value: str | None) -> str | None:
+        from notifier.query import QuerySyntaxError, compile_query
+
+        if value is not None:
+            try:
+                compile_query(value)
+            except QuerySyntaxError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _digest_parses(cls, value: str) -> str:
+        from notifier.digest import parse_digest
+
+        parse_digest(value)
         return value
 
 
 class Operators(_Strict):
-    notify: list[str] = Field(default_factory=list)
+    """Who hears about the health of the sources (not about roles)."""
+
+    notify: Channels = Field(default_factory=list, description="apprise URLs for source-health messages")
+    after: int = Field(
+        3, ge=1, description="consecutive failed or suspect crawls before a source is reported"
+    )
+    timezone: TimeZoneName = Field("UTC", description="IANA time zone for dates in health messages")
+
+
+class Delivery(_Strict):
+    """How the outbox sender retries: exponential back-off, then the row is parked as dead."""
+
+    first_retry: Duration = Field(timedelta(minutes=1), description="wait before the first retry")
+    max_retry_delay: Duration = Field(timedelta(hours=1), description="the back-off never waits longer")
+    retry_for: Duration = Field(timedelta(hours=24), description="keep retrying this long, then park as dead")
+    lease: Duration = Field(
+        timedelta(minutes=5), description="a claimed row is free again after this (a sender that died)"
+    )
+    send_timeout: Duration = Field(timedelta(seconds=30), description="one send to one channel")
+    batch: int = Field(200, ge=1, description="rows claimed per round")
+    templates: str | None = Field(None, description="directory of Jinja2 templates overriding the built-ins")
+
+
+class Daemon(_Strict):
+    """`rolewatch run`: the scheduler's own settings."""
+
+    grace: Duration = Field(
+        timedelta(seconds=30), description="SIGTERM: running work gets this long to finish"
+    )
+    deliver_every: Duration = Field(timedelta(seconds=15), description="the outbox sender's polling period")
+    misfire_grace: Duration = Field(
+        timedelta(minutes=5), description="a run missed by less than this still happens (coalesced)"
+    )
+    crawl_log_retention: Duration = Field(
+        timedelta(days=90), description="crawl log rows older than this are deleted by daily maintenance"
+    )
+    maintenance_at: str = Field(
+        "03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="daily maintenance time, HH:MM UTC"
+    )
 
 
 class Config(_Strict):
@@ -254,6 +390,11 @@ class Config(_Strict):
     sources: list[SourceConfig] = Field(default_factory=list)
     subscriptions: list[Subscription] = Field(default_factory=list)
     operators: Operators = Field(default_factory=Operators)
+    delivery: Delivery = Field(default_factory=Delivery)
+    daemon: Daemon = Field(default_factory=Daemon)
+    salary_conversions: list[SalaryConversion] = Field(
+        default_factory=list, description="rules letting min_salary compare other currencies or periods"
+    )
 
     @field_validator("database")
     @classmethod
@@ -272,6 +413,12 @@ class Config(_Strict):
             if seen:
                 raise ValueError(f"{kind}: duplicate names {sorted(seen)}")
         return self
+
+    def subscription(self, name: str) -> Subscription:
+        for subscription in self.subscriptions:
+            if subscription.name == name:
+                return subscription
+        raise ConfigError([f"unknown subscription {name!r}"])
 
     def source(self, name: str) -> ResolvedSource:
         for source in self.sources:
@@ -336,15 +483,28 @@ def format_loc(loc: Iterable[str | int]) -> str:
     return text or "(top level)"
 
 
-def _problems(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[str]:
+def _problems(
+    error: ValidationError, prefix: tuple[str | int, ...] = (), data: Mapping[str, Any] | None = None
+) -> list[str]:
     problems = []
     for item in error.errors():
         message = str(item["msg"])
         message = message.removeprefix("Value error, ")
         message = message[:1].lower() + message[1:]
         loc = prefix + tuple(part for part in item["loc"] if not str(part).startswith("function-"))
-        problems.append(f"{format_loc(loc)}: {message}")
+        problems.append(f"{format_loc(loc)}{_named(loc, data)}: {message}")
     return problems
+
+
+def _named(loc: tuple[str | int, ...], data: Mapping[str, Any] | None) -> str:
+    """` (ds-interns)` after `subscriptions[0]…`, so a problem names the entry as well as its place."""
+    if data is None or len(loc) < 2 or loc[0] != "subscriptions" or not isinstance(loc[1], int):
+        return ""
+    entries = data.get(str(loc[0]))
+    if not isinstance(entries, list) or loc[1] >= len(entries) or not isinstance(entries[loc[1]], Mapping):
+        return ""
+    name = entries[loc[1]].get("name")
+    return f" ({name})" if isinstance(name, str) and name else ""
 
 
 def _validate_options(raw_sources: Any, problems: list[str]) -> list[dict[str, Any]]:
@@ -440,7 +600,7 @@ def parse_config(text: str, environ: Mapping[str, str] | None = None, origin: st
     try:
         config = Config.model_validate(data)
     except ValidationError as error:
-        problems = _problems(error) + problems
+        problems = _problems(error, data=data) + problems
         raise ConfigError(sorted(set(problems), key=problems.index)) from None
     if problems:
         raise ConfigError(problems)

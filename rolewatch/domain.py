@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -206,6 +206,10 @@ class CrawlResult:
     `validators` maps a listing URL to the `ETag`/`Last-Modified` the server sent.
     `sightings` are ids listed with a raw record identical to the one their stored open posting
     was parsed from: listed and unchanged, so they were never normalised again.
+    `closes_by_absence` is False for a listing that is only a window onto the board (a feed
+    keeping its newest N items): a posting missing from it may just have scrolled out, so the
+    diff never counts that as a miss; it closes such a posting only once it has gone unseen
+    for `max_age` (never, when that is None).
     """
 
     source: str
@@ -218,6 +222,8 @@ class CrawlResult:
     unchanged: bool = False
     validators: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     sightings: tuple[str, ...] = ()
+    closes_by_absence: bool = True
+    max_age: timedelta | None = None
 
 
 @dataclass(frozen=True)

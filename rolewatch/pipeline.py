@@ -6,7 +6,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from crawler.run import crawl_sources
+from notifier.alerts import Outbox, subscription_document
 from storage.history import CrawlRecord, load_known_digests, load_validators, record_crawl, sync_sources
+from storage.subscriptions import sync_subscriptions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -21,15 +23,21 @@ def crawl_and_record(
     sources: Sequence[ResolvedSource],
     on_record: Callable[[CrawlRecord], None] | None = None,
 ) -> list[CrawlRecord]:
-    """Crawl `sources` and record each result as it arrives, so storage overlaps the crawling."""
+    """Crawl `sources` and record each result as it arrives, so storage overlaps the crawling.
+
+    Each result's alerts and operator notices are written to the outbox with its events; sending
+    them is the sender's job (`notifier.outbox.deliver_due`).
+    """
     sync_sources(engine, config.sources)
+    sync_subscriptions(engine, [subscription_document(s) for s in config.subscriptions])
+    outbox = outbox_for(config)
     by_name = {source.name: source for source in sources}
     conditional = [s.name for s in sources if s.politeness.conditional_requests]
     validators = load_validators(engine, conditional)
     records: list[CrawlRecord] = []
 
     def on_result(result: CrawlResult) -> None:
-        crawl_record = record_crawl(engine, by_name[result.source], result)
+        crawl_record = record_crawl(engine, by_name[result.source], result, then=outbox.after_record)
         records.append(crawl_record)
         if on_record is not None:
             on_record(crawl_record)
@@ -38,3 +46,15 @@ def crawl_and_record(
     crawl_sources(sources, validators=validators, on_result=on_result, known=known)
     order = {name: index for index, name in enumerate(by_name)}
     return sorted(records, key=lambda r: order[r.source])
+
+
+_compiled: dict[int, tuple[Config, Outbox]] = {}
+
+
+def outbox_for(config: Config) -> Outbox:
+    """The outbox planner of `config`, compiled once: a daemon re-crawls with the same configuration."""
+    cached = _compiled.get(id(config))
+    if cached is None or cached[0] is not config:
+        _compiled.clear()
+        cached = _compiled[id(config)] = (config, Outbox(config))
+    return cached[1]

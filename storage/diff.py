@@ -5,6 +5,8 @@ in one transaction. Every rule about trusting a crawl lives here:
 - only a complete, non-suspect crawl may close a posting for being absent, and only after
   `close_after_misses` such crawls in a row;
 - a board's own closure signal (`Posting.closed`, a past deadline) closes at once;
+- a window listing (`CrawlResult.closes_by_absence` false: a feed's newest N items) never
+  counts absence as a miss; a complete crawl closes a posting it has not seen for `max_age`;
 - a failed crawl changes nothing;
 - listing order never matters, and applying the same crawl twice yields nothing new.
 """
@@ -55,6 +57,7 @@ class StoredPosting:
     episode: int = 1
     misses: int = 0
     closed_at: datetime | None = None
+    last_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,11 @@ def diff(state: SourceState, result: CrawlResult, policy: Policy) -> DiffOutcome
 
     present = set(listed) | set(result.sightings)
     verdict, streak, note = _judge(state, result, listed, present, policy)
-    if verdict is CrawlVerdict.COMPLETE or verdict is CrawlVerdict.SUSPECT:
+    if not result.closes_by_absence:
+        if verdict is CrawlVerdict.COMPLETE:
+            closures = _aged_out(state, present, at, result.max_age)
+            events.extend(_event(EventType.CLOSED, state.source, state.postings[pid], at) for pid in closures)
+    elif verdict is CrawlVerdict.COMPLETE or verdict is CrawlVerdict.SUSPECT:
         for external_id in sorted(set(_open_ids(state)) - present):
             stored = state.postings[external_id]
             count = stored.misses + 1
@@ -180,8 +187,11 @@ def _unchanged(state: SourceState, result: CrawlResult) -> DiffOutcome:
 
     A posting with a pending miss was absent from that body; it must not be reset by a 304.
     Storage withholds validators while a miss is pending, so the next crawl reads the full body.
+    A window listing counts no misses, so which open postings that body held is unknown: none is
+    marked seen (their last sighting stands), and a 304 closes nothing either.
     """
-    listed = tuple(sorted(pid for pid in _open_ids(state) if state.postings[pid].misses == 0))
+    candidates = _open_ids(state) if result.closes_by_absence else []
+    listed = tuple(sorted(pid for pid in candidates if state.postings[pid].misses == 0))
     return DiffOutcome(
         CrawlVerdict.COMPLETE,
         seen=listed,
@@ -204,6 +214,19 @@ def _open_ids(state: SourceState) -> list[str]:
     return [pid for pid, stored in state.postings.items() if stored.status is PostingStatus.OPEN]
 
 
+def _aged_out(
+    state: SourceState, present: set[str], at: datetime, max_age: timedelta | None
+) -> dict[str, datetime]:
+    """Open postings of a window listing unseen for `max_age`; none when the age or sighting is unknown."""
+    if max_age is None:
+        return {}
+    return {
+        pid: at
+        for pid in sorted(set(_open_ids(state)) - present)
+        if (seen := state.postings[pid].last_seen_at) is not None and at - seen >= max_age
+    }
+
+
 def _judge(
     state: SourceState,
     result: CrawlResult,
@@ -219,7 +242,8 @@ def _judge(
         return CrawlVerdict.COMPLETE, 0, ""
     lost = sum(1 for pid in open_before if pid not in present)
     emptied = not result.sightings and not any(not p.closed for p in listed.values())
-    too_many = lost / len(open_before) > policy.max_drop
+    # Losses from a window listing are postings scrolling out, not a sign of a broken crawl.
+    too_many = result.closes_by_absence and lost / len(open_before) > policy.max_drop
     if not (emptied or too_many):
         return CrawlVerdict.COMPLETE, 0, ""
     streak = state.suspect_streak + 1
@@ -376,12 +400,18 @@ def apply_outcome(state: SourceState, result: CrawlResult, outcome: DiffOutcome)
     (idempotence, round trips) be tested without a database.
     """
     postings = dict(state.postings)
+    seen_at = result.finished_at
     for write in outcome.writes:
         postings[write.posting.external_id] = stored_from_posting(
-            write.posting, write.status, episode=write.episode, closed_at=write.closed_at, misses=0
+            write.posting,
+            write.status,
+            episode=write.episode,
+            closed_at=write.closed_at,
+            misses=0,
+            last_seen_at=seen_at,
         )
     for external_id in outcome.seen:
-        postings[external_id] = replace(postings[external_id], misses=0)
+        postings[external_id] = replace(postings[external_id], misses=0, last_seen_at=seen_at)
     for external_id, count in outcome.misses.items():
         postings[external_id] = replace(postings[external_id], misses=count)
     for external_id, at in outcome.closures.items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,6 +57,8 @@ class CrawlRecord:
     counts: Mapping[str, int]
     events: tuple[Event, ...]
     stats: CrawlStats
+    #: When the crawl finished (None only for records built by hand).
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -201,7 +203,7 @@ def _significant_of_changed(
     fingerprints = {posting.external_id: posting.fingerprint for posting in result.postings}
     moved = [row.id for row in rows if fingerprints.get(row.external_id, row.fingerprint) != row.fingerprint]
     found: dict[int, dict[str, str]] = {}
-    for chunk in _chunks(moved):
+    for chunk in chunks(moved):
         query = select(PostingRow.id, PostingRow.significant).where(PostingRow.id.in_(chunk))
         found.update({row.id: row.significant for row in session.execute(query)})
     return found
@@ -226,6 +228,7 @@ def _load(session: Session | Connection, source_id: int, result: CrawlResult) ->
             PostingRow.episode,
             PostingRow.misses,
             PostingRow.closed_at,
+            PostingRow.last_seen_at,
         ).where(PostingRow.source_id == source_id)
     ).all()
     values = _significant_of_changed(session, rows, result)
@@ -242,6 +245,7 @@ def _load(session: Session | Connection, source_id: int, result: CrawlResult) ->
             episode=row.episode,
             misses=row.misses,
             closed_at=row.closed_at,
+            last_seen_at=row.last_seen_at,
         )
         for row in rows
     }
@@ -271,7 +275,7 @@ def _open_elsewhere(
 ) -> dict[str, tuple[str, int]]:
     """Role key → (`source/external_id`, id) of the oldest open posting with that key on another source."""
     found: dict[str, tuple[str, int]] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         query = (
             select(PostingRow.role_key, SourceRow.name, PostingRow.external_id, PostingRow.id)
             .join(SourceRow, SourceRow.id == PostingRow.source_id)
@@ -290,10 +294,17 @@ def _open_elsewhere(
 # --- recording a crawl ---------------------------------------------------------------------------
 
 
-def record_crawl(engine: Engine, source: ResolvedSource, result: CrawlResult) -> CrawlRecord:
+#: Called inside the recording transaction, so what it writes (the outbox) commits with the events.
+AfterRecord = Callable[[Connection, "CrawlRecord"], None]
+
+
+def record_crawl(
+    engine: Engine, source: ResolvedSource, result: CrawlResult, *, then: AfterRecord | None = None
+) -> CrawlRecord:
     """Judge `result` against what is stored and write the crawl, postings, versions and events at once.
 
     Recording the same crawl twice (same source and start time) writes nothing the second time.
+    `then` runs in the same transaction after the events are written (the notifier's outbox).
     """
     if result.source != source.name:
         raise ValueError(f"a crawl of {result.source!r} cannot be recorded as source {source.name!r}")
@@ -312,9 +323,19 @@ def record_crawl(engine: Engine, source: ResolvedSource, result: CrawlResult) ->
         _close(connection, outcome, ids)
         events = _insert_events(connection, source_id, crawl_id, outcome, ids)
         _update_source(connection, source_id, result, outcome)
-    return CrawlRecord(
-        crawl_id, source.name, outcome.verdict, outcome.note, outcome.counts(), events, result.stats
-    )
+        record = CrawlRecord(
+            crawl_id,
+            source.name,
+            outcome.verdict,
+            outcome.note,
+            outcome.counts(),
+            events,
+            result.stats,
+            result.finished_at,
+        )
+        if then is not None:
+            then(connection, record)
+    return record
 
 
 def _refresh_digests(
@@ -499,7 +520,7 @@ def _rewritten_row(
 
 def _touch_seen(connection: Connection, posting_ids: Sequence[int], at: datetime) -> None:
     """Listed and unchanged: only the sighting is news, in one UPDATE per chunk of ids."""
-    for chunk in _chunks(sorted(posting_ids)):
+    for chunk in chunks(sorted(posting_ids)):
         connection.execute(
             update(PostingRow).where(PostingRow.id.in_(chunk)).values(last_seen_at=at, misses=0)
         )
@@ -512,7 +533,7 @@ def _count_misses(connection: Connection, outcome: DiffOutcome, ids: Mapping[str
         if external_id not in outcome.closures:
             by_count[count].append(ids[external_id])
     for count, posting_ids in sorted(by_count.items()):
-        for chunk in _chunks(sorted(posting_ids)):
+        for chunk in chunks(sorted(posting_ids)):
             connection.execute(update(PostingRow).where(PostingRow.id.in_(chunk)).values(misses=count))
 
 
@@ -522,7 +543,7 @@ def _close(connection: Connection, outcome: DiffOutcome, ids: Mapping[str, int])
         by_time[at].append(ids[external_id])
     now = _now()
     for at, posting_ids in sorted(by_time.items()):
-        for chunk in _chunks(sorted(posting_ids)):
+        for chunk in chunks(sorted(posting_ids)):
             connection.execute(
                 update(PostingRow)
                 .where(PostingRow.id.in_(chunk))

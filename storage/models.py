@@ -82,6 +82,10 @@ class SourceRow(Base):
     validators: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     last_crawl_at: Mapped[datetime | None]
     next_due_at: Mapped[datetime | None]
+    #: Consecutive failed or suspect crawls, when that run began, and whether operators were told.
+    trouble_streak: Mapped[int] = mapped_column(default=0)
+    trouble_since: Mapped[datetime | None]
+    trouble_reported: Mapped[bool] = mapped_column(default=False)
 
 
 class CrawlRow(Base):
@@ -188,3 +192,65 @@ class EventRow(Base):
     changes: Mapped[dict[str, list[str]]] = mapped_column(JSONDocument)
     repost_of: Mapped[str | None]
     duplicate_of: Mapped[str | None]
+
+
+class SubscriptionRow(Base):
+    """One configured subscription, its filter kept for the record with every channel redacted."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """One message owed to one channel: an alert (event × subscription × channel) or an operator notice.
+
+    `dedupe_key` says what the message is about (a role's open episode, one change, a source's
+    health turn); the unique key over (recipient, channel, dedupe_key) is what keeps a role from
+    alerting one channel twice, whoever writes the row and however often. `status` is `pending`
+    (due at `due_at`, possibly claimed until `claimed_until`), `sent` or `dead` (given up).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("recipient", "channel_key", "dedupe_key"),
+        Index(None, "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str]
+    channel_key: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str]
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    role_key: Mapped[str | None]
+    digest: Mapped[bool]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    status: Mapped[str]
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None]
+    attempts: Mapped[int]
+    first_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+
+
+class DeliveryAttemptRow(Base):
+    """Every attempt to send one outbox row, kept so a failure can be explained afterwards."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    at: Mapped[datetime]
+    ok: Mapped[bool]
+    detail: Mapped[str] = mapped_column(Text)
+    duration_s: Mapped[float] = mapped_column(Float)

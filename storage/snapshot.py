@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rolewatch.domain import Location, Posting, Salary, WorkRights
+
+if TYPE_CHECKING:
+    from storage.models import PostingRow
 
 
 def posting_snapshot(posting: Posting) -> dict[str, Any]:
@@ -107,3 +110,28 @@ def _iso(value: datetime | None) -> str | None:
 
 def _datetime(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def posting_from_row(row: PostingRow, source: str) -> Posting:
+    """The posting as stored now (its current state), for rendering alerts and matching subscriptions."""
+    return Posting(
+        source=source,
+        external_id=row.external_id,
+        title=row.title,
+        url=row.url,
+        apply_url=row.apply_url,
+        company=row.company,
+        department=row.department,
+        locations=locations_from(row.locations or []),
+        workplace=row.workplace,
+        employment_type=row.employment_type,
+        salary=salary_from(row.salary),
+        posted_at=row.posted_at,
+        deadline=row.deadline,
+        work_rights=work_rights_from(row.work_rights),
+        description_text=row.description_text,
+        description_html=row.description_html,
+        extra=dict(row.extra or {}),
+        closed=row.status == "closed",
+        fingerprint=row.fingerprint,
+    )

@@ -17,6 +17,8 @@ from sqlalchemy.exc import OperationalError
 
 PG_URL_ENV = "ROLEWATCH_TEST_PG_URL"
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+pytest_plugins = ["tests.receivers"]
+
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 

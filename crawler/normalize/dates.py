@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any, Final
 
 # Epoch values above these magnitudes are milliseconds / microseconds / nanoseconds: 1e11 s is
@@ -46,6 +47,18 @@ _NOW_WORDS: Final = re.compile(
 )
 _YESTERDAY: Final = re.compile(r"\byesterday\b")
 
+# The dateparser fallback: languages tried (a fixed list is six times faster than detecting one
+# of all 200 on text that is no date), texts short enough to be a date, and its sentinel bases.
+_LOCALISED_LANGUAGES: Final = (
+    "en", "fr", "de", "es", "it", "pt", "nl", "pl", "sv", "da", "nb", "fi", "cs", "ro", "hu", "tr",
+    "ru", "uk", "ja", "zh", "ko",
+)  # fmt: skip
+_LOCALISED_MAX_LENGTH: Final = 64
+_LETTER: Final = re.compile(r"[^\W\d_]")
+_DIGIT: Final = re.compile(r"\d")
+_SENTINELS: Final = (datetime(1900, 6, 15, 12, 0), datetime(1900, 6, 16, 13, 0))
+_EARLIEST_YEAR: Final = 1950
+
 
 def parse_datetime(value: Any, *, now: datetime | None = None) -> datetime | None:
     """An aware UTC datetime for `value`, or None when it cannot be read; it never raises.
@@ -84,7 +97,8 @@ def _from_text(text: str, now: datetime | None) -> datetime | None:
         absolute = _from_iso(text) or _from_formats(text) or _from_rfc2822(text) or _from_slashed(text)
         if absolute is not None:
             return absolute
-    return _from_relative(text.lower(), now) if now is not None else None
+    relative = _from_relative(text.lower(), now) if now is not None else None
+    return relative or _from_localised(text, now)
 
 
 def _from_iso(text: str) -> datetime | None:
@@ -146,6 +160,63 @@ def _from_relative(text: str, now: datetime) -> datetime | None:
     raw_count = found.group("count")
     count = int(raw_count) if raw_count.isdigit() else 1
     return anchor - count * _unit_delta(found.group("unit"))
+
+
+def _from_localised(text: str, now: datetime | None) -> datetime | None:
+    """The slow path, after every fast one failed: dateparser for "3 janvier 2026", "vor 3 Tagen".
+
+    Only short texts with a letter and a digit get here (never "05/08/2026", which stays
+    refused). A year-less date ("3 janvier") is refused like an ambiguous one; a relative one
+    needs `now`, as in English.
+    """
+    if len(text) > _LOCALISED_MAX_LENGTH or not _LETTER.search(text) or not _DIGIT.search(text):
+        return None
+    reading = _localised_reading(text)
+    if reading is None:
+        return None
+    if isinstance(reading, datetime):
+        return reading
+    return _as_utc(now) - reading if now is not None else None
+
+
+@lru_cache(maxsize=4096)
+def _localised_reading(text: str) -> datetime | timedelta | None:
+    """An absolute UTC datetime, or how long before "now" a relative text means; cached per text.
+
+    dateparser resolves relative texts against a base, so the text is read against two
+    sentinel bases in 1900: a relative text moves with the base, a dated one stays put, and a
+    year-less one lands in 1900 (and is refused). Caching the offset, not the date, keeps the
+    cache valid for every crawl time.
+    """
+    try:
+        first = _dateparser(_SENTINELS[0]).get_date_data(text).date_obj
+        second = _dateparser(_SENTINELS[1]).get_date_data(text).date_obj
+    except Exception:  # dateparser is a big regex machine: never let odd text escape as a crash
+        return None
+    if not isinstance(first, datetime) or not isinstance(second, datetime):
+        return None
+    first, second = first.replace(tzinfo=None), second.replace(tzinfo=None)
+    if second - first == _SENTINELS[1] - _SENTINELS[0]:
+        ago = _SENTINELS[0] - first
+        return ago or None  # "now" for text that merely contains a number is no reading at all
+    if first == second and first.year >= _EARLIEST_YEAR:
+        return first.replace(tzinfo=UTC)
+    return None
+
+
+@lru_cache(maxsize=2)
+def _dateparser(base: datetime) -> Any:
+    """One parser per sentinel base, built on first use: importing dateparser costs a fifth of a second."""
+    from dateparser.date import DateDataParser
+
+    settings = {
+        "RELATIVE_BASE": base,
+        "TIMEZONE": "UTC",
+        "TO_TIMEZONE": "UTC",
+        "RETURN_AS_TIMEZONE_AWARE": True,
+        "PREFER_DATES_FROM": "past",
+    }
+    return DateDataParser(languages=list(_LOCALISED_LANGUAGES), settings=settings)
 
 
 def _unit_delta(unit: str) -> timedelta:

@@ -16,6 +16,7 @@ def _words(*alternatives: str, not_after: tuple[str, ...] = ()) -> re.Pattern[st
 _INTERN_WORDS: Final = (
     r"intern(?:s|ship|ships)?", r"co ?op", r"trainee(?:ship)?", r"placement", r"industrial placement",
     r"year in industry", r"working student", r"werkstudent", r"vacation(?:er| program)",
+    r"vacation (?:programs|programmes?)",
     r"summer (?:analyst|associate)",
 )  # fmt: skip
 _NOT_GRADUATE: Final = ("under", "post")
@@ -23,8 +24,13 @@ _NOT_GRADUATE: Final = ("under", "post")
 # Checked in order: the more specific arrangement wins ("Full-time Internship" is an internship,
 # "Temporary Full Time" is temporary).
 _BOARD_PATTERNS: Final = (
-    ("intern", _words(*_INTERN_WORDS, r"apprentice(?:ship)?")),
-    ("graduate", _words(r"graduate", r"new grad", r"grad program(?:me)?", r"grad", not_after=_NOT_GRADUATE)),
+    # Australian student programmes (GradConnection's job types): a clerkship is a law student's
+    # summer or winter placement, a cadetship paid work alongside study.
+    ("intern", _words(*_INTERN_WORDS, r"apprentice(?:ship)?", r"clerkships?", r"cadetships?")),
+    (
+        "graduate",
+        _words(r"graduates?", r"new grads?", r"grad program(?:me)?s?", r"grad", not_after=_NOT_GRADUATE),
+    ),
     (
         "contract",
         _words(r"contract", r"contractor", r"contracted", r"freelance", r"freelancer", r"consultant"),

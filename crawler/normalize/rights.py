@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 _COUNTRY: Final = (
     r"(?:u\.?\s?s\.?(?:a\.?)?|united states|american|australian|canadian|british|uk|u\.k\.|new zealand"
-    r"|singapore)"
+    r"|singapore|nz|n\.z\.)"
 )
+# A requirement that goes on to admit permanent residents ("Australian citizen, NZ citizen or
+# permanent resident") asks for the right to work, not for citizenship.
+_RESIDENTS_TOO: Final = r"(?![^.;:!?]{0,80}?\bpermanent\s+residen)"
 
 # Statement patterns are matched against lower-cased text. A citizens-only statement is stricter
 # than "no sponsorship", so it is looked for first.
@@ -16,10 +20,15 @@ _CITIZENS_ONLY: Final = re.compile(
     r"(?:"
     rf"\b{_COUNTRY}\s+citizenship\s+(?:is\s+)?(?:required|mandatory|needed)"
     rf"|\bmust\s+(?:be|hold)\s+(?:an?\s+)?(?:{_COUNTRY}\s+)?citizen(?:ship)?\b(?!\s*(?:or|and/or|/)\b)"
-    rf"|\b{_COUNTRY}\s+citizens?\s+only\b"
+    + _RESIDENTS_TOO
+    + rf"|\b{_COUNTRY}\s+citizens?\s+only\b"
     r"|\bcitizens?\s+only\b"
-    r"|\bonly\s+(?:open\s+to\s+)?(?:" + _COUNTRY + r"\s+)?citizens\b(?!\s*(?:or|and/or|/)\b)"
-    r"|\bcitizenship\s+(?:is\s+)?(?:required|mandatory)"
+    rf"|\bonly\s+(?:open\s+to\s+)?(?:{_COUNTRY}\s+)?citizens\b(?!\s*(?:or|and/or|/)\b)"
+    + _RESIDENTS_TOO
+    + rf"|\b(?:only\s+(?:open\s+to\s+)?|must\s+be\s+(?:an?\s+)?){_COUNTRY}\s+(?:or|and|and/or|&|/)\s+"
+    rf"{_COUNTRY}\s+citizens?\b(?!\s*(?:or|and/or|/)\b)"
+    + _RESIDENTS_TOO
+    + r"|\bcitizenship\s+(?:is\s+)?(?:required|mandatory)"
     r"|\b(?:security|government|secret|top\s+secret|ts/sci)\s+clearance\s+(?:is\s+)?"
     r"(?:required|mandatory|needed)"
     r"|\b(?:must|required\s+to|need\s+to)\s+(?:be\s+able\s+to\s+)?(?:obtain|hold|have|maintain)\s+(?:an?\s+)?"
@@ -39,6 +48,10 @@ _NOT_OFFERED: Final = re.compile(
     r"|\bmust\s+be\s+(?:legally\s+)?(?:authori[sz]ed|eligible|entitled)\s+to\s+work"
     r"|\b(?:citizens?|nationals?)\s+(?:and|or|and/or|&|/)\s+(?:an?\s+)?(?:lawful\s+)?"
     r"(?:permanent\s+residents?|green\s+card)"
+    # "Australian or New Zealand citizenship or permanent residency", "citizens, permanent residents
+    # and NZ citizens": a list, within one sentence, that admits permanent residents.
+    r"|\bcitizen(?:s|ship)?\b[^.;:!?]{0,80}?\bpermanent\s+residen(?:ts?|cy|ce)\b"
+    r"|\bpermanent\s+residen(?:ts?|cy)\b[^.;:!?]{0,40}?\bcitizens?\b"
     r")",
 )
 _OFFERED: Final = re.compile(
@@ -88,6 +101,42 @@ def sponsorship_from_label(value: str | None) -> str | None:
     if _LABEL_OFFERED.search(value):
         return "offered"
     return None
+
+
+# A board's list of who may apply (GradConnection's `work_rights`): each entry is one group.
+_RIGHTS_OPEN: Final = re.compile(
+    r"international|visa|student|holiday|temporary|overseas|foreign|\bany\b|\ball\b|work\s+permit",
+    re.IGNORECASE,
+)
+_RIGHTS_RESIDENT: Final = re.compile(r"permanent\s+residen|\bpr\b", re.IGNORECASE)
+_RIGHTS_CITIZEN: Final = re.compile(r"citizen", re.IGNORECASE)
+
+
+def sponsorship_from_rights(labels: Iterable[str] | None) -> str | None:
+    """Sponsorship implied by a board's list of who may apply ("Australian Citizen", "International Student").
+
+    Citizens alone mean citizens only; citizens and permanent residents mean the right to work
+    is required, so no sponsorship; any group that needs a visa (international students,
+    working-holiday makers) says nothing about sponsorship, and neither does a label we do
+    not recognise. A label that speaks of sponsorship itself is read as such.
+    """
+    kinds: set[str] = set()
+    for label in labels or ():
+        if not isinstance(label, str) or not label.strip():
+            continue
+        if _LABEL_OFFERED.search(label):
+            return sponsorship_from_label(label)
+        if _RIGHTS_OPEN.search(label):
+            kinds.add("open")
+        elif _RIGHTS_RESIDENT.search(label):
+            kinds.add("resident")
+        elif _RIGHTS_CITIZEN.search(label):
+            kinds.add("citizen")
+        else:
+            kinds.add("unknown")
+    if not kinds or kinds & {"open", "unknown"}:
+        return None
+    return "citizens_only" if kinds == {"citizen"} else "not_offered"
 
 
 def sponsorship_from_text(text: str | None) -> str | None:

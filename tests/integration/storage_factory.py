@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from rolewatch.config import Politeness, ResolvedSource, Schedule, SourceOptions
 from rolewatch.domain import CrawlResult, CrawlStats, CrawlVerdict, Location, Posting, Salary
-from storage.history import CrawlRecord, record_crawl
+from storage.history import AfterRecord, CrawlRecord, record_crawl
 from storage.models import Base
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -72,11 +72,18 @@ class Board:
     """One source crawled again and again, each crawl half an hour after the last."""
 
     def __init__(
-        self, engine: Engine, name: str = "acme", *, close_after_misses: int = 2, start: datetime = T0
+        self,
+        engine: Engine,
+        name: str = "acme",
+        *,
+        close_after_misses: int = 2,
+        start: datetime = T0,
+        then: AfterRecord | None = None,
     ):
         self.engine = engine
         self.source = resolved_source(name, close_after_misses=close_after_misses)
         self.clock = start
+        self.then = then
 
     def result(
         self,
@@ -112,7 +119,7 @@ class Board:
         reason: str = "",
     ) -> CrawlRecord:
         result = self.result(postings, verdict, unchanged=unchanged, validators=validators, reason=reason)
-        return record_crawl(self.engine, self.source, result)
+        return record_crawl(self.engine, self.source, result, then=self.then)
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -10,7 +10,17 @@ import pytest
 
 from crawler.registry import source_types
 from rolewatch.cli import cli
-from rolewatch.config import Config, Defaults, Politeness, SourceConfig, parse_config
+from rolewatch.config import (
+    Config,
+    Daemon,
+    Defaults,
+    Delivery,
+    Operators,
+    Politeness,
+    SourceConfig,
+    Subscription,
+    parse_config,
+)
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -39,8 +49,11 @@ def test_every_source_type_has_a_section(name: str) -> None:
 SETTINGS = (
     [f"defaults.{f}" for f in Defaults.model_fields if f != "politeness"]
     + [f"defaults.politeness.{f}" for f in Politeness.model_fields]
-    + [f for f in Config.model_fields if f not in ("defaults", "sources", "operators")]
-    + ["operators.notify"]
+    + [f for f in Config.model_fields if f not in ("defaults", "sources", "operators", "delivery", "daemon")]
+    + [f"operators.{f}" for f in Operators.model_fields]
+    + [f"delivery.{f}" for f in Delivery.model_fields]
+    + [f"daemon.{f}" for f in Daemon.model_fields]
+    + [f"subscriptions[].{f}" for f in Subscription.model_fields]
     + [f"sources[].{f}" for f in ("name", "type", "enabled", "base_url")]
 )
 

@@ -151,3 +151,44 @@ def test_parse_datetime_never_raises_and_is_always_utc(value: Any) -> None:
 @given(st.datetimes(timezones=st.timezones()))
 def test_parse_datetime_round_trips_iso_format(value: datetime) -> None:
     assert parse_datetime(value.isoformat()) == value.astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("3 janvier 2026", _utc(2026, 1, 3)),
+        ("15. März 2026, 10:30", _utc(2026, 3, 15, 10, 30)),
+        ("1 de marzo de 2026", _utc(2026, 3, 1)),
+        ("30 czerwca 2026", _utc(2026, 6, 30)),
+        ("2026年3月1日", _utc(2026, 3, 1)),
+    ],
+)
+def test_parse_datetime_reads_localised_dates_after_the_fast_paths(value: str, expected: datetime) -> None:
+    assert parse_datetime(value) == expected
+    assert parse_datetime(value, now=NOW) == expected, "an absolute date does not move with now"
+
+
+@pytest.mark.parametrize(
+    ("text", "ago"),
+    [
+        ("vor 3 Tagen", timedelta(days=3)),
+        ("il y a 3 jours", timedelta(days=3)),
+        ("hace 2 días", timedelta(days=2)),
+        ("vor 3 Stunden", timedelta(hours=3)),
+        ("för 2 veckor sedan", timedelta(weeks=2)),
+    ],
+)
+def test_parse_datetime_resolves_localised_relative_texts_against_now(text: str, ago: timedelta) -> None:
+    assert parse_datetime(text, now=NOW) == NOW - ago
+    later = NOW + timedelta(days=40)
+    assert parse_datetime(text, now=later) == later - ago, "the cached reading is an offset, not a date"
+    assert parse_datetime(text) is None, "relative texts need now, in every language"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["3 janvier", "Job 12345 Sydney", "il y a 30+ jours", "Closing 5 days", "x" * 70 + " 2026"],
+)
+def test_parse_datetime_refuses_localised_texts_without_a_definite_date(value: str) -> None:
+    """Year-less dates, numbers that are no date, and long prose are not guessed at."""
+    assert parse_datetime(value, now=NOW) is None

@@ -124,3 +124,29 @@ def test_employment_type_weighs_board_value_against_title(
 @given(st.one_of(st.none(), st.text()), st.one_of(st.none(), st.text()))
 def test_employment_type_only_returns_known_types(board_value: str | None, title: str | None) -> None:
     assert employment_type(board_value, title) in (*EMPLOYMENT_TYPES, None)
+
+
+@pytest.mark.parametrize(
+    ("board_value", "expected"),
+    [
+        ("Graduate Jobs", "graduate"),  # GradConnection's job types
+        ("Graduates", "graduate"),
+        ("New Grads", "graduate"),
+        ("new-grad", "graduate"),
+        ("Grad Programmes", "graduate"),
+        ("Internships", "intern"),
+        ("Clerkships", "intern"),
+        ("Cadetship", "intern"),
+        ("Vacation Programs", "intern"),
+        ("Entry Level Jobs", None),  # a seniority band, not a graduate programme
+        ("Undergraduates", None),
+        ("Postgraduates", None),
+    ],
+)
+def test_employment_type_reads_student_board_vocabularies(board_value: str, expected: str | None) -> None:
+    assert employment_type(board_value) == expected
+
+
+def test_employment_type_reads_a_vacation_programme_title_as_an_internship() -> None:
+    assert employment_type(None, "Summer Vacation Programme 2026 - Engineering") == "intern"
+    assert employment_type(None, "Judicial Clerkship") is None, "titles keep the stricter vocabulary"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.normalize.rights import sponsorship_from_label, sponsorship_from_text
+from crawler.normalize.rights import sponsorship_from_label, sponsorship_from_rights, sponsorship_from_text
 from rolewatch.domain import SPONSORSHIP
 
 
@@ -92,3 +92,52 @@ def test_sponsorship_from_text_handles_a_megabyte_description() -> None:
 def test_sponsorship_functions_only_return_known_values(text: str | None) -> None:
     assert sponsorship_from_text(text) in (*SPONSORSHIP, None)
     assert sponsorship_from_label(text) in (*SPONSORSHIP, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Applicants must be an Australian citizen, New Zealand citizen or Australian permanent resident.",
+         "not_offered"),
+        ("Only Australian citizens, permanent residents and NZ citizens are eligible.", "not_offered"),
+        ("Open to Australian or New Zealand citizens and Australian permanent residents.", "not_offered"),
+        ("Candidates must hold Australian or New Zealand citizenship or permanent residency.", "not_offered"),
+        ("Open to Australian permanent residents and citizens.", "not_offered"),
+        ("Must be an Australian or NZ citizen or permanent resident.", "not_offered"),
+        ("You must have unrestricted working rights in Australia.", "not_offered"),
+        ("No visa sponsorship is available for this program.", "not_offered"),
+        ("Must be an Australian or New Zealand citizen.", "citizens_only"),
+        ("Only open to Australian and New Zealand citizens.", "citizens_only"),
+        ("You must be an Australian citizen to apply.", "citizens_only"),
+        ("Must be a U.S. citizen. Permanent residents are not eligible.", "citizens_only"),
+        ("Must be a US citizen or permanent resident; security clearance required.", "citizens_only"),
+    ],
+)  # fmt: skip
+def test_sponsorship_from_text_reads_australian_and_nz_work_rights(text: str, expected: str) -> None:
+    assert sponsorship_from_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        (["Australian Citizen", "New Zealand Citizen"], "citizens_only"),
+        (["Australian Citizen", "Australian Permanent Resident", "New Zealand Citizen"], "not_offered"),
+        (["Permanent Resident"], "not_offered"),
+        (["Australian Citizen", "Australian Permanent Resident", "International Student"], None),
+        (["Working Holiday Visa"], None),
+        (["Visa Sponsorship Available"], "offered"),
+        (["Australian Citizen", "Something new"], None),
+        (["", "  "], None),
+        ([], None),
+        (None, None),
+    ],
+)
+def test_sponsorship_from_rights_reads_a_boards_list_of_who_may_apply(
+    labels: list[str] | None, expected: str | None
+) -> None:
+    assert sponsorship_from_rights(labels) == expected
+
+
+@given(st.one_of(st.none(), st.lists(st.text(max_size=40), max_size=5)))
+def test_sponsorship_from_rights_only_returns_known_values(labels: list[str] | None) -> None:
+    assert sponsorship_from_rights(labels) in (*SPONSORSHIP, None)

@@ -42,3 +42,12 @@ def test_a_source_without_a_result_fails_with_the_reason() -> None:
     assert result.stats.errors == (result.reason,)
     assert result.started_at == started and result.finished_at.tzinfo is UTC
     assert result.stats.duration_s >= 3
+
+
+def test_credentials_in_a_url_never_reach_errors_or_logs() -> None:
+    from crawler.spider import shown_url
+
+    url = "https://www.themuse.com/api/public/jobs?page=2&api_key=s3cr3t&company=TikTok&token=t0k"
+    shown = shown_url(url)
+    assert "s3cr3t" not in shown and "t0k" not in shown
+    assert shown == "https://www.themuse.com/api/public/jobs?page=2&api_key=****&company=TikTok&token=****"

@@ -1,0 +1,643 @@
+"""Any site whose pages mark postings up with schema.org JobPosting (JSON-LD or microdata)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import extruct
+import lxml.etree
+import lxml.html
+import pycountry
+from extruct.jsonld import JsonLdExtractor
+from parsel import Selector
+from pydantic import Field, field_validator, model_validator
+from scrapy import Request
+from scrapy.http import Response, TextResponse
+
+from crawler.normalize.dates import parse_datetime
+from crawler.normalize.employment import employment_type
+from crawler.normalize.locations import parse_locations
+from crawler.normalize.rights import sponsorship_from_text
+from crawler.normalize.salary import parse_salary_text, salary_from_range
+from crawler.normalize.text import clean_text, html_to_text, sanitize_html, unescape_entities
+from crawler.normalize.urls import canonical_url
+from crawler.registry import SourceType
+from crawler.spider import Board, BoardSpider, ListingError, ListingTruncated, PostingError
+from rolewatch.config import SourceOptions
+from rolewatch.domain import Location, Posting, Salary, WorkRights
+
+#: Request meta key: what a response is (a start page, a detail page, a sitemap).
+_KIND = "jsonld_kind"
+START, DETAIL, SITEMAP = "start", "detail", "sitemap"
+#: A followed detail page answering these is a posting taken down: not listed, not an error.
+GONE = (404, 410)
+#: Nested sitemaps a sitemap index may send us to, at most, per crawl.
+MAX_SITEMAPS = 50
+#: Depth at which walking nested JSON-LD stops (hostile or cyclic-looking markup).
+MAX_DEPTH = 12
+#: JobPosting properties that are not part of the normalised posting but worth keeping.
+EXTRA_FIELDS = (
+    "industry", "occupationalCategory", "directApply", "jobLocationType", "workHours", "jobStartDate",
+    "experienceRequirements", "educationRequirements",
+)  # fmt: skip
+_ESCAPED_MARKUP = re.compile(r"&lt;/?[a-zA-Z][a-zA-Z0-9]*(?:\s[^&]*)?/?&gt;")
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+_WRAPPERS = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
+
+
+class Options(SourceOptions):
+    start_urls: list[str] = Field(
+        default_factory=list,
+        description="pages to read: each carries JobPosting markup, detail links, or both "
+        "(paths are taken relative to base_url)",
+    )
+    follow: str | None = Field(
+        None, description="CSS selector for the detail links on the start pages (a.job-link)"
+    )
+    sitemap: str | None = Field(
+        None, description="a sitemap.xml (or sitemap index) whose <loc> URLs are the detail pages"
+    )
+    sitemap_filter: str | None = Field(
+        None, description="regular expression a sitemap URL must contain to be read (/jobs/)"
+    )
+    max_pages: int = Field(500, ge=1, description="most detail pages read per crawl; more makes it partial")
+    company: str | None = Field(None, description="company name when a posting names no hiringOrganization")
+
+    @field_validator("start_urls")
+    @classmethod
+    def _urls_are_web_addresses(cls, value: list[str]) -> list[str]:
+        for url in value:
+            _check_url(url)
+        return value
+
+    @field_validator("sitemap")
+    @classmethod
+    def _sitemap_is_a_web_address(cls, value: str | None) -> str | None:
+        return _check_url(value) if value is not None else None
+
+    @field_validator("follow")
+    @classmethod
+    def _follow_is_css(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                Selector(text="<html></html>").css(value)
+            except Exception as exc:
+                raise ValueError(f"not a CSS selector: {value!r} ({exc})") from None
+        return value
+
+    @field_validator("sitemap_filter")
+    @classmethod
+    def _filter_is_a_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {value!r} ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> Options:
+        if bool(self.start_urls) == bool(self.sitemap):
+            raise ValueError("give either start_urls or sitemap (exactly one of them)")
+        if self.sitemap and self.follow:
+            raise ValueError("follow applies to start_urls; every sitemap URL is already a detail page")
+        if self.sitemap_filter and not self.sitemap:
+            raise ValueError("sitemap_filter needs sitemap")
+        relative = [url for url in [*self.start_urls, self.sitemap or ""] if url and "://" not in url]
+        if relative and not self.base_url:
+            raise ValueError(f"{relative[0]!r} is a path: give base_url, or a whole http(s) URL")
+        return self
+
+
+def _check_url(url: str) -> str:
+    """A whole http(s) URL, or a path to resolve against `base_url`."""
+    scheme = urlsplit(url.strip()).scheme
+    if not url.strip() or scheme not in ("", "http", "https"):
+        raise ValueError(f"not an http(s) URL or a path: {url!r}")
+    return url.strip()
+
+
+@dataclass
+class _Crawl:
+    """One source's link bookkeeping during a crawl: a detail page is read once, however often linked."""
+
+    details: set[str] = field(default_factory=set)
+    sitemaps: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Page:
+    """What one HTML page carries: JobPosting objects, list links to follow, markup that would not parse."""
+
+    postings: list[dict[str, Any]] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class JsonLdSpider(BoardSpider[Options]):
+    """Start pages (or a sitemap) lead to detail pages; every page's JobPosting markup is a posting.
+
+    The listing is the set of pages reached, so a posting whose page is no longer linked is
+    absent; a followed link answering 404/410 is a posting taken down, not an error.
+    """
+
+    name = "jsonld"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._crawls: dict[str, _Crawl] = {}
+
+    def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
+        crawl = self._crawls[board.name] = _Crawl()
+        if board.options.sitemap:
+            url = _absolute(board, board.options.sitemap)
+            crawl.sitemaps.add(url)
+            return [Request(url, meta={_KIND: SITEMAP})]
+        return [Request(_absolute(board, url), meta={_KIND: START}) for url in board.options.start_urls]
+
+    def parse_listing(self, response: Response, board: Board[Options]) -> Iterable[Any]:
+        kind = response.meta.get(_KIND, START)
+        if kind == SITEMAP:
+            yield from self._sitemap(response, board)
+            return
+        if kind == DETAIL and response.status in GONE:
+            return
+        page = read_page(response)
+        yield from records(page.postings, response.url)
+        if kind == DETAIL:
+            if not page.postings:
+                raise ListingError(f"no schema.org JobPosting on the page{_because(page)}")
+            return
+        links = page.links + _selected_links(response, board.options.follow)
+        if not page.postings and not links:
+            what = f' and nothing matches follow "{board.options.follow}"' if board.options.follow else ""
+            raise ListingError(f"no schema.org JobPosting on the page{what}{_because(page)}")
+        yield from self._follow(board, links, response.url)
+
+    def record_id(self, record: Any) -> str | None:
+        return posting_identity(record) if isinstance(record, Mapping) else None
+
+    def to_posting(self, record: Any, board: Board[Options]) -> Posting:
+        return posting_from_jsonld(
+            record["posting"],
+            source=board.name,
+            external_id=posting_identity(record),
+            page=record["page"],
+            company=board.options.company,
+        )
+
+    def _follow(self, board: Board[Options], urls: Iterable[str], base: str) -> Iterator[Request]:
+        """One request per new detail URL, up to `max_pages` in the whole crawl."""
+        crawl = self._crawls[board.name]
+        for raw in urls:
+            url = _web_url(raw, base)
+            if url is None or url in crawl.details:
+                continue
+            if len(crawl.details) >= board.options.max_pages:
+                raise ListingTruncated(f"more than max_pages={board.options.max_pages} detail pages")
+            crawl.details.add(url)
+            yield Request(url, meta={_KIND: DETAIL, "handle_httpstatus_list": list(GONE)})
+
+    def _sitemap(self, response: Response, board: Board[Options]) -> Iterator[Request]:
+        kind, locations = read_sitemap(response)
+        if kind == "sitemapindex":
+            crawl = self._crawls[board.name]
+            for raw in locations:
+                url = _web_url(raw, response.url)
+                if url is None or url in crawl.sitemaps:
+                    continue
+                if len(crawl.sitemaps) >= MAX_SITEMAPS:
+                    raise ListingTruncated(f"the sitemap index lists more than {MAX_SITEMAPS} sitemaps")
+                crawl.sitemaps.add(url)
+                yield Request(url, meta={_KIND: SITEMAP})
+            return
+        wanted = re.compile(board.options.sitemap_filter or "")
+        yield from self._follow(board, (url for url in locations if wanted.search(url)), response.url)
+
+
+# --- reading pages ---------------------------------------------------------------------------------
+
+
+def read_page(response: Response) -> Page:
+    """Every JobPosting in the page's JSON-LD and microdata, and the URLs its ItemLists point to."""
+    if not isinstance(response, TextResponse):
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        raise ListingError(f"response is not an HTML page ({content_type or 'no content type'})")
+    root = response.selector.root
+    page = Page()
+    if not isinstance(root, lxml.etree._Element):
+        return page
+    for node in root.xpath("//script[@type='application/ld+json']"):
+        try:
+            blocks = _json_ld_blocks(node)
+        except ValueError as exc:
+            page.problems.append(f"a JSON-LD block is not JSON ({exc})")
+            continue
+        _walk(blocks, page, depth=0)
+    try:
+        found = extruct.extract(root, base_url=response.url, syntaxes=["microdata"], uniform=True,
+                                return_html_node=True)  # fmt: skip
+    except Exception as exc:
+        page.problems.append(f"the microdata could not be read ({type(exc).__name__})")
+    else:
+        _walk([_from_microdata(item) for item in found.get("microdata", [])], page, depth=0)
+    return page
+
+
+def records(postings: list[dict[str, Any]], page: str) -> Iterator[dict[str, Any]]:
+    """Raw records for `to_posting`: each posting with the page it was on (its URL of last resort).
+
+    Several postings on one page that name neither an identifier nor a URL of their own
+    would share the page's URL as their id; each then carries its title as an anchor.
+    """
+    anonymous = [p for p in postings if not _identifier(p.get("identifier")) and not _text(p.get("url"))]
+    for posting in postings:
+        record: dict[str, Any] = {"page": page, "posting": posting}
+        if len(anonymous) > 1 and posting in anonymous:
+            record["anchor"] = clean_text(_text(posting.get("title")) or _text(posting.get("name"))).lower()
+        record["id"] = posting_identity(record)  # named in messages about the record
+        yield record
+
+
+def _json_ld_blocks(node: lxml.etree._Element) -> list[Any]:
+    """One script's JSON-LD; extruct's reading first, then without CDATA/comment wrappers."""
+    try:
+        return list(JsonLdExtractor().extract_items(node))
+    except ValueError:
+        text = _WRAPPERS.sub("", str(node.xpath("string()")))
+        data = json.loads(text, strict=False)
+        return data if isinstance(data, list) else [data]
+
+
+def _walk(node: Any, page: Page, depth: int) -> None:
+    """Collect JobPostings wherever they sit: top level, arrays, `@graph`, `mainEntity`, ItemLists."""
+    if depth > MAX_DEPTH:
+        return
+    if isinstance(node, list):
+        for item in node:
+            _walk(item, page, depth + 1)
+        return
+    if not isinstance(node, dict):
+        return
+    types = _types(node)
+    if "JobPosting" in types:
+        page.postings.append(node)
+        return
+    if types & {"ItemList", "DataFeed"}:
+        for element in _as_list(node.get("itemListElement")) + _as_list(node.get("dataFeedElement")):
+            _list_element(element, page, depth + 1)
+        return
+    for key, value in node.items():
+        if key != "@context":
+            _walk(value, page, depth + 1)
+
+
+def _list_element(element: Any, page: Page, depth: int) -> None:
+    """An ItemList entry: a JobPosting (maybe inside a ListItem), or the URL of a posting's page."""
+    if isinstance(element, str):
+        page.links.append(element)
+        return
+    if not isinstance(element, dict):
+        return
+    before = len(page.postings)
+    _walk(element, page, depth)
+    if len(page.postings) > before:
+        return
+    item = element.get("item")
+    candidates = [element.get("url"), item]
+    if isinstance(item, dict):
+        candidates = [element.get("url"), item.get("url"), item.get("@id")]
+    url = next((value for value in candidates if isinstance(value, str) and value.strip()), None)
+    if url is not None:
+        page.links.append(url)
+
+
+def _from_microdata(item: Any) -> Any:
+    """extruct's uniform microdata without its lxml nodes; a JobPosting keeps its description's HTML."""
+    if isinstance(item, list):
+        return [_from_microdata(value) for value in item]
+    if not isinstance(item, dict):
+        return item
+    node = item.get("htmlNode")
+    clean = {key: _from_microdata(value) for key, value in item.items() if key != "htmlNode"}
+    if "JobPosting" in _types(clean) and node is not None:
+        markup = _microdata_description(node)
+        if markup:
+            clean["description"] = markup
+    return clean
+
+
+def _microdata_description(node: lxml.etree._Element) -> str | None:
+    """The inner HTML of the item's own `itemprop="description"` (extruct keeps only its text)."""
+    for element in node.iterdescendants():
+        if "description" not in str(element.get("itemprop") or "").split():
+            continue
+        owner = next((up for up in element.iterancestors() if up.get("itemscope") is not None), None)
+        if owner is not node:
+            continue
+        if element.get("content") is not None:
+            return str(element.get("content"))
+        inner = html.escape(element.text or "", quote=False)
+        inner += "".join(lxml.html.tostring(child, encoding="unicode") for child in element)
+        return inner
+    return None
+
+
+def _selected_links(response: Response, selector: str | None) -> list[str]:
+    """`href`s of the elements `selector` matches (or the strings it selects, `a::attr(href)`)."""
+    if not selector or not isinstance(response, TextResponse):
+        return []
+    links = []
+    for match in response.css(selector):
+        value = match.get() if isinstance(match.root, str) else match.attrib.get("href")
+        if isinstance(value, str) and value.strip():
+            links.append(value.strip())
+    return links
+
+
+def read_sitemap(response: Response) -> tuple[str, list[str]]:
+    """(`urlset` or `sitemapindex`, its `<loc>` URLs); anything else is a ListingError."""
+    parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = lxml.etree.fromstring(response.body, parser=parser)
+    except lxml.etree.XMLSyntaxError as exc:
+        looks_html = response.body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+        raise ListingError(
+            "response is not a sitemap (an HTML page)" if looks_html else f"response is not a sitemap ({exc})"
+        ) from None
+    kind = lxml.etree.QName(root).localname
+    if kind == "html":
+        raise ListingError("response is not a sitemap (an HTML page)")
+    if kind not in ("urlset", "sitemapindex"):
+        raise ListingError(f"response is not a sitemap (its root element is <{kind}>)")
+    child = "url" if kind == "urlset" else "sitemap"
+    locations = root.xpath(f"./*[local-name()='{child}']/*[local-name()='loc']/text()")
+    return kind, [str(url).strip() for url in locations if str(url).strip()]
+
+
+def _because(page: Page) -> str:
+    return f" ({'; '.join(page.problems)})" if page.problems else ""
+
+
+def _absolute(board: Board[Options], url: str) -> str:
+    base = board.options.base_url
+    return urljoin(base.rstrip("/") + "/", url.lstrip("/")) if base and "://" not in url else url
+
+
+def _web_url(raw: str, base: str) -> str | None:
+    """The link as one canonical http(s) URL (no fragment, no tracking parameters): each page is read once."""
+    url = canonical_url(urldefrag(urljoin(base, raw.strip()))[0])
+    return url if url and url.startswith(("http://", "https://")) else None
+
+
+# --- one JobPosting as a Posting -----------------------------------------------------------------
+
+
+def posting_identity(record: Mapping[str, Any]) -> str:
+    """The posting's `identifier`, else its own URL, else the page it is on (SPEC: the canonical URL)."""
+    posting: Mapping[str, Any] = record["posting"]
+    page = str(record["page"])
+    identifier = _identifier(posting.get("identifier"))
+    if identifier:
+        return identifier
+    own = canonical_url(_text(posting.get("url")) or None, base=page)
+    if own:
+        return own
+    where = canonical_url(page) or page
+    return f"{where}#{record['anchor']}" if record.get("anchor") else where
+
+
+def posting_from_jsonld(
+    posting: Mapping[str, Any],
+    *,
+    source: str,
+    external_id: str,
+    page: str | None,
+    company: str | None = None,
+    now: datetime | None = None,
+) -> Posting:
+    """One schema.org JobPosting as a Posting; a `validThrough` already past closes it."""
+    title = _clean(_text(posting.get("title")) or _text(posting.get("name")))
+    if not title:
+        raise PostingError("'title' is missing or blank")
+    markup = sanitize_html(description_html(posting.get("description")))
+    text = html_to_text(markup)
+    url = canonical_url(_text(posting.get("url")) or None, base=page) or canonical_url(page)
+    locations, remote = locations_of(posting)
+    deadline = parse_datetime(_text(posting.get("validThrough")) or None)
+    sponsorship = sponsorship_from_text(text)
+    extra = {key: posting[key] for key in EXTRA_FIELDS if posting.get(key) not in (None, "", [])}
+    if page and canonical_url(page) != url:
+        extra["page"] = page
+    return Posting(
+        source=source,
+        external_id=external_id,
+        title=title,
+        url=url,
+        apply_url=url,
+        company=company_of(posting) or company,
+        locations=locations,
+        workplace="remote" if remote else None,
+        employment_type=employment_type(", ".join(_texts(posting.get("employmentType"))) or None, title),
+        salary=salary_of(posting),
+        posted_at=parse_datetime(_text(posting.get("datePosted")) or None),
+        deadline=deadline,
+        work_rights=WorkRights(sponsorship=sponsorship) if sponsorship else None,
+        description_text=text,
+        description_html=markup,
+        extra=extra,
+        closed=deadline is not None and deadline < (now or datetime.now(UTC)),
+    )
+
+
+def description_html(value: Any) -> str:
+    """The description as HTML; one that arrives entity-escaped (`&lt;p&gt;`) is unescaped once."""
+    text = value if isinstance(value, str) else _text(value)
+    if "<" not in text and _ESCAPED_MARKUP.search(text):
+        return unescape_entities(text)
+    return text
+
+
+def company_of(posting: Mapping[str, Any]) -> str | None:
+    organization = _first(posting.get("hiringOrganization"))
+    name = organization.get("name") if isinstance(organization, Mapping) else organization
+    return _clean(_text(name)) or None
+
+
+def locations_of(posting: Mapping[str, Any]) -> tuple[tuple[Location, ...], bool]:
+    """Places from `jobLocation`, remote areas from `applicantLocationRequirements`; and whether remote."""
+    remote = any("telecommute" in value.lower() for value in _texts(posting.get("jobLocationType")))
+    found: dict[Location, None] = {}
+    for place in _as_list(posting.get("jobLocation")):
+        found.update(dict.fromkeys(_place(place)))
+    areas = [_text(area.get("name") if isinstance(area, Mapping) else area)
+             for area in _as_list(posting.get("applicantLocationRequirements"))]  # fmt: skip
+    if remote:
+        for area in filter(None, areas):
+            found.update(dict.fromkeys(parse_locations(f"Remote, {area}")))
+        if not any(location.remote for location in found):
+            found[Location("Remote", remote=True)] = None
+    return tuple(found), remote
+
+
+def _place(place: Any) -> tuple[Location, ...]:
+    """One Place: its PostalAddress read as "locality, region" with the country code as the hint."""
+    if isinstance(place, str):
+        return parse_locations(place)
+    if not isinstance(place, Mapping):
+        return ()
+    address = _first(place.get("address"))
+    if isinstance(address, str):
+        return parse_locations(address)
+    if not isinstance(address, Mapping):
+        name = _text(place.get("name"))
+        return parse_locations(name) if name else ()
+    locality = clean_text(_text(address.get("addressLocality")))
+    region = clean_text(_text(address.get("addressRegion")))
+    country = country_code(address.get("addressCountry"))
+    text = ", ".join(part for part in (locality, region) if part)
+    if not text:
+        named = country_name(address.get("addressCountry"))
+        return parse_locations(named) if named else ()
+    for attempt in (text, locality):
+        found = parse_locations(attempt, country_hint=country) if attempt else ()
+        if (
+            found
+            and (found[0].city or not locality)
+            and (country is None or found[0].country in (country, None))
+        ):
+            best = found[0]
+            return (Location(best.name, best.city, best.region, best.country or country, best.remote),)
+    return (Location(locality or text, city=locality or None, country=country),)
+
+
+def country_code(value: Any) -> str | None:
+    """ISO 3166 alpha-2 from a code ("ES", "ESP"), a name ("United States") or a Country object.
+
+    A short string is only ever read as a code: "B" is a stray letter, not some country's region.
+    """
+    name = country_name(value)
+    code = name.upper()
+    country = None
+    if len(code) == 2:
+        country = pycountry.countries.get(alpha_2="GB" if code == "UK" else code)
+    elif len(code) == 3:
+        country = pycountry.countries.get(alpha_3=code)
+    if country is not None:
+        return str(country.alpha_2)
+    if len(code) <= 3:
+        return None
+    try:
+        return str(pycountry.countries.lookup(name).alpha_2)
+    except LookupError:
+        found = parse_locations(name)
+        only = found[0] if len(found) == 1 else None
+        return only.country if only and not only.city and not only.region else None
+
+
+def country_name(value: Any) -> str:
+    value = _first(value)
+    if isinstance(value, Mapping):
+        value = value.get("name") or value.get("identifier")
+    return clean_text(_text(value))
+
+
+def salary_of(posting: Mapping[str, Any]) -> Salary | None:
+    """`baseSalary` (else `estimatedSalary`) exactly as offered, in its own `unitText` period."""
+    for key in ("baseSalary", "estimatedSalary"):
+        for amount in _as_list(posting.get(key)):
+            salary = _money(amount, _text(posting.get("salaryCurrency")) or None)
+            if salary is not None:
+                return salary
+    return None
+
+
+def _money(amount: Any, currency: str | None) -> Salary | None:
+    if isinstance(amount, bool):
+        return None
+    if isinstance(amount, int | float):
+        return salary_from_range(amount, amount, currency, None)
+    if isinstance(amount, str):
+        return parse_salary_text(amount, default_currency=currency) or salary_from_range(
+            amount, amount, currency, None
+        )
+    if not isinstance(amount, Mapping):
+        return None
+    currency = _text(amount.get("currency")) or currency
+    value, unit = amount.get("value"), _text(amount.get("unitText")) or None
+    if isinstance(value, Mapping):  # a QuantitativeValue: one value, or minValue and maxValue
+        unit = _text(value.get("unitText")) or unit
+        low, high = value.get("minValue"), value.get("maxValue")
+        if low is None and high is None:
+            low = high = value.get("value")
+        if low is None and high is None:  # the bounds written beside it, on the MonetaryAmount
+            low, high = amount.get("minValue"), amount.get("maxValue")
+    else:
+        low, high = amount.get("minValue", value), amount.get("maxValue", value)
+    return salary_from_range(low, high, currency, unit)
+
+
+def _identifier(value: Any) -> str:
+    """`identifier` as text: a PropertyValue's `value`, or the string or number itself."""
+    value = _first(value)
+    if isinstance(value, Mapping):
+        value = value.get("value") if value.get("value") is not None else value.get("@id")
+    if isinstance(value, bool) or value is None:
+        return ""
+    return clean_text(str(value)) if isinstance(value, str | int | float) else ""
+
+
+def _types(node: Mapping[str, Any]) -> set[str]:
+    """`@type` as bare names: "JobPosting" from "schema:JobPosting" or "http://schema.org/JobPosting"."""
+    return {re.split(r"[/:#]", value)[-1] for value in _texts(node.get("@type"))}
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _first(value: Any) -> Any:
+    items = _as_list(value)
+    return items[0] if items else None
+
+
+def _text(value: Any) -> str:
+    """A property as text: strings as they are, numbers written out, a language value's `@value`."""
+    value = _first(value)
+    if isinstance(value, Mapping):
+        value = value.get("@value")
+    if isinstance(value, bool) or value is None:
+        return ""
+    return str(value) if isinstance(value, str | int | float) else ""
+
+
+def _texts(value: Any) -> list[str]:
+    return [text for item in _as_list(value) if (text := _text(item))]
+
+
+def _clean(value: str) -> str:
+    """Whitespace-normalised, with entities a site escaped into plain text ("R&amp;D") decoded once."""
+    return clean_text(unescape_entities(value) if _ENTITY.search(value) else value)
+
+
+SOURCE_TYPE = SourceType(
+    name="jsonld",
+    description="any site whose pages carry schema.org JobPosting markup (JSON-LD or microdata)",
+    options=Options,
+    spider=JsonLdSpider,
+    example={
+        "name": "acme",
+        "type": "jsonld",
+        "start_urls": ["https://acme.example/careers"],
+        "follow": "a.job-link",
+    },
+)

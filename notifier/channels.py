@@ -1,0 +1,448 @@
+"""Notification channels: apprise URLs validated, redacted, described and sent to, one channel at a time."""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import logging
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, unquote
+
+import apprise
+
+with warnings.catch_warnings():
+    # apprise's e-mail plugin imports imghdr, deprecated since Python 3.11, when apprise first loads
+    # its plugins; where warnings are errors (our tests) that import fails and apprise silently goes
+    # without e-mail. Importing it once here, with that one warning ignored, keeps e-mail available.
+    warnings.filterwarnings("ignore", message="'imghdr' is deprecated", category=DeprecationWarning)
+    import apprise.utils.pgp
+
+from notifier.messages import Message, MessageFormat
+
+SEND_TIMEOUT_S = 30.0
+"""The longest one send may take, connection, retries and all."""
+
+MASK = "****"
+
+# Chat services that render Markdown: they get Markdown even where apprise declares plain text
+# (Mattermost, Zulip, Revolt render what they are sent), so links and emphasis survive.
+_MARKDOWN_SCHEMES = frozenset(
+    {
+        "slack",
+        "discord",
+        "tgram",
+        "matrix",
+        "matrixs",
+        "mmost",
+        "mmosts",
+        "rocket",
+        "rockets",
+        "zulip",
+        "gchat",
+        "guilded",
+        "revolt",
+        "workflow",
+        "workflows",
+        "wxteams",
+        "webex",
+    }
+)
+
+# Query keys whose value is a credential whatever the service; `+` (HTTP header), `-` (URL query
+# of the request) and `:` (payload field) keys of the generic webhooks always are masked too.
+_SECRET_KEY = re.compile(r"token|key|secret|pass|pwd|auth|sig|cred|bearer|session", re.IGNORECASE)
+_SECRET_PREFIXES = ("+", "-", ":")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_HOSTNAME = re.compile(r"(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|\[[0-9A-Fa-f:.]+\])(?::\d+)?")
+_NUMBER = re.compile(r"[-+]?\d+")
+_EMAIL = re.compile(r"[^@\s/]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_TOKEN_LIKE = re.compile(r"(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,}|[^/?#&=]{32,}")
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_SECRET_TOKEN_SPLIT = re.compile(r"[/:@?&=#;,\s]+")
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What one send to one channel came to; `detail` is readable and never holds a secret."""
+
+    ok: bool
+    detail: str
+
+
+# ------------------------------------------------------------------------------------------------
+# Keeping secrets out of apprise's log lines
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _LogScope:
+    """The channel being handled in this context: its secrets, and where to keep apprise's lines
+    instead of logging them (None: log them, redacted)."""
+
+    secrets: frozenset[str] = frozenset()
+    captured: list[str] | None = None
+
+
+_scope: contextvars.ContextVar[_LogScope | None] = contextvars.ContextVar("rolewatch_channel", default=None)
+
+
+class _RedactApprise(logging.Filter):
+    """Rewrites every apprise log record with URLs and the current channel's secrets masked.
+
+    Apprise prints URLs it cannot parse verbatim and custom header values even in privacy mode;
+    this filter sits on apprise's logger, so its own per-service capture sees the redacted text
+    too. The scope travels into apprise's worker threads with the context.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scope = _scope.get()
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        record.msg = redact_text(message, scope.secrets if scope else frozenset())
+        record.args = ()
+        if scope is not None and scope.captured is not None:
+            if record.levelno >= logging.WARNING:
+                scope.captured.append(record.msg)
+            return False
+        return True
+
+
+_APPRISE_LOGGER = logging.getLogger("apprise")
+if not any(isinstance(f, _RedactApprise) for f in _APPRISE_LOGGER.filters):
+    _APPRISE_LOGGER.addFilter(_RedactApprise())
+
+
+@contextmanager
+def _channel_scope(url: str, *, capture: bool) -> Iterator[_LogScope]:
+    scope = _LogScope(_secrets_of(url), [] if capture else None)
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+# ------------------------------------------------------------------------------------------------
+# Redaction
+# ------------------------------------------------------------------------------------------------
+
+
+def redact(url: str) -> str:
+    """The URL with every secret masked: apprise's privacy URL where apprise can parse it, with
+    header (`+`), query (`-`), payload (`:`) and credential-like parameters masked besides; a
+    cautious lexical masking where it cannot (hosts and path parts that could be tokens)."""
+    text = str(url).strip()
+    with _quiet():
+        plugin = _instantiate(text)
+    if plugin is None:
+        return _redact_lexically(text)
+    try:
+        private = str(plugin.url(privacy=True))
+    except Exception:
+        return _redact_lexically(text)
+    return _tidy_private_url(private, _query_keys(text))
+
+
+def redact_text(text: str, secrets: frozenset[str] = frozenset()) -> str:
+    """Free text (a log line, an error) with URLs redacted and the given secret strings masked."""
+    text = _URL_IN_TEXT.sub(lambda m: _redact_lexically(m.group(0)), text)
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    token = _scope.set(_LogScope(captured=[]))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def _split_url(text: str) -> tuple[str, str, str, str, str] | None:
+    """(scheme, netloc, path, query, fragment) without urllib's validation, which rejects the very
+    URLs (bad ports, stray brackets) that most need redacting."""
+    scheme, separator, rest = text.partition("://")
+    if not separator or not _SCHEME.fullmatch(scheme):
+        return None
+    rest, _, fragment = rest.partition("#")
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    return scheme, netloc, slash + path, query, fragment
+
+
+def _redact_lexically(text: str) -> str:
+    parts = _split_url(text)
+    if parts is None:
+        return MASK
+    scheme, netloc, path, query, fragment = parts
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at:
+        user, colon, _password = userinfo.partition(":")
+        userinfo = _public_or_mask(user) + (f":{MASK}" if colon else "")
+    host = hostport if _HOSTNAME.fullmatch(hostport) else (MASK if hostport else "")
+    segments = "/".join(_public_or_mask(segment) for segment in path.split("/"))
+    result = f"{scheme}://{userinfo}{at}{host}{segments}"
+    if query:
+        result += "?" + _mask_query(query)
+    if fragment:
+        result += "#" + _public_or_mask(fragment)
+    return result
+
+
+def _public_or_mask(segment: str) -> str:
+    """A part of a URL apprise could not parse is shown only if it cannot be a token."""
+    value = unquote(segment)
+    public = (
+        len(value) <= 8
+        or _NUMBER.fullmatch(value) is not None
+        or _EMAIL.fullmatch(value) is not None
+        or "..." in value
+        or value == MASK
+    )
+    return segment if public else MASK
+
+
+def _mask_query(query: str, keep: frozenset[str] | None = None) -> str:
+    pairs = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        key, equals, value = pair.partition("=")
+        name = unquote(key.replace("+", "%2B"))
+        if keep is not None and name.lower() not in keep:
+            continue
+        if equals and value and (name.startswith(_SECRET_PREFIXES) or _SECRET_KEY.search(name)):
+            value = MASK
+        pairs.append(f"{quote(name, safe='+-:')}{equals}{value}")
+    return "&".join(pairs)
+
+
+def _query_keys(text: str) -> frozenset[str]:
+    parts = _split_url(text)
+    if parts is None or not parts[3]:
+        return frozenset()
+    keys = (pair.partition("=")[0] for pair in parts[3].split("&") if pair)
+    return frozenset(unquote(key.replace("+", "%2B")).lower() for key in keys)
+
+
+def _tidy_private_url(private: str, keep: frozenset[str]) -> str:
+    """Apprise's privacy URL with only the parameters the user wrote, secret ones masked, and path
+    parts that look like tokens masked (generic webhooks keep their path as written)."""
+    parts = _split_url(private)
+    if parts is None:
+        return MASK
+    scheme, netloc, path, query, fragment = parts
+    userinfo, at, host = netloc.rpartition("@")
+    if not _HOSTNAME.fullmatch(host) and "..." not in host:
+        host = MASK if host else ""
+    netloc = f"{userinfo}{at}{host}"
+    path = "/".join(MASK if _TOKEN_LIKE.fullmatch(unquote(s)) else s for s in path.split("/"))
+    result = f"{scheme}://{netloc}{path}"
+    query = _mask_query(query, keep)
+    if query:
+        result += "?" + query
+    if fragment:
+        result += "#" + fragment
+    return result
+
+
+def _secrets_of(url: str) -> frozenset[str]:
+    """Every piece of the URL that its redacted form hides: to be masked wherever it turns up."""
+    shown = set(_SECRET_TOKEN_SPLIT.split(unquote(redact(url))))
+    secrets: set[str] = set()
+    for piece in (url, unquote(url)):
+        for token in _SECRET_TOKEN_SPLIT.split(piece):
+            if len(token) >= 4 and token not in shown:
+                secrets.add(token)
+    parts = _split_url(url.strip())
+    if parts is not None:
+        for pair in parts[3].split("&"):
+            name, _, value = pair.partition("=")
+            if value and (name.startswith(_SECRET_PREFIXES) or _SECRET_KEY.search(name)):
+                secrets.update({value, unquote(value)} - {""})
+        userinfo = parts[1].rpartition("@")[0]
+        password = userinfo.partition(":")[2]
+        if password:
+            secrets.update({password, unquote(password)})
+    return frozenset(secrets)
+
+
+# ------------------------------------------------------------------------------------------------
+# What a channel is
+# ------------------------------------------------------------------------------------------------
+
+
+_ASSET = apprise.AppriseAsset(
+    app_id="rolewatch",
+    app_desc="rolewatch job alerts",
+    app_url="https://github.com/rolewatch/rolewatch",
+    async_mode=False,
+)
+
+
+def _instantiate(url: str) -> Any:
+    """The apprise plugin for `url`, or None when apprise cannot load it (unknown, malformed, disabled)."""
+    try:
+        return apprise.Apprise.instantiate(url, asset=_ASSET, suppress_exceptions=True)
+    except Exception:
+        return None
+
+
+def validate_channel(url: str) -> None:
+    """Raise ValueError, naming the URL only in redacted form, unless apprise can load it."""
+    _load(url)
+
+
+def _load(url: str) -> Any:
+    """The apprise plugin for `url`; a ValueError with apprise's (redacted) reason when there is none."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("a channel needs an apprise URL, such as mailto://… or slack://…")
+    text = url.strip()
+    if _split_url(text) is None:
+        raise ValueError("a channel must be an apprise URL (scheme://…), such as mailto://… or slack://…")
+    with _channel_scope(text, capture=True) as scope:
+        plugin = _instantiate(text)
+    if plugin is None:
+        reason = "; ".join(dict.fromkeys(scope.captured or [])) or "unknown service or malformed URL"
+        raise ValueError(f"not a usable apprise URL: {redact(text)} ({reason})")
+    return plugin
+
+
+def channel_key(url: str) -> str:
+    """A stable 16-hex id for a channel that does not reveal it (blake2b of the URL, personalised)."""
+    digest = hashlib.blake2b(url.strip().encode("utf-8"), digest_size=8, person=b"rolewatch-chan")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Profile:
+    schemes: frozenset[str]
+    formats: tuple[str, ...]
+    override: str | None
+    title_maxlen: int
+    body_maxlen: int
+
+
+@lru_cache(maxsize=512)
+def _profile(url: str) -> _Profile:
+    plugin = _load(url)
+    schemes: set[str] = set()
+    for attribute in ("protocol", "secure_protocol"):
+        value = getattr(plugin, attribute, None)
+        schemes.update([value] if isinstance(value, str) else list(value or ()))
+    declared = plugin.notify_format
+    formats = declared if isinstance(declared, (tuple, list)) else (declared,)
+    override = getattr(plugin, "_format_override", None)
+    return _Profile(
+        schemes=frozenset(s.lower() for s in schemes),
+        formats=tuple(str(getattr(f, "value", f)) for f in formats),
+        override=str(getattr(override, "value", override)) if override else None,
+        title_maxlen=int(plugin.title_maxlen),
+        body_maxlen=int(plugin.body_maxlen),
+    )
+
+
+def channel_format(url: str) -> MessageFormat:
+    """HTML for e-mail, Markdown for chat services that render it, plain text for the rest.
+
+    A `?format=` the user put on the URL wins when the service supports it.
+    """
+    profile = _profile(url)
+    if profile.override in profile.formats and profile.override in {f.value for f in MessageFormat}:
+        return MessageFormat(profile.override)
+    if profile.schemes & _MARKDOWN_SCHEMES:
+        return MessageFormat.MARKDOWN
+    if profile.formats[0] == MessageFormat.HTML:
+        return MessageFormat.HTML
+    if profile.formats == (MessageFormat.MARKDOWN.value,):
+        return MessageFormat.MARKDOWN
+    return MessageFormat.TEXT
+
+
+def channel_limits(url: str) -> tuple[int, int]:
+    """(title_maxlen, body_maxlen) of the channel's apprise plugin; a title_maxlen of 0 means the
+    service has no title and apprise puts it in front of the body."""
+    profile = _profile(url)
+    return profile.title_maxlen, profile.body_maxlen
+
+
+# ------------------------------------------------------------------------------------------------
+# Sending
+# ------------------------------------------------------------------------------------------------
+
+
+def send(url: str, message: Message, *, timeout_s: float = SEND_TIMEOUT_S) -> SendOutcome:
+    """Send one message to one channel and say how it went; never raises for a delivery problem.
+
+    The whole send is bounded by `timeout_s`: apprise stops waiting then (TIMEOUT), and the
+    plugin's own socket time-outs are capped by it so no worker thread outlives it for long.
+    """
+    if not timeout_s > 0:
+        raise ValueError(f"timeout_s must be positive, not {timeout_s!r}")
+    text = url.strip()
+    with _channel_scope(text, capture=False) as scope:
+        try:
+            return _send(text, message, timeout_s)
+        except Exception as error:
+            detail = f"{type(error).__name__}: {error}"
+            return SendOutcome(False, redact_text(detail, scope.secrets))
+
+
+def _send(url: str, message: Message, timeout_s: float) -> SendOutcome:
+    plugin = _instantiate(url)
+    if plugin is None:
+        return SendOutcome(False, f"not a usable apprise URL: {redact(url)}")
+    for attribute in ("socket_connect_timeout", "socket_read_timeout"):
+        current = float(getattr(plugin, attribute, timeout_s) or timeout_s)
+        setattr(plugin, attribute, min(current, timeout_s))
+    notifier = apprise.Apprise(asset=_ASSET)
+    notifier.add(plugin)
+    result = notifier.notify(
+        body=message.body,
+        title=message.title,
+        body_format=_input_format(url, plugin, message.format),
+        timeout=timeout_s,
+    )
+    with result:
+        return _outcome(result, _scope_secrets())
+
+
+def _input_format(url: str, plugin: Any, format: MessageFormat) -> str:
+    """What to tell apprise the body is. Markdown for a chat service that renders Markdown but that
+    apprise declares as plain text is passed as text, so apprise does not flatten it."""
+    declared = plugin.notify_format
+    formats = declared if isinstance(declared, (tuple, list)) else (declared,)
+    values = {str(getattr(f, "value", f)) for f in formats}
+    if format is MessageFormat.MARKDOWN and format.value not in values and channel_format(url) is format:
+        return MessageFormat.TEXT.value
+    return format.value
+
+
+def _scope_secrets() -> frozenset[str]:
+    scope = _scope.get()
+    return scope.secrets if scope else frozenset()
+
+
+def _outcome(result: Any, secrets: frozenset[str]) -> SendOutcome:
+    services = list(result)
+    ok = bool(result) and bool(services)
+    status = result.status.name
+    if not services:
+        return SendOutcome(False, f"{status}: apprise sent nothing")
+    service = services[0]
+    lines = list(dict.fromkeys(entry.message for entry in service.logs()))
+    summary = f"{service.name} {service.status.name} in {service.elapsed:.1f}s"
+    if len(service.attempts) > 1:
+        summary += f" after {len(service.attempts)} attempts"
+    detail = summary + (": " + "; ".join(lines) if lines else "")
+    return SendOutcome(ok, redact_text(detail, secrets))

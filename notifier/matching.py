@@ -1,0 +1,166 @@
+"""Which subscriptions want which events: the query and the structured filters, compiled once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pycountry
+
+from notifier.query import Query, QuerySet, compile_query, fold, posting_text
+from rolewatch.config import Config, MinSalary, SalaryConversion, Subscription
+from rolewatch.domain import Event, Location, Posting, Salary
+
+REMOTE = "remote"
+
+
+@dataclass(frozen=True)
+class SubscriptionFilter:
+    """One subscription's filters in a form that is cheap to test against many postings."""
+
+    name: str
+    events: frozenset[str]
+    sources: frozenset[str]
+    companies: frozenset[str]
+    places: tuple[frozenset[str], ...]
+    employment_types: frozenset[str]
+    workplaces: frozenset[str]
+    sponsorship: frozenset[str]
+    min_salary: MinSalary | None
+    conversions: tuple[SalaryConversion, ...]
+
+    def wants_event(self, event: Event) -> bool:
+        return event.type.value in self.events and (not self.sources or event.source in self.sources)
+
+    def accepts(self, posting: Posting) -> bool:
+        """The structured filters; each one left empty accepts everything."""
+        if self.companies and fold(posting.company or "") not in self.companies:
+            return False
+        if self.employment_types and posting.employment_type not in self.employment_types:
+            return False
+        if self.workplaces and not self._workplace_fits(posting):
+            return False
+        if self.sponsorship and (
+            posting.work_rights is None or posting.work_rights.sponsorship not in self.sponsorship
+        ):
+            return False
+        if self.places and not any(self._place_fits(wanted, posting) for wanted in self.places):
+            return False
+        return self.min_salary is None or pays_at_least(posting.salary, self.min_salary, self.conversions)
+
+    def _workplace_fits(self, posting: Posting) -> bool:
+        if posting.workplace in self.workplaces:
+            return True
+        return REMOTE in self.workplaces and any(location.remote for location in posting.locations)
+
+    @staticmethod
+    def _place_fits(wanted: frozenset[str], posting: Posting) -> bool:
+        if REMOTE in wanted and (posting.workplace == REMOTE or any(loc.remote for loc in posting.locations)):
+            return True
+        return any(place_names(location) & wanted for location in posting.locations)
+
+
+def compile_filter(
+    subscription: Subscription, conversions: Sequence[SalaryConversion] = ()
+) -> SubscriptionFilter:
+    return SubscriptionFilter(
+        name=subscription.name,
+        events=frozenset(subscription.events),
+        sources=frozenset(subscription.sources),
+        companies=frozenset(fold(company) for company in subscription.companies),
+        places=tuple(wanted_place(place) for place in subscription.locations),
+        employment_types=frozenset(subscription.employment_types),
+        workplaces=frozenset(subscription.workplace),
+        sponsorship=frozenset(subscription.sponsorship),
+        min_salary=subscription.min_salary,
+        conversions=tuple(conversions),
+    )
+
+
+def wanted_place(text: str) -> frozenset[str]:
+    """The folded names one subscription location answers to: itself, and a country's code and names."""
+    folded = fold(text)
+    names = {folded}
+    country = _country(text)
+    if country is not None:
+        names.update(fold(name) for name in _country_names(country))
+    return frozenset(names)
+
+
+def place_names(location: Location) -> frozenset[str]:
+    """Every folded name a posting's location can be asked for by: city, region, country code and name."""
+    names = {fold(part) for part in (location.name, location.city, location.region) if part}
+    if location.country:
+        names.update(fold(name) for name in _country_names(location.country))
+    if location.remote:
+        names.add(REMOTE)
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1024)
+def _country(text: str) -> str | None:
+    """An ISO alpha-2 code for a country name or code; None for a city or region."""
+    try:
+        found = pycountry.countries.lookup(text.strip())
+    except LookupError:
+        return None
+    return str(found.alpha_2)
+
+
+@lru_cache(maxsize=1024)
+def _country_names(code: str) -> tuple[str, ...]:
+    country = pycountry.countries.get(alpha_2=code.upper())
+    if country is None:
+        return (code,)
+    names = [code, *(getattr(country, attr, "") for attr in ("name", "common_name", "official_name"))]
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def pays_at_least(salary: Salary | None, wanted: MinSalary, conversions: Sequence[SalaryConversion]) -> bool:
+    """The top of the posting's range reaches `wanted`, in the same currency and period or by a stated rule.
+
+    Pay that cannot be compared (none given, another currency or period with no rule) does not
+    match: a subscriber who set a floor asked not to see roles below it, and a guess could be one.
+    """
+    if salary is None or salary.currency is None or salary.period is None:
+        return False
+    top = salary.max if salary.max is not None else salary.min
+    if top is None:
+        return False
+    if (salary.currency, salary.period) == (wanted.currency, wanted.per):
+        return top >= wanted.amount
+    for rule in conversions:
+        source = (rule.from_.currency, rule.from_.per)
+        target = (rule.to.currency, rule.to.per)
+        if source == (salary.currency, salary.period) and target == (wanted.currency, wanted.per):
+            return top * rule.factor >= wanted.amount
+    return False
+
+
+class SubscriptionBook:
+    """Every subscription of one configuration, compiled: queries indexed together, filters ready."""
+
+    def __init__(self, config: Config) -> None:
+        conversions = tuple(config.salary_conversions)
+        self.filters = {s.name: compile_filter(s, conversions) for s in config.subscriptions}
+        self.subscriptions = {s.name: s for s in config.subscriptions}
+        queries: dict[str, Query] = {s.name: compile_query(s.query) for s in config.subscriptions if s.query}
+        self._queries = QuerySet(queries)
+        self._unqueried = [s.name for s in config.subscriptions if not s.query]
+        self._order = {name: index for index, name in enumerate(self.filters)}
+
+    def matching(self, event: Event, posting: Posting) -> list[str]:
+        """The names of the subscriptions that want this event about this posting, in configuration order.
+
+        The query index narrows the candidates first, so the cost follows the subscriptions that
+        could match rather than all of them.
+        """
+        candidates = [*self._queries.matching(posting_text(posting)), *self._unqueried]
+        found = [
+            name
+            for name in candidates
+            if self.filters[name].wants_event(event) and self.filters[name].accepts(posting)
+        ]
+        found.sort(key=self._order.__getitem__)
+        return found
