@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import pycountry
@@ -33,9 +33,10 @@ class SubscriptionFilter:
     def wants_event(self, event: Event) -> bool:
         return event.type.value in self.events and (not self.sources or event.source in self.sources)
 
-    def accepts(self, posting: Posting) -> bool:
+    def accepts(self, posting: Posting, facts: PostingFacts | None = None) -> bool:
         """The structured filters; each one left empty accepts everything."""
-        if self.companies and fold(posting.company or "") not in self.companies:
+        facts = facts or posting_facts(posting)
+        if self.companies and facts.company not in self.companies:
             return False
         if self.employment_types and posting.employment_type not in self.employment_types:
             return False
@@ -45,7 +46,7 @@ class SubscriptionFilter:
             posting.work_rights is None or posting.work_rights.sponsorship not in self.sponsorship
         ):
             return False
-        if self.places and not any(self._place_fits(wanted, posting) for wanted in self.places):
+        if self.places and not any(wanted & facts.places for wanted in self.places):
             return False
         return self.min_salary is None or pays_at_least(posting.salary, self.min_salary, self.conversions)
 
@@ -54,11 +55,20 @@ class SubscriptionFilter:
             return True
         return REMOTE in self.workplaces and any(location.remote for location in posting.locations)
 
-    @staticmethod
-    def _place_fits(wanted: frozenset[str], posting: Posting) -> bool:
-        if REMOTE in wanted and (posting.workplace == REMOTE or any(loc.remote for loc in posting.locations)):
-            return True
-        return any(place_names(location) & wanted for location in posting.locations)
+
+@dataclass(frozen=True)
+class PostingFacts:
+    """A posting's folded company and every name its places answer to, worked out once per event."""
+
+    company: str
+    places: frozenset[str]
+
+
+def posting_facts(posting: Posting) -> PostingFacts:
+    places = set().union(*(place_names(location) for location in posting.locations))
+    if posting.workplace == REMOTE:
+        places.add(REMOTE)
+    return PostingFacts(company=fold(posting.company or ""), places=frozenset(places))
 
 
 def compile_filter(
@@ -147,20 +157,50 @@ class SubscriptionBook:
         self.subscriptions = {s.name: s for s in config.subscriptions}
         queries: dict[str, Query] = {s.name: compile_query(s.query) for s in config.subscriptions if s.query}
         self._queries = QuerySet(queries)
-        self._unqueried = [s.name for s in config.subscriptions if not s.query]
+        self._unqueried = {s.name for s in config.subscriptions if not s.query}
         self._order = {name: index for index, name in enumerate(self.filters)}
+        # Per event type, the subscriptions that want it and need no more than the query to decide.
+        self._wanting: dict[str, set[str]] = {}
+        self._query_decides: set[str] = set()
+        for name, found in self.filters.items():
+            for kind in found.events:
+                self._wanting.setdefault(kind, set()).add(name)
+            if found == replace(_BARE, name=name, events=found.events, conversions=found.conversions):
+                self._query_decides.add(name)
 
     def matching(self, event: Event, posting: Posting) -> list[str]:
         """The names of the subscriptions that want this event about this posting, in configuration order.
 
         The query index narrows the candidates first, so the cost follows the subscriptions that
-        could match rather than all of them.
+        could match rather than all of them; a subscription with only a query is decided there.
         """
-        candidates = [*self._queries.matching(posting_text(posting)), *self._unqueried]
-        found = [
+        wanting = self._wanting.get(event.type.value)
+        if not wanting:
+            return []
+        candidates = (self._queries.matching_set(posting_text(posting)) | self._unqueried) & wanting
+        found = list(candidates & self._query_decides)
+        facts = posting_facts(posting)
+        filters = self.filters
+        found.extend(
             name
-            for name in candidates
-            if self.filters[name].wants_event(event) and self.filters[name].accepts(posting)
-        ]
+            for name in candidates - self._query_decides
+            if (not filters[name].sources or event.source in filters[name].sources)
+            and filters[name].accepts(posting, facts)
+        )
         found.sort(key=self._order.__getitem__)
         return found
+
+
+#: A subscription filter with nothing set beyond its name and events: the query alone decides.
+_BARE = SubscriptionFilter(
+    name="",
+    events=frozenset(),
+    sources=frozenset(),
+    companies=frozenset(),
+    places=(),
+    employment_types=frozenset(),
+    workplaces=frozenset(),
+    sponsorship=frozenset(),
+    min_salary=None,
+    conversions=(),
+)

@@ -128,21 +128,30 @@ def _posting_keys(fields: Mapping[str, FieldText]) -> frozenset[Key]:
 @dataclass(frozen=True)
 class _Compiled:
     """A compiled node: its predicate and, for pre-filtering, keys at least one of which any
-    matching posting must have (None when no such set is known, e.g. under NOT)."""
+    matching posting must have (None when no such set is known, e.g. under NOT).
+
+    `exact` says the keys decide the node on their own (a word, or an OR of words): a posting
+    matches exactly when it has one of them. `vetoes`, for a NOT of such a node, are the keys
+    whose absence alone means a match. Both let a QuerySet skip calling predicates at all.
+    """
 
     predicate: Predicate
     keys: frozenset[Key] | None
+    exact: bool = False
+    vetoes: frozenset[Key] | None = None
 
 
 class Query:
     """A compiled query; `matches` is cheap, `compile_query` does the parsing once."""
 
-    __slots__ = ("_predicate", "keys", "text")
+    __slots__ = ("_predicate", "exact", "keys", "text", "vetoes")
 
     def __init__(self, text: str, compiled: _Compiled) -> None:
         self.text = text
         self._predicate = compiled.predicate
         self.keys = compiled.keys
+        self.exact = compiled.exact
+        self.vetoes = compiled.vetoes
 
     def matches(self, posting: Posting) -> bool:
         """Convenience for one posting; when matching many queries fold the posting once with
@@ -219,7 +228,7 @@ def _term(raw: str, field: str, pos: int) -> _Compiled:
         raise QuerySyntaxError(f"query: {raw!r} at position {pos} has no word to match")
     if len(tokens) == 1 and not _is_wild(tokens[0]):
         word = tokens[0]
-        return _Compiled(lambda t: word in t.fields[field].words, frozenset({("w", field, word)}))
+        return _Compiled(lambda t: word in t.fields[field].words, frozenset({("w", field, word)}), exact=True)
     pattern = re.compile(" " + " ".join(_token_pattern(t) for t in tokens) + "(?= )")
     search = pattern.search
     keys = _token_keys(tokens[0], field)
@@ -253,13 +262,17 @@ def _token_keys(token: str, field: str) -> frozenset[Key] | None:
 
 def _not(child: _Compiled) -> _Compiled:
     predicate = child.predicate
-    return _Compiled(lambda t: not predicate(t), None)
+    return _Compiled(lambda t: not predicate(t), None, vetoes=child.keys if child.exact else None)
 
 
 def _and(children: list[_Compiled]) -> _Compiled:
     known = [c.keys for c in children if c.keys is not None]
     # Any one conjunct's keys are necessary for the whole; the smallest set filters best.
     keys = min(known, key=len) if known else None
+    if all(c.exact and c.keys is not None and len(c.keys) == 1 for c in children):
+        # Words that must all be there: one subset test on the posting's keys decides it.
+        needed = frozenset().union(*(c.keys for c in children if c.keys is not None))
+        return _Compiled(lambda t: needed <= t.keys, keys)
     if len(children) == 2:
         a, b = (c.predicate for c in children)
         return _Compiled(lambda t: a(t) and b(t), keys)
@@ -271,11 +284,12 @@ def _or(children: list[_Compiled]) -> _Compiled:
     keys: frozenset[Key] | None = frozenset()
     for child in children:
         keys = None if child.keys is None or keys is None else keys | child.keys
+    exact = all(c.exact for c in children)
     if len(children) == 2:
         a, b = (c.predicate for c in children)
-        return _Compiled(lambda t: a(t) or b(t), keys)
+        return _Compiled(lambda t: a(t) or b(t), keys, exact=exact)
     predicates = tuple(c.predicate for c in children)
-    return _Compiled(lambda t: any(p(t) for p in predicates), keys)
+    return _Compiled(lambda t: any(p(t) for p in predicates), keys, exact=exact)
 
 
 K = TypeVar("K", bound=Hashable)
@@ -284,27 +298,51 @@ K = TypeVar("K", bound=Hashable)
 class QuerySet(Generic[K]):
     """Many queries matched together: an index of the words each query needs means a posting is
     only tested against the queries that could possibly match it, so cost follows the candidates,
-    not the number of subscriptions."""
+    not the number of subscriptions. Queries the keys decide on their own (a word, an OR of
+    words, or NOT of those) are answered from the index without evaluating anything."""
 
     def __init__(self, queries: Mapping[K, Query]) -> None:
         self._index: dict[Key, list[K]] = {}
+        self._vetoes: dict[Key, list[K]] = {}
         self._always: list[K] = []
+        self._negated: set[K] = set()
+        self._exact: set[K] = set()
         self._queries = dict(queries)
+        self._predicates = {ident: query._predicate for ident, query in self._queries.items()}
         self._order = {ident: n for n, ident in enumerate(self._queries)}
         for ident, query in self._queries.items():
-            if query.keys is None:
-                self._always.append(ident)
-            else:
+            if query.keys is not None:
                 for key in query.keys:
                     self._index.setdefault(key, []).append(ident)
+                if query.exact:
+                    self._exact.add(ident)
+            elif query.vetoes is not None:
+                self._negated.add(ident)
+                for key in query.vetoes:
+                    self._vetoes.setdefault(key, []).append(ident)
+            else:
+                self._always.append(ident)
         self._index_keys = frozenset(self._index)
+        self._veto_keys = frozenset(self._vetoes)
 
     def matching(self, text: PostingText) -> list[K]:
         """The identifiers of the queries that match, in the order the queries were given."""
-        candidates: set[K] = set(self._always)
+        found = list(self.matching_set(text))
+        found.sort(key=self._order.__getitem__)
+        return found
+
+    def matching_set(self, text: PostingText) -> set[K]:
+        """The identifiers of the queries that match, unordered (cheaper for many matches)."""
+        candidates: set[K] = set()
         for key in text.keys & self._index_keys:
             candidates.update(self._index[key])
-        queries = self._queries
-        found = [i for i in candidates if queries[i].matches_text(text)]
-        found.sort(key=self._order.__getitem__)
+        predicates = self._predicates
+        found = candidates & self._exact
+        found.update(i for i in candidates - self._exact if predicates[i](text))
+        found.update(i for i in self._always if predicates[i](text))
+        if self._negated:
+            vetoed: set[K] = set()
+            for key in text.keys & self._veto_keys:
+                vetoed.update(self._vetoes[key])
+            found |= self._negated - vetoed
         return found

@@ -223,6 +223,9 @@ class BoardServer:
                     self.send_header(name, value)
                 if reply.status != 304:
                     self.send_header("Content-Length", str(len(reply.body)))
+                # This server answers one request per connection; saying so keeps a client from
+                # reusing a closed connection (a resent GET is harmless, a lost POST is not).
+                self.send_header("Connection", "close")
                 self.end_headers()
                 if self.command != "HEAD" and reply.status != 304:
                     self.wfile.write(reply.body)

@@ -1,0 +1,341 @@
+"""Any HTML list of openings, mapped to postings with CSS or XPath selectors and followed by a next link."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from cssselect import SelectorError
+from lxml import etree
+from parsel import Selector, SelectorList
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from scrapy import Request
+from scrapy.http import Response, TextResponse
+
+from crawler.normalize.dates import parse_datetime
+from crawler.normalize.employment import employment_type
+from crawler.normalize.locations import parse_locations
+from crawler.normalize.rights import sponsorship_from_text
+from crawler.normalize.salary import parse_salary_text
+from crawler.normalize.text import clean_text, html_to_text
+from crawler.normalize.urls import canonical_url
+from crawler.registry import SourceType
+from crawler.spider import Board, BoardSpider, ListingError, ListingTruncated, PostingError
+from crawler.spiders.json import (
+    OptionBlock,
+    WebUrl,
+    describe_html,
+    describe_text,
+    paths_need_base,
+    rehost,
+    workplace_of,
+)
+from rolewatch.config import SourceOptions
+from rolewatch.domain import Posting, WorkRights
+
+_PAGE = "html_page"  # 1 for a start URL, 2 for the page its next link led to…
+_VISITED = "html_visited"  # pages of this chain already read (a next link back to one is the end)
+#: Selectors are tried from every element of this page when the configuration is loaded, so an
+#: unknown XPath function is refused there too (lxml only notices those while evaluating).
+_PROBE = Selector(
+    text='<html><body><div id="p" class="p"><ul><li class="p"><a href="/p">p</a><span>p</span>'
+    "</li></ul><table><tr><td>p</td></tr></table><p>p</p></div></body></html>"
+)
+_PROBE_NODES = _PROBE.xpath("//*")
+_XPATH_STARTS = ("/", "(", "./", "..", "@")
+#: An XPath function call (`normalize-space(…)`, `string(…)`); no CSS selector can start like that.
+_XPATH_FUNCTION = re.compile(r"^[a-z][a-z-]*\(")
+
+
+def is_xpath(selector: str) -> bool:
+    """XPath starts with `/`, `(`, `./`, `..`, `@` or a function call; anything else is CSS.
+
+    CSS may end in parsel's `::text` or `::attr(name)` to select text or an attribute.
+    """
+    text = selector.lstrip()
+    return text.startswith(_XPATH_STARTS) or bool(_XPATH_FUNCTION.match(text))
+
+
+def select(node: Selector, selector: str) -> SelectorList[Selector]:
+    """Evaluate a CSS or XPath selector relative to `node`."""
+    return node.xpath(selector) if is_xpath(selector) else node.css(selector)
+
+
+def _checked_selector(selector: str) -> str:
+    """Refuse a selector that cannot compile (or names an unknown XPath function) now, not mid-crawl."""
+    if not selector.strip():
+        raise ValueError("empty selector")
+    kind = "XPath" if is_xpath(selector) else "CSS selector"
+    try:
+        for node in _PROBE_NODES:
+            select(node, selector)
+    except (SelectorError, ValueError, etree.XPathError) as exc:
+        detail = str(exc).removeprefix("XPath error: ")
+        raise ValueError(f"not a valid {kind} ({detail}): {selector!r}") from None
+    return selector
+
+
+def _checked_item_selector(selector: str) -> str:
+    selector = _checked_selector(selector)
+    if not is_xpath(selector) and "::" in selector:
+        raise ValueError(f"`item` must select elements, not text or attributes: {selector!r}")
+    return selector
+
+
+#: A CSS selector or an XPath expression, checked when the configuration is loaded.
+SelectorText = Annotated[str, AfterValidator(_checked_selector)]
+
+
+class Fields(OptionBlock):
+    """Where each part of a posting is within one item; a posting needs a title and an identity."""
+
+    id: SelectorText | None = Field(None, description="the posting's id (else the canonical `url` is its id)")
+    title: SelectorText = Field(description="the title (required)")
+    url: SelectorText | None = Field(
+        None, description="the posting's link; relative links resolve on the page"
+    )
+    apply_url: SelectorText | None = Field(None, description="the application link (default: `url`)")
+    company: SelectorText | None = Field(None, description="the company (default: the `company` option)")
+    department: SelectorText | None = Field(None, description="department or team")
+    locations: SelectorText | None = Field(None, description="the places; each match is one place")
+    workplace: SelectorText | None = Field(None, description="on-site/hybrid/remote in the page's own words")
+    employment_type: SelectorText | None = Field(None, description="full-time, intern… (else from the title)")
+    salary: SelectorText | None = Field(None, description="the pay as written")
+    posted_at: SelectorText | None = Field(None, description="the posted date, absolute or relative")
+    deadline: SelectorText | None = Field(None, description="the closing date")
+    description: SelectorText | None = Field(None, description="the description: elements keep their markup")
+    extra: dict[str, SelectorText] = Field(
+        default_factory=dict, description="other texts to keep with the posting, by name"
+    )
+
+    @model_validator(mode="after")
+    def _can_tell_postings_apart(self) -> Fields:
+        if self.id is None and self.url is None:
+            raise ValueError("give `id` or `url`: without either, postings cannot be told apart")
+        return self
+
+
+class Options(SourceOptions):
+    start_urls: list[WebUrl] = Field(
+        min_length=1, description="the list pages to start from; a /path is taken on `base_url`"
+    )
+    item: Annotated[str, AfterValidator(_checked_item_selector)] = Field(
+        description="selects one element per posting; `fields` are relative to it"
+    )
+    fields: Fields = Field(description="where each part of a posting is within one item")
+    next: SelectorText | None = Field(None, description="the next page's link (an href or an `a` element)")
+    max_pages: int = Field(50, ge=1, le=1000, description="pages per start URL; stopping there is partial")
+    allow_empty: bool = Field(
+        False, description="a page where `item` matches nothing is an empty board, not a broken page"
+    )
+    company: str | None = Field(None, description="company name when `fields.company` finds none")
+    default_currency: str | None = Field(
+        None, pattern=r"^[A-Z]{3}$", description="currency of a bare `$` in salaries (ISO 4217, e.g. AUD)"
+    )
+
+    @field_validator("start_urls")
+    @classmethod
+    def _paths_need_base(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        paths_need_base(value, info)
+        return value
+
+
+class HtmlSpider(BoardSpider[Options]):
+    """Reads each start URL's list and follows its next link; a page that matches nothing is an error.
+
+    Fields are extracted while the page is at hand (relative links need it); each raw record is a
+    small dict of texts whose `id` is the id field or, failing that, the canonical URL.
+    """
+
+    name = "html"
+
+    def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
+        for url in board.options.start_urls:
+            yield Request(rehost(url, board.options.base_url), meta={_PAGE: 1, _VISITED: ()})
+
+    def parse_listing(self, response: Response, board: Board[Options]) -> Iterable[Any]:
+        options = board.options
+        kind = (response.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
+        if not isinstance(response, TextResponse) or "json" in kind:
+            raise ListingError(f"response is not HTML ({kind or 'no content type'})")
+        page = int(response.meta.get(_PAGE, 1))
+        document = Selector(text=response.text, type="html", base_url=response.url)
+        items = _evaluate(document, options.item, "item")
+        if any(not _is_element(item) for item in items):
+            raise ListingError(f"`item` ({options.item!r}) must select elements, not text")
+        if not items:
+            if options.allow_empty:
+                return  # an empty board (allowed); its next link is not followed
+            where = "this page" if page == 1 else f"page {page}"
+            raise ListingError(
+                f"`item` ({options.item!r}) matched nothing on {where}: not the careers list, or the"
+                " page changed (set allow_empty: true for a board that can be empty)"
+            )
+        for item in items:
+            yield _record(item, response, options)
+        follow = self._next(response, document, options, page)
+        if follow is not None:
+            yield follow
+
+    def _next(
+        self, response: TextResponse, document: Selector, options: Options, page: int
+    ) -> Request | None:
+        """The next page's request; None when there is no next link or it leads back to a page read."""
+        if options.next is None:
+            return None
+        link = _link(_evaluate(document, options.next, "next"))
+        url = canonical_url(response.urljoin(link)) if link else None
+        if url is None:
+            return None
+        url = url.split("#", 1)[0]
+        here = (canonical_url(response.url) or response.url).split("#", 1)[0]
+        visited: tuple[str, ...] = (*response.meta.get(_VISITED, ()), here)
+        if url in visited:
+            return None  # "next" on the last page points at itself (or back): everything was read
+        if page >= options.max_pages:
+            raise ListingTruncated(f"stopped after max_pages={options.max_pages}; the list goes on")
+        return Request(url, meta={_PAGE: page + 1, _VISITED: visited})
+
+    def to_posting(self, record: Any, board: Board[Options]) -> Posting:
+        found: Mapping[str, Any] = record
+        options = board.options
+        title = found.get("title")
+        if not title:
+            raise PostingError(f"`fields.title` ({options.fields.title!r}) matched nothing in this item")
+        external_id = found.get("id")
+        if not external_id:
+            raise PostingError("no `id` and no usable `url` in this item: it cannot be told apart")
+        places: list[str] = list(found.get("locations") or [])
+        locations = parse_locations(places)
+        if found.get("description_html") is not None:
+            html, text = describe_html(found["description_html"])
+        else:
+            html, text = describe_text(found.get("description_text") or "")
+        sponsorship = sponsorship_from_text(text)
+        now = datetime.now(UTC)
+        return Posting(
+            source=board.name,
+            external_id=str(external_id),
+            title=title,
+            url=found.get("url"),
+            apply_url=found.get("apply_url") or found.get("url"),
+            company=found.get("company") or clean_text(options.company) or None,
+            department=found.get("department"),
+            locations=locations,
+            workplace=workplace_of(found.get("workplace"), places, locations),
+            employment_type=employment_type(found.get("employment_type"), title),
+            salary=parse_salary_text(found.get("salary"), default_currency=options.default_currency),
+            posted_at=parse_datetime(found.get("posted_at"), now=now),
+            deadline=parse_datetime(found.get("deadline"), now=now),
+            work_rights=WorkRights(sponsorship=sponsorship) if sponsorship else None,
+            description_text=text,
+            description_html=html,
+            extra=dict(found.get("extra") or {}),
+        )
+
+
+def _record(item: Selector, response: TextResponse, options: Options) -> dict[str, Any]:
+    """What one item says, as plain texts; links absolute and canonical, empty values left out."""
+    fields = options.fields
+    record: dict[str, Any] = {}
+
+    def matches(key: str, selector: str | None) -> SelectorList[Selector] | None:
+        return _evaluate(item, selector, f"fields.{key}") if selector else None
+
+    for key in ("title", "company", "department", "workplace", "employment_type", "salary"):
+        record[key] = _one_text(matches(key, getattr(fields, key)))
+    for key in ("posted_at", "deadline"):
+        record[key] = _one_text(matches(key, getattr(fields, key)))
+    for key in ("url", "apply_url"):
+        link = _link(matches(key, getattr(fields, key)))
+        record[key] = canonical_url(response.urljoin(link)) if link else None
+    places = matches("locations", fields.locations)
+    record["locations"] = _texts(places)
+    described = matches("description", fields.description)
+    if described:
+        if any(_is_element(part) for part in described):
+            record["description_html"] = "".join(part.get() for part in described if _is_element(part))
+        else:
+            record["description_text"] = " ".join(_texts(described))  # text nodes: pieces of one text
+    extra = {name: _one_text(matches(f"extra.{name}", selector)) for name, selector in fields.extra.items()}
+    record["extra"] = {name: value for name, value in extra.items() if value}
+    ids = _texts(matches("id", fields.id))
+    record["id"] = ids[0] if ids else record.get("url")
+    return {key: value for key, value in record.items() if value}
+
+
+def _evaluate(node: Selector, selector: str, key: str) -> SelectorList[Selector]:
+    try:
+        return select(node, selector)
+    except (SelectorError, ValueError, etree.XPathError) as exc:
+        raise ListingError(f"`{key}` ({selector!r}) could not be evaluated here: {exc}") from None
+
+
+def _is_element(match: Selector) -> bool:
+    return isinstance(match.root, etree._Element)
+
+
+def _texts(matches: Iterable[Selector] | None) -> list[str]:
+    """Each match as one clean text: an element's readable text (scripts dropped), a string as it is."""
+    texts = []
+    for match in matches or ():
+        root = match.root
+        if _is_element(match):
+            text = clean_text(html_to_text(match.get()))
+        elif isinstance(root, bool):
+            text = ""
+        elif isinstance(root, float):
+            text = str(int(root)) if root.is_integer() else str(root)
+        else:
+            text = clean_text(str(root))
+        if text:
+            texts.append(text)
+    return texts
+
+
+def _one_text(matches: SelectorList[Selector] | None) -> str | None:
+    """A one-value field: the first element's text, or every text node joined.
+
+    `a` gives the link's whole text, nested markup included; `a::text` gives its own text nodes
+    (the pieces around a nested `<em>`), which only make sense together.
+    """
+    if not matches:
+        return None
+    if any(_is_element(match) for match in matches):
+        return next(iter(_texts([m for m in matches if _is_element(m)])), None)
+    return clean_text(" ".join(_texts(matches))) or None
+
+
+def _link(matches: SelectorList[Selector] | None) -> str | None:
+    """The first usable link: an attribute or text value, or an element's own `href`."""
+    for match in matches or ():
+        root = match.root
+        value = root.get("href") if _is_element(match) else root if isinstance(root, str) else None
+        if isinstance(value, str) and value.strip() and not value.strip().startswith("#"):
+            return value.strip()
+    return None
+
+
+SOURCE_TYPE = SourceType(
+    name="html",
+    description="any HTML list of openings, mapped with CSS or XPath selectors, with a next-page link",
+    options=Options,
+    spider=HtmlSpider,
+    example={
+        "name": "hn-jobs",
+        "type": "html",
+        "start_urls": ["https://news.ycombinator.com/jobs"],
+        "item": "tr.athing",
+        "fields": {
+            "id": "./@id",
+            "title": ".titleline > a",
+            "url": ".titleline > a::attr(href)",
+            "posted_at": "./following-sibling::tr[1]//span[contains(@class, 'age')]/a/text()",
+        },
+        "next": "a.morelink::attr(href)",
+        "max_pages": 5,
+        "company": "Y Combinator startups",
+    },
+)
