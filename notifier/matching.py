@@ -162,11 +162,16 @@ class SubscriptionBook:
         # Per event type, the subscriptions that want it and need no more than the query to decide.
         self._wanting: dict[str, set[str]] = {}
         self._query_decides: set[str] = set()
+        # Subscriptions sharing the same structured filters: each distinct filter is judged once.
+        self._alike: dict[SubscriptionFilter, set[str]] = {}
         for name, found in self.filters.items():
             for kind in found.events:
                 self._wanting.setdefault(kind, set()).add(name)
-            if found == replace(_BARE, name=name, events=found.events, conversions=found.conversions):
+            shape = replace(found, name="", events=frozenset())
+            if shape == replace(_BARE, conversions=found.conversions):
                 self._query_decides.add(name)
+            else:
+                self._alike.setdefault(shape, set()).add(name)
 
     def matching(self, event: Event, posting: Posting) -> list[str]:
         """The names of the subscriptions that want this event about this posting, in configuration order.
@@ -180,13 +185,14 @@ class SubscriptionBook:
         candidates = (self._queries.matching_set(posting_text(posting)) | self._unqueried) & wanting
         found = list(candidates & self._query_decides)
         facts = posting_facts(posting)
-        filters = self.filters
-        found.extend(
-            name
-            for name in candidates - self._query_decides
-            if (not filters[name].sources or event.source in filters[name].sources)
-            and filters[name].accepts(posting, facts)
-        )
+        for shape, names in self._alike.items():
+            chosen = names & candidates
+            if (
+                chosen
+                and (not shape.sources or event.source in shape.sources)
+                and shape.accepts(posting, facts)
+            ):
+                found.extend(chosen)
         found.sort(key=self._order.__getitem__)
         return found
 

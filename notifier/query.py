@@ -118,10 +118,11 @@ Key = tuple[str, str, str]
 def _posting_keys(fields: Mapping[str, FieldText]) -> frozenset[Key]:
     keys: set[Key] = set()
     for name, field in fields.items():
-        for word in field.words:
-            keys.add(("w", name, word))
-            for n in range(1, min(_PREFIX_LENGTH, len(word)) + 1):
-                keys.add(("p", name, word[:n]))
+        words = field.words
+        keys.update([("w", name, word) for word in words])
+        # Slicing past a short word's end repeats the word, which the set absorbs.
+        prefixes = {word[:n] for word in words for n in range(1, _PREFIX_LENGTH + 1)}
+        keys.update([("p", name, prefix) for prefix in prefixes])
     return frozenset(keys)
 
 
