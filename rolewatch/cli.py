@@ -297,12 +297,16 @@ def sources_list(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 @handle_errors
 def status(ctx: click.Context, fmt: str) -> None:
-    """Per source: last crawl, verdict, open postings and next run."""
+    """Per source: last crawl, verdict, open postings and next run; then the outbox depth."""
+    from storage.outbox import outbox_depth
     from storage.queries import source_status
 
     config = _config(ctx)
-    rows = [vars(s) for s in source_status(_engine(config), config.resolved_sources())]
+    engine = _engine(config)
+    rows = [vars(s) for s in source_status(engine, config.resolved_sources())]
     render(rows, ["name", "type", "last_crawl_at", "verdict", "open_postings", "next_run_at", "note"], fmt)
+    if fmt == "table":
+        click.echo(f"Outbox: {outbox_depth(engine)} deliveries owed (see `rolewatch deliveries`).")
 
 
 @cli.command()
