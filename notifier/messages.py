@@ -417,7 +417,7 @@ def _posting_context(alert: Alert, timezone: ZoneInfo) -> dict[str, Any]:
         "employment_type": _EMPLOYMENT_LABELS.get(
             posting.employment_type or "", clean(posting.employment_type)
         ),
-        "salary": clean(posting.salary.label()) if posting.salary else "",
+        "salary": clean(posting.salary.spelled_label()) if posting.salary else "",
         "posted": _when(posting.posted_at, timezone),
         "deadline": _when(posting.deadline, timezone),
         "event_at": _when(event.at, timezone),

@@ -68,6 +68,14 @@ class Salary:
 
     def label(self) -> str:
         """`AUD 78,000–82,000/yr`; falls back to the board's own text."""
+        period = f"/{_PERIOD_ABBREVIATIONS.get(self.period, self.period)}" if self.period else ""
+        return self._with_period(period)
+
+    def spelled_label(self) -> str:
+        """`AUD 78,000–82,000 / year`, as messages show it."""
+        return self._with_period(f" / {self.period}" if self.period else "")
+
+    def _with_period(self, period: str) -> str:
         if self.min is None and self.max is None:
             return self.text or ""
         low, high = self.min, self.max
@@ -75,7 +83,6 @@ class Salary:
         if low is not None and high is not None and high != low:
             amounts = f"{_amount(low)}–{_amount(high)}"
         currency = f"{self.currency} " if self.currency else ""
-        period = f"/{_PERIOD_ABBREVIATIONS.get(self.period, self.period)}" if self.period else ""
         return f"{currency}{amounts}{period}"
 
 

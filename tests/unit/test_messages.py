@@ -126,7 +126,7 @@ def test_title_removes_bidi_controls_and_keeps_emoji() -> None:
 @pytest.mark.parametrize("format", ALL_FORMATS)
 def test_body_has_company_locations_type_salary_dates_and_link(format: MessageFormat) -> None:
     body = render(alert(), format).body
-    for expected in ("TikTok", "Sydney, AU", "Internship", "AUD 78,000–82,000/yr", "Work with the"):
+    for expected in ("TikTok", "Sydney, AU", "Internship", "AUD 78,000–82,000 / year", "Work with the"):
         assert expected in body
     assert "Fri 21 Nov 2025, 09:00 AEDT" in body  # posted, in the subscriber's timezone
     assert "Wed 31 Dec 2025, 23:59 AEDT" in body  # deadline
