@@ -111,8 +111,8 @@ def test_unknown_types_and_empty_batches_never_start_a_crawl() -> None:
     )
     import dataclasses
 
-    (result,) = crawl_sources([dataclasses.replace(source, type="workday")])
-    assert result.verdict is CrawlVerdict.FAILED and result.reason == "unknown source type 'workday'"
+    (result,) = crawl_sources([dataclasses.replace(source, type="no-such-board")])
+    assert result.verdict is CrawlVerdict.FAILED and result.reason == "unknown source type 'no-such-board'"
     with pytest.raises(ValueError, match="unique"):
         crawl_sources([source, source])
 
