@@ -163,7 +163,9 @@ class SubscriptionBook:
         self._wanting: dict[str, set[str]] = {}
         self._query_decides: set[str] = set()
         # Subscriptions sharing the same structured filters: each distinct filter is judged once.
-        self._alike: dict[SubscriptionFilter, set[str]] = {}
+        shapes: dict[SubscriptionFilter, int] = {}
+        self._shapes: list[SubscriptionFilter] = []
+        self._shape_of: dict[str, int] = {}
         for name, found in self.filters.items():
             for kind in found.events:
                 self._wanting.setdefault(kind, set()).add(name)
@@ -171,7 +173,10 @@ class SubscriptionBook:
             if shape == replace(_BARE, conversions=found.conversions):
                 self._query_decides.add(name)
             else:
-                self._alike.setdefault(shape, set()).add(name)
+                if shape not in shapes:
+                    shapes[shape] = len(self._shapes)
+                    self._shapes.append(shape)
+                self._shape_of[name] = shapes[shape]
 
     def matching(self, event: Event, posting: Posting) -> list[str]:
         """The names of the subscriptions that want this event about this posting, in configuration order.
@@ -185,14 +190,18 @@ class SubscriptionBook:
         candidates = (self._queries.matching_set(posting_text(posting)) | self._unqueried) & wanting
         found = list(candidates & self._query_decides)
         facts = posting_facts(posting)
-        for shape, names in self._alike.items():
-            chosen = names & candidates
-            if (
-                chosen
-                and (not shape.sources or event.source in shape.sources)
-                and shape.accepts(posting, facts)
-            ):
-                found.extend(chosen)
+        verdicts: dict[int, bool] = {}
+        for name in candidates - self._query_decides:
+            index = self._shape_of[name]
+            accepted = verdicts.get(index)
+            if accepted is None:
+                shape = self._shapes[index]
+                accepted = (not shape.sources or event.source in shape.sources) and shape.accepts(
+                    posting, facts
+                )
+                verdicts[index] = accepted
+            if accepted:
+                found.append(name)
         found.sort(key=self._order.__getitem__)
         return found
 

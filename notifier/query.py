@@ -38,6 +38,8 @@ def fold(text: str) -> str:
 
     Both sides of every comparison go through this, so `Zürich`, `ZURICH` and `zurich` are one word.
     """
+    if text.isascii():
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return stripped.casefold()
@@ -116,8 +118,12 @@ Key = tuple[str, str, str]
 
 
 def _posting_keys(fields: Mapping[str, FieldText]) -> frozenset[Key]:
+    """Keys per searchable field; a query term on any field asks for the key of each field instead,
+    so the joined any-field text (as long as all the others together) needs no keys of its own."""
     keys: set[Key] = set()
     for name, field in fields.items():
+        if name == _ANY:
+            continue
         words = field.words
         keys.update([("w", name, word) for word in words])
         # Slicing past a short word's end repeats the word, which the set absorbs.
@@ -229,7 +235,7 @@ def _term(raw: str, field: str, pos: int) -> _Compiled:
         raise QuerySyntaxError(f"query: {raw!r} at position {pos} has no word to match")
     if len(tokens) == 1 and not _is_wild(tokens[0]):
         word = tokens[0]
-        return _Compiled(lambda t: word in t.fields[field].words, frozenset({("w", field, word)}), exact=True)
+        return _Compiled(lambda t: word in t.fields[field].words, _token_keys(word, field), exact=True)
     pattern = re.compile(" " + " ".join(_token_pattern(t) for t in tokens) + "(?= )")
     search = pattern.search
     keys = _token_keys(tokens[0], field)
@@ -253,12 +259,14 @@ def _token_pattern(token: str) -> str:
 
 
 def _token_keys(token: str, field: str) -> frozenset[Key] | None:
+    """The keys a posting needs (one of) for `token` to match in `field`; any field means each field's."""
+    fields = FIELDS if field == _ANY else (field,)
     if not _is_wild(token):
-        return frozenset({("w", field, token)})
+        return frozenset(("w", name, token) for name in fields)
     prefix = re.split(r"[*?]", token, maxsplit=1)[0]
     if not prefix:
         return None
-    return frozenset({("p", field, prefix[:_PREFIX_LENGTH])})
+    return frozenset(("p", name, prefix[:_PREFIX_LENGTH]) for name in fields)
 
 
 def _not(child: _Compiled) -> _Compiled:
