@@ -12,6 +12,7 @@ stdout is sent to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -137,7 +138,24 @@ def _claim_stdout() -> BinaryIO:
     return channel
 
 
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to end this process when its parent dies (a daemon killed with -9):
+    an orphaned crawl would otherwise go on hitting boards until its own time limit."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def main() -> int:
+    _die_with_parent()
     channel = ResultChannel(_claim_stdout())
     job: CrawlJob = pickle.load(sys.stdin.buffer)
     started = datetime.now(UTC)

@@ -443,9 +443,10 @@ def db_upgrade(ctx: click.Context) -> None:
 
 def _add_command_modules() -> None:
     """The notifier's and the daemon's commands live in their own modules; they join the group here."""
+    from rolewatch.cli_daemon import run
     from rolewatch.cli_notify import COMMANDS
 
-    for command in COMMANDS:
+    for command in (*COMMANDS, run):
         cli.add_command(command)
 
 

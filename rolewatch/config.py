@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -80,11 +80,49 @@ def _parse_size(value: Any) -> int:
     return int(float(amount) * _SIZE_UNITS[(unit or "b").lower()])
 
 
-def _check_cron(expression: str) -> str:
+# Standard cron numbers weekdays from Sunday (0 or 7); APScheduler 3.x from Monday. Names agree.
+_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_NUMERIC_WEEKDAYS = re.compile(r"^(\*|\d)(?:-(\d))?(?:/(\d+))?$")
+
+
+def crontab_trigger(expression: str) -> Any:
+    """A five-field crontab expression as an APScheduler trigger in UTC, with cron's own weekdays.
+
+    APScheduler 3.x's `CronTrigger.from_crontab` reads 0 as Monday (its issue 286), so numeric
+    weekdays are spelled out as names first.
+    """
     from apscheduler.triggers.cron import CronTrigger
 
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=cron_weekdays(weekday), timezone=UTC
+    )
+
+
+def cron_weekdays(field: str) -> str:
+    """`1-5` → `mon,tue,wed,thu,fri`; `*/2` → `sun,tue,thu,sat`; names and `*` pass through."""
+    names: list[str] = []
+    for part in field.split(","):
+        match = _NUMERIC_WEEKDAYS.match(part)
+        if not match or (match.group(1) == "*" and not match.group(3)):
+            names.append(part)
+            continue
+        start, end, step = match.groups()
+        first = 0 if start == "*" else int(start)
+        last = 6 if start == "*" else int(end) if end is not None else first
+        if step is not None and end is None and start != "*":
+            last = 6
+        numbers = range(first, last + 1, int(step or 1))
+        names.extend(_CRON_WEEKDAYS[n] for n in numbers if 0 <= n <= 7)
+    return ",".join(dict.fromkeys(names)) or field
+
+
+def _check_cron(expression: str) -> str:
     try:
-        CronTrigger.from_crontab(expression)
+        crontab_trigger(expression)
     except ValueError as error:
         raise ValueError(f"not a cron expression: {expression!r} ({error})") from None
     return expression
@@ -374,6 +412,11 @@ class Daemon(_Strict):
     )
     crawl_log_retention: Duration = Field(
         timedelta(days=90), description="crawl log rows older than this are deleted by daily maintenance"
+    )
+    http: str | None = Field(
+        None,
+        pattern=r"^\[?[A-Za-z0-9.:-]*\]?:\d{1,5}$",
+        description="serve /healthz and /metrics on HOST:PORT (as `run --http`, which wins)",
     )
     maintenance_at: str = Field(
         "03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="daily maintenance time, HH:MM UTC"

@@ -58,3 +58,11 @@ def outbox_for(config: Config) -> Outbox:
         _compiled.clear()
         cached = _compiled[id(config)] = (config, Outbox(config))
     return cached[1]
+
+
+def record_failure(
+    engine: Engine, config: Config, source: ResolvedSource, result: CrawlResult
+) -> CrawlRecord:
+    """Record a crawl that failed outside the crawl child (the pass itself raised) like any other:
+    its trouble counts towards the operators' health notice."""
+    return record_crawl(engine, source, result, then=outbox_for(config).after_record)

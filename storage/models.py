@@ -167,7 +167,7 @@ class PostingVersionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), index=True)
-    crawl_id: Mapped[int] = mapped_column(ForeignKey("crawls.id"))
+    crawl_id: Mapped[int] = mapped_column(ForeignKey("crawls.id"), index=True)
     recorded_at: Mapped[datetime]
     fingerprint: Mapped[str]
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONDocument)

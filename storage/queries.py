@@ -222,9 +222,9 @@ def _next_run(
     if due is not None:
         return due
     if schedule.cron:
-        from apscheduler.triggers.cron import CronTrigger
+        from rolewatch.config import crontab_trigger
 
-        fire: datetime | None = CronTrigger.from_crontab(schedule.cron).get_next_fire_time(None, now)
+        fire: datetime | None = crontab_trigger(schedule.cron).get_next_fire_time(None, now)
         return fire.astimezone(UTC) if fire is not None else now
     if last_crawl_at is None or schedule.every is None:
         return now

@@ -130,3 +130,32 @@ def _wait_for_crawl_child(server: BoardServer, path: str, timeout_s: float = 15)
             return children[0]
         time.sleep(0.05)
     raise AssertionError("the crawl child never reached the board server")
+
+
+def test_a_crawl_child_dies_with_its_parent(board_server: BoardServer) -> None:
+    """A daemon killed with -9 must not leave its crawl running on: the kernel ends the child too."""
+    import subprocess
+    import sys
+
+    board_server.set_json("/v1/boards/orphan/jobs", greenhouse_board([greenhouse_job(1, "Analyst")]))
+    board_server.hang("/v1/boards/orphan/jobs", 60)
+    script = (
+        "from tests.integration.crawling import resolved\n"
+        "from crawler.run import crawl_sources\n"
+        f"crawl_sources(resolved([{{'name': 'orphan', 'type': 'greenhouse', 'board': 'orphan',"
+        f" 'base_url': '{board_server.url}'}}], timeout='120s'))\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 30
+        while not board_server.requests_to("/v1/boards/orphan/jobs") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (child,) = [
+            c for c in psutil.Process(parent.pid).children() if "crawler.child" in " ".join(c.cmdline())
+        ]
+        parent.kill()
+        parent.wait(10)
+        gone, alive = psutil.wait_procs([child], timeout=10)
+        assert gone and not alive, "the crawl child outlived its parent"
+    finally:
+        parent.kill()

@@ -1,0 +1,171 @@
+"""Log output for every command: readable lines on a terminal, JSON lines for collectors, secrets masked.
+
+Channel URLs carry passwords and tokens (`mailto://me:app-password@…`, `tgram://bot-token/…`) and any
+library may put one in a log line, so every record reaching rolewatch's handler is redacted first:
+its message with the arguments merged in, its exception and stack text, and its extra fields.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+FORMATS = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
+TEXT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+#: A URL of any scheme: an apprise channel, a database URL, a webhook.
+URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+#: Where a URL's authority ends and its (possibly secret) rest begins.
+_AUTHORITY = re.compile(
+    r"(?P<scheme>[^:]+)://(?:(?P<userinfo>[^@/?#]*)@)?(?P<host>[^/?#]*)(?P<rest>.*)", re.S
+)
+#: A host worth keeping: a DNS name with a dot, `localhost`, or an address. Apprise puts tokens where the
+#: host goes (`tgram://123456:ABC-def/chat`), and a token has neither dots nor brackets.
+_PLAIN_HOST = re.compile(
+    r"(?:[a-z0-9-]+\.)+[a-z0-9-]+|localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]", re.I
+)
+_PORT = re.compile(r":\d{1,5}\Z")
+MASK = "****"
+
+#: Attributes every LogRecord has; anything else on a record came from `extra=`.
+_RECORD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "taskName"}
+)
+
+
+def redact_url(url: str) -> str:
+    """Keep a URL's scheme and a plain host (and port); mask credentials, tokens, paths and queries.
+
+    `mailto://me:pw@gmail.com` → `mailto://****@gmail.com`; `tgram://bot-token/chat` → `tgram://****/****`;
+    `https://hooks.slack.com/services/T0/B0/XXX` → `https://hooks.slack.com/****`.
+    """
+    parts = _AUTHORITY.fullmatch(url)
+    if parts is None:
+        return MASK
+    host, port = parts["host"], ""
+    if found := _PORT.search(host):
+        host, port = host[: found.start()], found.group()
+    kept = f"{parts['scheme']}://"
+    if parts["userinfo"] is not None:
+        kept += f"{MASK}@"
+    # The port goes with the host: after a token (`tgram://123456:789/…`) it is half of the token.
+    kept += host + port if _PLAIN_HOST.fullmatch(host) else MASK
+    if parts["rest"].strip("/"):
+        kept += f"/{MASK}"
+    return kept
+
+
+def redact(text: str) -> str:
+    """The text with every URL in it redacted.
+
+    By the notifier's own redaction, so logs, CLI output and error messages agree on what a secret
+    is; it loads apprise, so it is imported at the first record that needs it rather than by every
+    command. Until it can be (or should it fail), every URL is masked by `redact_url`.
+    """
+    try:
+        return _channel_redaction()(text)
+    except Exception:
+        return URL.sub(lambda match: redact_url(match.group()), text)
+
+
+@functools.cache
+def _channel_redaction() -> Callable[[str], str]:
+    from notifier.channels import redact_text
+
+    return redact_text
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites each record in place so no handler after it can print a secret.
+
+    The message is rendered with its arguments first (`%s` of any object, not only strings, may
+    carry a URL), then redacted; the arguments are dropped so nothing formats them again.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            # Logging reports a bad format string itself, printing the arguments: keep them masked.
+            message = f"{record.msg!s} (arguments that did not fit: {record.args!r})"
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        for name, value in list(vars(record).items()):
+            if name not in _RECORD_ATTRIBUTES:
+                setattr(record, name, _redact_value(value))
+        return True
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(key): _redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact_value(item) for item in value]
+    return redact(str(value))
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object per line: `ts` (ISO 8601 UTC), `level`, `logger`, `message`, then the rest."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        for name, value in vars(record).items():
+            if name not in _RECORD_ATTRIBUTES and name not in entry:
+                entry[name] = value
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(
+    fmt: str = "text", verbose: bool = False, *, level: int | None = None, stream: TextIO | None = None
+) -> None:
+    """Send every log record to stderr (or `stream`) as text or JSON lines, secrets redacted.
+
+    The level is WARNING, DEBUG with `verbose`, or `level` when given (the daemon wants INFO).
+    Calling it again replaces the handler it installed before rather than adding a second one.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown log format {fmt!r}; use one of {', '.join(FORMATS)}")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name("rolewatch")
+    handler.addFilter(RedactSecrets())
+    if fmt == "json":
+        handler.setFormatter(JSONFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT, TEXT_DATE_FORMAT))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "rolewatch"]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(level if level is not None else logging.DEBUG if verbose else logging.WARNING)

@@ -1,0 +1,375 @@
+"""`/healthz` and `/metrics` served on the daemon's own event loop by a minimal HTTP/1.1 server.
+
+One request per connection, a bounded request head read within a deadline, and the database
+read in a thread under a time limit: a slow client or a stuck database never holds up the loop
+that also runs the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from rolewatch import __version__
+from rolewatch.logs import redact
+from scheduler.metrics import CONTENT_TYPE, CrawlObserver, MetricsSnapshot, exposition
+from storage.stats import DatabaseFigures, check_database, database_figures
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from rolewatch.config import Config
+    from scheduler.state import DaemonState
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+#: The whole request head (request line and headers) must arrive within this long and this size.
+READ_TIMEOUT_S = 5.0
+MAX_REQUEST_HEAD = 8 * 1024
+#: A client that does not take its answer within this long is dropped.
+WRITE_TIMEOUT_S = 5.0
+#: `/healthz` reports the database unreachable when a one-row query takes longer than this.
+DATABASE_TIMEOUT_S = 3.0
+#: `/metrics` gives up on the database figures after this long (Prometheus waits 10 s by default).
+FIGURES_TIMEOUT_S = 8.0
+ALLOWED_METHODS = ("GET", "HEAD")
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def text(cls, status: int, text: str, **headers: str) -> Response:
+        return cls(status, f"{text}\n".encode(), headers=headers)
+
+    @classmethod
+    def json(cls, status: int, document: dict[str, Any]) -> Response:
+        return cls(status, json.dumps(document, indent=2).encode() + b"\n", "application/json")
+
+    def encode(self, *, include_body: bool = True) -> bytes:
+        lines = [
+            f"HTTP/1.1 {self.status} {REASONS.get(self.status, 'Unknown')}",
+            f"Content-Type: {self.content_type}",
+            f"Content-Length: {len(self.body)}",
+            "Cache-Control: no-store",
+            "Connection: close",
+            *(f"{name}: {value}" for name, value in self.headers.items()),
+        ]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return head + self.body if include_body else head
+
+
+async def serve(
+    state: DaemonState,
+    engine: Engine,
+    config_getter: Callable[[], Config],
+    host: str,
+    port: int,
+    *,
+    observer: CrawlObserver | None = None,
+    read_timeout: float = READ_TIMEOUT_S,
+    database_timeout: float = DATABASE_TIMEOUT_S,
+    figures_timeout: float = FIGURES_TIMEOUT_S,
+) -> asyncio.AbstractServer:
+    """Start serving `/healthz` and `/metrics` on the running loop; close the returned server to stop.
+
+    `config_getter` is asked at each request, so a reloaded configuration (SIGHUP) is used at once.
+    `observer` supplies the crawl counters; without one `/metrics` has only the other figures.
+    """
+    endpoints = Endpoints(state, engine, config_getter, observer, database_timeout, figures_timeout)
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _serve_connection(reader, writer, endpoints.route, read_timeout)
+
+    server = await asyncio.start_server(connection, host, port, limit=MAX_REQUEST_HEAD)
+    log.info("serving /healthz and /metrics on %s", _addresses(server))
+    return server
+
+
+# --- health ----------------------------------------------------------------------------------------
+
+
+def overdue_sources(state: DaemonState, config: Config, now: datetime) -> list[str]:
+    """Sources the scheduler should have started by now and has not.
+
+    A source is overdue when its next run is late by more than the larger of
+    `daemon.misfire_grace` and one of its own intervals. Within the misfire grace APScheduler still
+    runs a late job, and a run waiting behind a busy crawl batch is late without anything being
+    wrong; a whole interval late means a run was lost, which is what is worth waking someone for.
+    """
+    floor = config.daemon.misfire_grace
+    late = []
+    for name in state.overdue(now, floor):
+        next_run_at = state.sources[name].next_run_at
+        assert next_run_at is not None  # `DaemonState.overdue` lists only scheduled sources
+        if now - next_run_at > max(floor, _interval(config, name, next_run_at)):
+            late.append(name)
+    return late
+
+
+def _interval(config: Config, name: str, at: datetime) -> timedelta:
+    """The source's period; for a cron schedule the gap between its next two runs from `at`."""
+    try:
+        schedule = config.source(name).interval
+    except KeyError:  # dropped from the configuration by a reload, not yet from the schedule
+        return timedelta(0)
+    if schedule.every is not None:
+        return schedule.every
+    if schedule.cron is None:
+        return timedelta(0)
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(schedule.cron, timezone=UTC)
+    first = trigger.get_next_fire_time(None, at)
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+    return second - first if first and second else timedelta(0)
+
+
+def health_report(
+    state: DaemonState, config: Config, now: datetime, database_error: str | None
+) -> tuple[int, dict[str, Any]]:
+    """The `/healthz` status code and document.
+
+    Healthy (200) means the scheduler loop is alive, the database answers and, on the active
+    instance, no source is overdue. A standby schedules nothing, so its sources are not judged:
+    alive with a reachable database, it is healthy too and says `"role": "standby"`.
+    """
+    alive = state.alive(now)
+    overdue = overdue_sources(state, config, now) if state.active else []
+    healthy = alive and database_error is None and not overdue
+    database: dict[str, Any] = {"reachable": database_error is None}
+    if database_error is not None:
+        database["error"] = database_error
+    document = {
+        "status": "ok" if healthy else "unhealthy",
+        "role": "active" if state.active else "standby",
+        "version": __version__,
+        "scheduler": {
+            "alive": alive,
+            "active": state.active,
+            "heartbeat_at": _iso(state.heartbeat_at),
+            "started_at": _iso(state.started_at),
+            "stopping": state.stopping,
+        },
+        "database": database,
+        "overdue": overdue,
+    }
+    return (200 if healthy else 503), document
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- endpoints -------------------------------------------------------------------------------------
+
+
+class Endpoints:
+    """The two pages, with the database calls they share between concurrent requests."""
+
+    def __init__(
+        self,
+        state: DaemonState,
+        engine: Engine,
+        config_getter: Callable[[], Config],
+        observer: CrawlObserver | None,
+        database_timeout: float,
+        figures_timeout: float,
+    ) -> None:
+        self.state = state
+        self.config_getter = config_getter
+        self.observer = observer
+        self.database_timeout = database_timeout
+        self.figures_timeout = figures_timeout
+        self._check = BlockingCall(lambda: check_database(engine), "rolewatch-healthz-db")
+        self._figures = BlockingCall(lambda: database_figures(engine), "rolewatch-metrics-db")
+
+    async def route(self, method: str, path: str) -> Response:
+        pages: dict[str, Callable[[], Awaitable[Response]]] = {
+            "/healthz": self.healthz,
+            "/metrics": self.metrics,
+        }
+        page = pages.get(path)
+        if page is None:
+            return Response.text(404, "not found; try /healthz or /metrics")
+        if method not in ALLOWED_METHODS:
+            return Response.text(405, "method not allowed", Allow=", ".join(ALLOWED_METHODS))
+        return await page()
+
+    async def healthz(self) -> Response:
+        error = None
+        try:
+            await self._check(self.database_timeout)
+        except TimeoutError:
+            error = f"no answer within {self.database_timeout:g}s"
+        except SQLAlchemyError as failure:
+            error = _describe(failure)
+        except Exception as failure:  # not the database's fault: a bug, worth a traceback
+            log.warning("healthz: the database check failed", exc_info=True)
+            error = _describe(failure)
+        if error is not None:
+            log.debug("healthz: database unreachable: %s", error)
+        status, document = health_report(self.state, self.config_getter(), datetime.now(UTC), error)
+        return Response.json(status, document)
+
+    async def metrics(self) -> Response:
+        figures: DatabaseFigures | None = None
+        try:
+            figures = await self._figures(self.figures_timeout)
+        except TimeoutError:
+            log.debug("metrics: no database figures within %gs", self.figures_timeout)
+        except SQLAlchemyError as failure:
+            log.debug("metrics: no database figures: %s", _describe(failure))
+        except Exception:  # not the database's fault: a bug, worth a traceback
+            log.warning("metrics: reading the database figures failed", exc_info=True)
+        now = datetime.now(UTC)
+        overdue = overdue_sources(self.state, self.config_getter(), now) if self.state.active else []
+        snapshot = MetricsSnapshot(
+            scheduler_up=self.state.alive(now),
+            scheduler_active=self.state.active,
+            overdue=overdue,
+            figures=figures,
+        )
+        return Response(200, exposition(snapshot, self.observer), CONTENT_TYPE)
+
+
+def _describe(error: BaseException) -> str:
+    """One redacted line: the driver's own message rather than SQLAlchemy's wrapping of it."""
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return redact(lines[0] if lines else type(original).__name__)
+
+
+class BlockingCall(Generic[T]):
+    """Runs a blocking function in a daemon thread, one run at a time; callers meanwhile share its outcome.
+
+    A daemon thread rather than `asyncio.to_thread`: a call stuck on a dead database must neither
+    hold up the process's exit (`asyncio.run` joins the default executor) nor take an executor slot
+    the daemon's own work needs; and one run at a time means a stuck database costs one thread,
+    however often `/healthz` is polled. A caller that gives up leaves the run going for the next.
+    """
+
+    def __init__(self, function: Callable[[], T], name: str) -> None:
+        self.function = function
+        self.name = name
+        self._running: asyncio.Future[T] | None = None
+
+    async def __call__(self, timeout: float) -> T:
+        if self._running is None or self._running.done():
+            self._running = self._start()
+        return await asyncio.wait_for(asyncio.shield(self._running), timeout)
+
+    def _start(self) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        # Retrieved here so an outcome nobody waited for is not reported as "never retrieved".
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+        def run() -> None:
+            try:
+                value = self.function()
+            except Exception as error:
+                outcome = functools.partial(_fail, future, error)
+            else:
+                outcome = functools.partial(_succeed, future, value)
+            with suppress(RuntimeError):  # the loop closed while the call was stuck
+                loop.call_soon_threadsafe(outcome)
+
+        threading.Thread(target=run, name=self.name, daemon=True).start()
+        return future
+
+
+def _succeed(future: asyncio.Future[T], value: T) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _fail(future: asyncio.Future[T], error: Exception) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+# --- the wire --------------------------------------------------------------------------------------
+
+
+async def _serve_connection(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    route: Callable[[str, str], Awaitable[Response]],
+    read_timeout: float,
+) -> None:
+    try:
+        method, response = await _answer(reader, route, read_timeout)
+        if response is not None:
+            writer.write(response.encode(include_body=method != "HEAD"))
+            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT_S)
+    except (ConnectionError, TimeoutError):
+        pass
+    except Exception:
+        log.exception("the health and metrics endpoint failed")
+    finally:
+        writer.close()
+        with suppress(ConnectionError, TimeoutError):
+            await asyncio.wait_for(writer.wait_closed(), WRITE_TIMEOUT_S)
+
+
+async def _answer(
+    reader: asyncio.StreamReader, route: Callable[[str, str], Awaitable[Response]], read_timeout: float
+) -> tuple[str, Response | None]:
+    """The request's method and its response; no response for a client that left before asking."""
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), read_timeout)
+    except TimeoutError:
+        return "", Response.text(408, f"the request did not arrive within {read_timeout:g}s")
+    except asyncio.LimitOverrunError:
+        return "", Response.text(431, f"the request head is larger than {MAX_REQUEST_HEAD} bytes")
+    except asyncio.IncompleteReadError:
+        return "", None
+    request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = request_line.split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        return "", Response.text(400, "not an HTTP/1.x request")
+    method, target = parts[0], parts[1]
+    try:
+        response = await route(method, urlsplit(target).path)
+    except Exception:
+        log.exception("%s %s failed", method, target)
+        response = Response.text(500, "internal error; see the daemon's log")
+    log.debug("%s %s %d", method, target, response.status)
+    return method, response
+
+
+def _addresses(server: asyncio.AbstractServer) -> str:
+    sockets = getattr(server, "sockets", ()) or ()
+    return ", ".join(f"http://{_host_port(s.getsockname())}" for s in sockets) or "(no socket)"
+
+
+def _host_port(address: Any) -> str:
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,0 +1,455 @@
+"""`/healthz` and `/metrics` over real HTTP on 127.0.0.1, against a real database on each backend."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, insert
+from sqlalchemy.engine import Engine
+
+from rolewatch.config import Config, parse_config
+from scheduler.http import overdue_sources, serve
+from scheduler.metrics import CrawlObserver
+from scheduler.state import DaemonState, SourceSchedule
+from storage.models import CrawlRow, EventRow, OutboxRow, PostingRow, SourceRow
+from tests.unit.test_container import healthcheck_command
+
+T = TypeVar("T")
+NOW = datetime.now(UTC)
+SOURCES = """
+sources:
+  - {name: stripe, type: greenhouse, board: stripe, interval: 30m}
+  - {name: palantir, type: lever, site: palantir, interval: 2h}
+  - {name: hourly, type: greenhouse, board: hourly, interval: "0 * * * *"}
+"""
+CONFIG = parse_config(SOURCES)  # misfire_grace 5m
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def daemon_state(*, active: bool = True, **late_by: timedelta) -> DaemonState:
+    """A live daemon whose sources are due at `now - late_by[name]` (the others in ten minutes)."""
+    state = DaemonState(active=active)
+    state.beat(datetime.now(UTC))
+    for name in ("stripe", "palantir", "hourly"):
+        due = datetime.now(UTC) - late_by.get(name, timedelta(minutes=-10))
+        state.sources[name] = SourceSchedule(name, next_run_at=due)
+    return state
+
+
+def with_server(
+    state: DaemonState,
+    engine: Engine,
+    talk: Callable[[int], Awaitable[T]],
+    *,
+    config: Config = CONFIG,
+    **options: Any,
+) -> T:
+    """Run `serve` on an ephemeral port of a fresh loop while `talk(port)` uses it."""
+
+    async def main() -> T:
+        server = await serve(state, engine, lambda: config, "127.0.0.1", 0, **options)
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        try:
+            return await talk(port)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    return asyncio.run(main())
+
+
+async def request(port: int, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    await writer.drain()
+    raw = await asyncio.wait_for(reader.read(), 15)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def get(state: DaemonState, engine: Engine, path: str, **options: Any) -> tuple[int, dict[str, Any]]:
+    async def talk(port: int) -> tuple[int, bytes]:
+        status, _, body = await request(port, path)
+        return status, body
+
+    status, body = with_server(state, engine, talk, **options)
+    return status, json.loads(body)
+
+
+def scrape(
+    state: DaemonState, engine: Engine, **options: Any
+) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """`/metrics` parsed by prometheus_client: sample name → {sorted labels → value}."""
+
+    async def talk(port: int) -> tuple[int, dict[str, str], bytes]:
+        return await request(port, "/metrics")
+
+    status, headers, body = with_server(state, engine, talk, **options)
+    assert status == 200
+    assert headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def unreachable_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A PostgreSQL server on a closed port, or an SQLite file in a directory that is gone."""
+    if request.param == "postgresql":
+        url = f"postgresql+psycopg://rolewatch:s3cret-pw@127.0.0.1:{closed_port()}/rolewatch"
+    else:
+        url = f"sqlite:///{tmp_path / 'removed' / 'rolewatch.db'}"
+    engine = create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# --- /healthz --------------------------------------------------------------------------------------
+
+
+def test_a_live_scheduler_with_its_database_is_healthy(engine: Engine) -> None:
+    status, health = get(daemon_state(), engine, "/healthz")
+
+    assert status == 200
+    assert health["status"] == "ok"
+    assert health["role"] == "active"
+    assert health["scheduler"]["alive"] is True
+    assert health["scheduler"]["active"] is True
+    assert health["scheduler"]["heartbeat_at"].endswith("Z")
+    assert health["database"] == {"reachable": True}
+    assert health["overdue"] == []
+
+
+def test_a_stale_heartbeat_is_unhealthy(engine: Engine) -> None:
+    state = daemon_state()
+    state.beat(datetime.now(UTC) - timedelta(minutes=5))
+
+    status, health = get(state, engine, "/healthz")
+
+    assert status == 503
+    assert health["status"] == "unhealthy"
+    assert health["scheduler"]["alive"] is False
+    assert health["database"]["reachable"] is True
+
+
+def test_a_stopping_daemon_is_unhealthy(engine: Engine) -> None:
+    state = daemon_state()
+    state.stopping = True
+    assert get(state, engine, "/healthz")[0] == 503
+
+
+def test_an_overdue_source_is_unhealthy_and_named(engine: Engine) -> None:
+    # stripe runs every 30m: 31 minutes late is a lost run; palantir (every 2h) 31 minutes late is not yet.
+    state = daemon_state(stripe=timedelta(minutes=31), palantir=timedelta(minutes=31))
+
+    status, health = get(state, engine, "/healthz")
+
+    assert status == 503
+    assert health["overdue"] == ["stripe"]
+    assert health["scheduler"]["alive"] is True
+
+
+def test_a_late_source_that_is_running_is_not_overdue(engine: Engine) -> None:
+    state = daemon_state(stripe=timedelta(hours=3))
+    state.sources["stripe"].running = True
+    assert get(state, engine, "/healthz")[0] == 200
+
+
+def test_the_overdue_grace_is_the_larger_of_misfire_grace_and_one_interval() -> None:
+    now = datetime.now(UTC)
+    slow_grace = parse_config("daemon: {misfire_grace: 45m}" + SOURCES)
+    late = {"stripe": timedelta(minutes=40), "palantir": timedelta(minutes=40)}
+
+    assert overdue_sources(daemon_state(**late), CONFIG, now) == ["stripe"]
+    assert overdue_sources(daemon_state(**late), slow_grace, now) == []
+    # A cron schedule's interval is the gap between its runs: 50 minutes late for an hourly one is fine.
+    assert overdue_sources(daemon_state(hourly=timedelta(minutes=50)), CONFIG, now) == []
+    assert overdue_sources(daemon_state(hourly=timedelta(minutes=65)), CONFIG, now) == ["hourly"]
+
+
+def test_a_source_dropped_from_the_configuration_uses_the_misfire_grace() -> None:
+    now = datetime.now(UTC)
+    state = daemon_state()
+    state.sources["gone"] = SourceSchedule("gone", next_run_at=now - timedelta(minutes=6))
+    assert overdue_sources(state, CONFIG, now) == ["gone"]
+
+
+def test_a_standby_with_its_database_is_healthy_whatever_its_schedule_says(engine: Engine) -> None:
+    state = daemon_state(active=False, stripe=timedelta(hours=3))
+
+    status, health = get(state, engine, "/healthz")
+
+    assert status == 200
+    assert health["status"] == "ok"
+    assert health["role"] == "standby"
+    assert health["scheduler"]["active"] is False
+    assert health["overdue"] == []
+
+
+def test_an_unreachable_database_is_unhealthy_and_says_why(unreachable_engine: Engine) -> None:
+    status, health = get(daemon_state(), unreachable_engine, "/healthz")
+
+    assert status == 503
+    assert health["status"] == "unhealthy"
+    assert health["database"]["reachable"] is False
+    assert health["database"]["error"]
+    assert "s3cret-pw" not in json.dumps(health)
+
+
+def test_a_stuck_database_turns_into_an_unhealthy_answer_not_a_hung_endpoint() -> None:
+    """A server that accepts connections and never answers: the driver waits, the endpoint does not."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        engine = create_engine(f"postgresql+psycopg://rolewatch@127.0.0.1:{port}/rolewatch")
+
+        async def talk(port: int) -> list[tuple[int, float]]:
+            answers = []
+            for _ in range(2):  # the second request shares the stuck call instead of starting another
+                started = time.monotonic()
+                status, _, body = await request(port, "/healthz")
+                assert json.loads(body)["database"]["error"] == "no answer within 0.5s"
+                answers.append((status, time.monotonic() - started))
+            return answers
+
+        threads_before = threading.active_count()
+        answers = with_server(daemon_state(), engine, talk, database_timeout=0.5)
+        assert [status for status, _ in answers] == [503, 503]
+        assert all(seconds < 3 for _, seconds in answers)
+        assert threading.active_count() <= threads_before + 1
+    engine.dispose()
+
+
+# --- /metrics --------------------------------------------------------------------------------------
+
+
+def insert_activity(engine: Engine) -> None:
+    """Two sources, three crawls, four postings (three open), five events and four outbox rows."""
+    at = {"started_at": NOW, "finished_at": NOW}
+    with engine.begin() as connection:
+        connection.execute(
+            insert(SourceRow),
+            [
+                {"id": i, "name": name, "type": "greenhouse", "config": {}, "created_at": NOW}
+                | {"updated_at": NOW, "suspect_streak": 0, "validators": {}, "trouble_streak": 0}
+                | {"trouble_reported": False}
+                for i, name in ((1, "stripe"), (2, "palantir"), (3, "idle"))
+            ],
+        )
+        crawl = {"reason": "", "note": "", "unchanged": False, "requests": 1, "responses": 1, "bytes": 10}
+        crawl |= {"pages": 1, "items": 2, "retries": 0, "not_modified": 0, "duration_s": 1.5, "errors": []}
+        crawl |= {"new_events": 0, "changed_events": 0, "closed_events": 0, "reopened_events": 0}
+        connection.execute(
+            insert(CrawlRow),
+            [
+                crawl | at | {"id": i, "source_id": source, "identity": f"crawl-{i}", "verdict": verdict}
+                for i, source, verdict in ((1, 1, "complete"), (2, 1, "failed"), (3, 2, "complete"))
+            ],
+        )
+        posting = {"episode": 1, "fingerprint": "f", "role_key": "r", "title": "Data Scientist Intern"}
+        posting |= {"locations": [], "description_text": "", "description_html": "", "extra": {}}
+        posting |= {
+            "significant": {},
+            "misses": 0,
+            "first_seen_at": NOW,
+            "last_seen_at": NOW,
+            "updated_at": NOW,
+        }
+        connection.execute(
+            insert(PostingRow),
+            [
+                posting | {"id": i, "source_id": source, "external_id": str(i), "status": status}
+                for i, source, status in ((1, 1, "open"), (2, 1, "open"), (3, 1, "closed"), (4, 2, "open"))
+            ],
+        )
+        event = {"at": NOW, "episode": 1, "title": "Data Scientist Intern", "changes": {}, "crawl_id": 1}
+        connection.execute(
+            insert(EventRow),
+            [
+                event | {"id": i, "type": kind, "source_id": 1, "posting_id": posting_id}
+                for i, kind, posting_id in ((1, "new", 1), (2, "new", 2), (3, "new", 3), (4, "closed", 3))
+            ]
+            + [event | {"id": 5, "type": "changed", "source_id": 2, "posting_id": 4, "crawl_id": 3}],
+        )
+        outbox = {"recipient": "ds-interns", "channel_key": "k", "channel": "json://localhost/hook"}
+        outbox |= {"digest": False, "payload": {}, "created_at": NOW, "due_at": NOW, "attempts": 0}
+        outbox |= {"last_error": ""}
+        connection.execute(
+            insert(OutboxRow),
+            [
+                outbox | {"id": i, "dedupe_key": f"d{i}", "event_id": i, "status": status}
+                for i, status in ((1, "pending"), (2, "pending"), (3, "sent"), (4, "dead"))
+            ],
+        )
+
+
+def test_metrics_carry_the_database_figures_and_the_crawls_observed(engine: Engine) -> None:
+    insert_activity(engine)
+    observer = CrawlObserver()
+    observer.observe_crawl("stripe", "complete", 3.0)
+    observer.observe_crawl("stripe", "failed", 45.0)
+    observer.observe_crawl("palantir", "complete", 0.4)
+
+    samples = scrape(daemon_state(stripe=timedelta(hours=1)), engine, observer=observer)
+
+    assert samples["rolewatch_open_postings"] == {
+        (("source", "idle"),): 0,
+        (("source", "palantir"),): 1,
+        (("source", "stripe"),): 2,
+    }
+    assert samples["rolewatch_events_total"] == {
+        (("type", "changed"),): 1,
+        (("type", "closed"),): 1,
+        (("type", "new"),): 3,
+        (("type", "reopened"),): 0,
+    }
+    assert samples["rolewatch_deliveries"] == {
+        (("status", "dead"),): 1,
+        (("status", "pending"),): 2,
+        (("status", "sent"),): 1,
+    }
+    assert samples["rolewatch_outbox_depth"] == {(): 2}
+    assert samples["rolewatch_crawls_total"][(("source", "stripe"), ("verdict", "failed"))] == 1
+    assert samples["rolewatch_crawls_total"][(("source", "stripe"), ("verdict", "partial"))] == 0
+    assert samples["rolewatch_crawl_duration_seconds_count"] == {
+        (("source", "palantir"),): 1,
+        (("source", "stripe"),): 2,
+    }
+    assert samples["rolewatch_crawl_duration_seconds_bucket"][(("le", "5.0"), ("source", "stripe"))] == 1
+    assert samples["rolewatch_crawl_duration_seconds_sum"][(("source", "stripe"),)] == 48.0
+    assert samples["rolewatch_overdue_sources"] == {(): 1}
+    assert samples["rolewatch_scheduler_up"] == {(): 1}
+    assert samples["rolewatch_scheduler_active"] == {(): 1}
+    assert samples["rolewatch_database_up"] == {(): 1}
+    assert samples["rolewatch_build_info"] == {(("version", "0.1.0"),): 1}
+
+
+def test_metrics_of_an_empty_database_and_a_standby(engine: Engine) -> None:
+    samples = scrape(daemon_state(active=False), engine)
+
+    assert samples["rolewatch_scheduler_active"] == {(): 0}
+    assert samples["rolewatch_outbox_depth"] == {(): 0}
+    assert samples["rolewatch_events_total"][(("type", "new"),)] == 0
+    assert "rolewatch_crawls_total" not in samples
+
+
+def test_metrics_still_answer_when_the_database_does_not(unreachable_engine: Engine) -> None:
+    samples = scrape(daemon_state(), unreachable_engine)
+
+    assert samples["rolewatch_database_up"] == {(): 0}
+    assert samples["rolewatch_scheduler_up"] == {(): 1}
+    assert "rolewatch_open_postings" not in samples
+
+
+# --- the HTTP side ---------------------------------------------------------------------------------
+
+
+def test_unknown_paths_are_404_and_other_methods_405(engine: Engine) -> None:
+    async def talk(port: int) -> list[tuple[int, dict[str, str], bytes]]:
+        return [
+            await request(port, "/"),
+            await request(port, "/healthz/extra"),
+            await request(port, "/healthz", method="POST"),
+            await request(port, "/metrics", method="DELETE"),
+            await request(port, "/healthz?verbose=1", method="HEAD"),
+        ]
+
+    root, extra, post, delete, head = with_server(daemon_state(), engine, talk)
+
+    assert (root[0], extra[0], post[0], delete[0]) == (404, 404, 405, 405)
+    assert post[1]["allow"] == "GET, HEAD"
+    assert head[0] == 200
+    assert head[2] == b""
+    assert int(head[1]["content-length"]) > 0
+
+
+def test_a_slow_client_does_not_block_others_and_is_dropped(engine: Engine) -> None:
+    async def talk(port: int) -> tuple[float, int, bytes]:
+        slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port)
+        slow_writer.write(b"GET /hea")  # and never the rest
+        await slow_writer.drain()
+        started = time.monotonic()
+        status, _, _ = await request(port, "/healthz")
+        others_waited = time.monotonic() - started
+        dropped = await asyncio.wait_for(slow_reader.read(), 5)
+        slow_writer.close()
+        return others_waited, status, dropped
+
+    others_waited, status, dropped = with_server(daemon_state(), engine, talk, read_timeout=0.5)
+
+    assert status == 200
+    assert others_waited < 0.5
+    assert dropped.startswith(b"HTTP/1.1 408 ")
+
+
+def test_an_oversized_request_is_refused(engine: Engine) -> None:
+    async def talk(port: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nX-Padding: " + b"a" * 20_000 + b"\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        return answer
+
+    assert with_server(daemon_state(), engine, talk).startswith(b"HTTP/1.1 431 ")
+
+
+def test_garbage_is_a_bad_request(engine: Engine) -> None:
+    async def talk(port: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"hello there\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        return answer
+
+    assert with_server(daemon_state(), engine, talk).startswith(b"HTTP/1.1 400 ")
+
+
+# --- the image's HEALTHCHECK -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("healthy", "exit_ok"), [(True, True), (False, False)])
+def test_the_image_healthcheck_follows_healthz(sqlite_engine: Engine, healthy: bool, exit_ok: bool) -> None:
+    """The Dockerfile's HEALTHCHECK command, run as written (its port swapped for the test server's)."""
+    state = daemon_state()
+    if not healthy:
+        state.beat(datetime.now(UTC) - timedelta(hours=1))
+    command = healthcheck_command()
+    assert command[0] == "python"
+
+    async def talk(port: int) -> int:
+        argv = [sys.executable, *(part.replace(":8787/", f":{port}/") for part in command[1:])]
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        return await asyncio.wait_for(process.wait(), 30)
+
+    returncode = with_server(state, sqlite_engine, talk)
+    assert (returncode == 0) is exit_ok
