@@ -74,11 +74,21 @@ class PostingText:
     __slots__ = ("fields", "keys")
 
     def __init__(self, fields: Mapping[str, FieldText]) -> None:
-        every = [f.joined.strip() for f in fields.values() if f.joined]
+        self.fields: dict[str, FieldText] = _Fields(fields)
+        self.keys = _posting_keys(fields)
+
+
+class _Fields(dict[str, FieldText]):
+    """The searchable fields plus the any-field text, joined only when a query first needs it
+    (most subscriptions name their field, and the joined text is as long as all the others)."""
+
+    def __missing__(self, key: str) -> FieldText:
+        if key != _ANY:
+            raise KeyError(key)
         any_field = FieldText(())
-        any_field.set_text(every)
-        self.fields: dict[str, FieldText] = {**fields, _ANY: any_field}
-        self.keys = _posting_keys(self.fields)
+        any_field.set_text([f.joined.strip() for f in self.values() if f.joined])
+        self[_ANY] = any_field
+        return any_field
 
 
 def posting_text(posting: Posting) -> PostingText:
@@ -113,7 +123,7 @@ def _country_name(code: str) -> str:
 
 
 Predicate = Callable[[PostingText], bool]
-# A key is (kind, field, text): ("w", field, word) or ("p", field, prefix of up to _PREFIX_LENGTH).
+# A key is (kind, field, text): ("w", field, word) or ("p", field, the first _PREFIX_LENGTH letters).
 Key = tuple[str, str, str]
 
 
@@ -126,8 +136,8 @@ def _posting_keys(fields: Mapping[str, FieldText]) -> frozenset[Key]:
             continue
         words = field.words
         keys.update([("w", name, word) for word in words])
-        # Slicing past a short word's end repeats the word, which the set absorbs.
-        prefixes = {word[:n] for word in words for n in range(1, _PREFIX_LENGTH + 1)}
+        # Only full-length prefixes: a wildcard with a shorter literal start is checked directly.
+        prefixes = {word[:_PREFIX_LENGTH] for word in words if len(word) >= _PREFIX_LENGTH}
         keys.update([("p", name, prefix) for prefix in prefixes])
     return frozenset(keys)
 
@@ -264,7 +274,7 @@ def _token_keys(token: str, field: str) -> frozenset[Key] | None:
     if not _is_wild(token):
         return frozenset(("w", name, token) for name in fields)
     prefix = re.split(r"[*?]", token, maxsplit=1)[0]
-    if not prefix:
+    if len(prefix) < _PREFIX_LENGTH:
         return None
     return frozenset(("p", name, prefix[:_PREFIX_LENGTH]) for name in fields)
 
