@@ -70,7 +70,7 @@ def test_email_arrives_as_html_with_board_content_escaped(smtp_server: SmtpServe
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>" not in html and "<img" not in html and "\u202e" not in html
     assert '<a href="https://jobs.example.com/42">Open the posting</a>' in html
-    assert "AUD 78,000–82,000/yr" in html
+    assert "AUD 78,000–82,000 / year" in html
 
 
 def test_digest_email_arrives_in_parts(smtp_server: SmtpServer) -> None:  # noqa: F811
