@@ -89,7 +89,9 @@ def _configure_logging(fmt: str, verbose: bool) -> None:
 
 def _exit_despite_stuck_threads() -> None:
     """Exit 0 now even if a worker thread is stuck past the grace period, rather than wait on it forever."""
-    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    # Only the daemon's own workers (named "rolewatch…") can be stuck in our work; a library's idle
+    # pool (apprise keeps one) ends with the interpreter and must not delay the exit.
+    stuck = [t for t in threading.enumerate() if t.name.startswith("rolewatch") and not t.daemon]
     for thread in stuck:
         thread.join(timeout=LINGER_S / max(1, len(stuck)))
     stuck = [t for t in stuck if t.is_alive()]

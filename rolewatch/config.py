@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -325,34 +326,16 @@ class Subscription(_Strict):
             raise ValueError(f"unknown event types {bad}; use new, changed, closed, reopened")
         return value
 
-    @field_validator("employment_types")
+    @field_validator("employment_types", "workplace", "sponsorship")
     @classmethod
-    def _known_employment_types(cls, value: list[str]) -> list[str]:
-        from rolewatch.domain import EMPLOYMENT_TYPES
+    def _known_values(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        from rolewatch.domain import EMPLOYMENT_TYPES, SPONSORSHIP, WORKPLACES
 
-        bad = [v for v in value if v not in EMPLOYMENT_TYPES]
+        allowed = {"employment_types": EMPLOYMENT_TYPES, "workplace": WORKPLACES, "sponsorship": SPONSORSHIP}
+        known = allowed[str(info.field_name)]
+        bad = [v for v in value if v not in known]
         if bad:
-            raise ValueError(f"unknown employment types {bad}; use {', '.join(EMPLOYMENT_TYPES)}")
-        return value
-
-    @field_validator("workplace")
-    @classmethod
-    def _known_workplaces(cls, value: list[str]) -> list[str]:
-        from rolewatch.domain import WORKPLACES
-
-        bad = [v for v in value if v not in WORKPLACES]
-        if bad:
-            raise ValueError(f"unknown workplaces {bad}; use {', '.join(WORKPLACES)}")
-        return value
-
-    @field_validator("sponsorship")
-    @classmethod
-    def _known_sponsorship(cls, value: list[str]) -> list[str]:
-        from rolewatch.domain import SPONSORSHIP
-
-        bad = [v for v in value if v not in SPONSORSHIP]
-        if bad:
-            raise ValueError(f"unknown sponsorship values {bad}; use {', '.join(SPONSORSHIP)}")
+            raise ValueError(f"unknown values {bad}; use {', '.join(known)}")
         return value
 
     @field_validator("query")

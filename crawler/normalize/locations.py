@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Final, NamedTuple
@@ -515,3 +515,16 @@ def _admin_region(country: str, admin1: str) -> str | None:
     if country == "US":
         return admin1 if admin1.isalpha() else None
     return _ADMIN1_TO_ISO.get(country, {}).get(admin1)
+
+
+def place_from_parts(parts: Sequence[Any], country_code: Any, *, remote: bool) -> Location | None:
+    """One place from a board's own city/region/country fields; the board's country code wins."""
+    text = ", ".join(clean_text(part) for part in parts if isinstance(part, str) and clean_text(part))
+    code = country_code.strip().upper() if isinstance(country_code, str) and country_code.strip() else None
+    if not text:
+        return Location(name=code, country=code, remote=remote) if code else None
+    found = parse_locations(text, country_hint=code)
+    place = found[0] if len(found) == 1 else Location(name=text, country=code)
+    if code and place.country != code:
+        place = replace(place, country=code)
+    return replace(place, name=text, remote=place.remote or remote)

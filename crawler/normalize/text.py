@@ -26,6 +26,8 @@ _ALLOWED_TAGS: Final = frozenset(
         "p", "br", "ul", "ol", "li", "strong", "em", "b", "i", "u", "a",
         "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "code", "pre", "hr",
         "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption",
+        # Layout blocks stay so their text stays apart: Lever writes whole descriptions in divs.
+        "div", "section", "dl", "dt", "dd",
     }
 )  # fmt: skip
 # Tags dropped together with everything inside them: their content is code or chrome, never prose.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +13,7 @@ from scrapy.http import Response
 
 from crawler.normalize.dates import parse_datetime
 from crawler.normalize.employment import employment_type
-from crawler.normalize.locations import parse_locations
+from crawler.normalize.locations import parse_locations, place_from_parts
 from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text, salary_from_range
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
@@ -128,33 +128,20 @@ def _locations(offer: Mapping[str, Any], *, remote: bool) -> tuple[Location, ...
             name = entry.get("name") if isinstance(entry.get("name"), str) else ""
             named_remote = any(place.remote for place in parse_locations(name))  # "Germany/Remote"
             parts = (entry.get("city"), entry.get("state"), entry.get("country"))
-            place = _place(parts, entry.get("country_code"), remote=remote or named_remote)
+            place = place_from_parts(parts, entry.get("country_code"), remote=remote or named_remote)
             if place is None and name:
                 place = next(iter(parse_locations(name, country_hint=entry.get("country_code"))), None)
             if place is not None:
                 places.append(place)
     if not places:
         parts = (offer.get("city"), offer.get("state_name"), offer.get("country"))
-        place = _place(parts, offer.get("country_code"), remote=remote)
+        place = place_from_parts(parts, offer.get("country_code"), remote=remote)
         if place is None:
             found = parse_locations(offer.get("location"), country_hint=offer.get("country_code"))
             places.extend(replace(p, remote=p.remote or remote) for p in found)
         else:
             places.append(place)
     return tuple(dict.fromkeys(places))
-
-
-def _place(parts: Sequence[Any], country_code: Any, *, remote: bool) -> Location | None:
-    """One place from a board's own city/region/country fields; the board's country code wins."""
-    text = ", ".join(clean_text(part) for part in parts if isinstance(part, str) and clean_text(part))
-    code = country_code.strip().upper() if isinstance(country_code, str) and country_code.strip() else None
-    if not text:
-        return Location(name=code, country=code, remote=remote) if code else None
-    found = parse_locations(text, country_hint=code)
-    place = found[0] if len(found) == 1 else Location(name=text, country=code)
-    if code and place.country != code:
-        place = replace(place, country=code)
-    return replace(place, name=text, remote=place.remote or remote)
 
 
 def _salary(value: Any) -> Salary | None:

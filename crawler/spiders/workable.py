@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +13,7 @@ from scrapy.http import Response
 
 from crawler.normalize.dates import parse_datetime
 from crawler.normalize.employment import employment_type
-from crawler.normalize.locations import parse_locations
+from crawler.normalize.locations import place_from_parts
 from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
@@ -152,23 +151,14 @@ def _locations(value: Any, *, remote: bool) -> tuple[Location, ...]:
     entries = [entry for entry in value or () if isinstance(entry, Mapping)]
     visible = [entry for entry in entries if entry.get("hidden") is not True] or entries
     places = (
-        _place((e.get("city"), e.get("region"), e.get("country")), e.get("countryCode"), remote=remote)
-        for e in visible
+        place_from_parts(
+            (entry.get("city"), entry.get("region"), entry.get("country")),
+            entry.get("countryCode"),
+            remote=remote,
+        )
+        for entry in visible
     )
     return tuple(dict.fromkeys(place for place in places if place is not None))
-
-
-def _place(parts: Sequence[Any], country_code: Any, *, remote: bool) -> Location | None:
-    """One place from a board's own city/region/country fields; the board's country code wins."""
-    text = ", ".join(clean_text(part) for part in parts if isinstance(part, str) and clean_text(part))
-    code = country_code.strip().upper() if isinstance(country_code, str) and country_code.strip() else None
-    if not text:
-        return Location(name=code, country=code, remote=remote) if code else None
-    found = parse_locations(text, country_hint=code)
-    place = found[0] if len(found) == 1 else Location(name=text, country=code)
-    if code and place.country != code:
-        place = replace(place, country=code)
-    return replace(place, name=text, remote=place.remote or remote)
 
 
 def _employment_type(job: Mapping[str, Any], title: str) -> str | None:

@@ -121,3 +121,25 @@ def test_the_example_that_init_writes_is_valid_and_echoes_the_defaults() -> None
 def test_naming_an_unknown_source_is_a_usage_error() -> None:
     with pytest.raises(ConfigError, match="unknown source 'nope'"):
         parse_config(GOOD).resolved_sources(["nope"])
+
+
+def test_every_subscription_problem_is_reported_with_its_name() -> None:
+    import yaml
+
+    subscription = {
+        "name": "ds-interns",
+        "query": 'title:(intern AND "data',
+        "employment_types": ["intrn"],
+        "workplace": ["moon"],
+        "sponsorship": ["maybe"],
+        "digest": "fortnightly",
+        "timezone": "Mars/Olympus",
+        "notify": ["notascheme://user:s3cret@host/path"],
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(yaml.safe_dump({"subscriptions": [subscription]}))
+    problems = caught.value.problems
+    for key in ("query", "employment_types", "workplace", "sponsorship", "digest", "timezone", "notify"):
+        assert any(p.startswith(f"subscriptions[0].{key} (ds-interns): ") for p in problems), (key, problems)
+    assert any("position" in p for p in problems if ".query" in p)
+    assert "s3cret" not in "\n".join(problems)

@@ -80,7 +80,13 @@ def test_sanitize_html_adds_noopener_to_links() -> None:
 
 
 def test_sanitize_html_drops_unknown_tags_but_keeps_their_text() -> None:
-    assert sanitize_html("<div><span>Hello</span></div>") == "Hello"
+    assert sanitize_html("<font><span>Hello</span></font>") == "Hello"
+
+
+def test_block_divs_keep_their_text_apart() -> None:
+    """Lever writes descriptions as a run of divs; dropping them glued "Who we are" to the next line."""
+    html = sanitize_html("<div><b>Who we are</b></div><div>Numbat Robotics builds robots.</div>")
+    assert html_to_text(html) == "Who we are\nNumbat Robotics builds robots."
 
 
 @pytest.mark.parametrize("raw", [None, ""])
