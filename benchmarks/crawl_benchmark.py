@@ -2,7 +2,9 @@
 
 Prints the first crawl's ingest rate, the unchanged and 1%-churn re-crawl times (with and without
 conditional requests), peak RSS, and the floor: the same URLs fetched and JSON-parsed by a minimal
-concurrent client. Run: `python benchmarks/crawl_benchmark.py [--boards 200] [--postings 250]`.
+concurrent client. Crawls run in a warm crawl worker, as in the daemon; one unchanged re-crawl
+runs in a worker started for it, as `rolewatch crawl` does.
+Run: `python benchmarks/crawl_benchmark.py [--boards 200] [--postings 250]`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select
 
+from crawler.workers import CrawlWorkers
 from rolewatch.config import parse_config
 from rolewatch.pipeline import crawl_and_record
 from storage.database import make_engine, upgrade
@@ -190,10 +193,8 @@ def counts(engine: Any) -> tuple[int, int]:
     return int(versions), int(events)
 
 
-def peak_rss_mb() -> tuple[float, float]:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return own, children
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run(boards: int, postings: int, concurrency: int, workdir: Path) -> dict[str, float]:
@@ -219,8 +220,11 @@ def run(boards: int, postings: int, concurrency: int, workdir: Path) -> dict[str
     conditional = parse_config(config_text(port, boards, database, True, concurrency))
     unconditional = parse_config(config_text(port, boards, database, False, concurrency))
 
-    def crawl(config: Any) -> Any:
-        return crawl_and_record(engine, config, config.resolved_sources())
+    workers = CrawlWorkers()  # warm crawl workers, as the daemon keeps them
+    workers.prestart()
+
+    def crawl(config: Any, pool: CrawlWorkers | None = workers) -> Any:
+        return crawl_and_record(engine, config, config.resolved_sources(), workers=pool)
 
     first, records = timed("first crawl (ingest)", lambda: crawl(conditional))
     assert all(r.verdict.value == "complete" for r in records), [
@@ -229,6 +233,10 @@ def run(boards: int, postings: int, concurrency: int, workdir: Path) -> dict[str
     before = counts(engine)
     unchanged_304, _ = timed("unchanged re-crawl, conditional (304s)", lambda: crawl(conditional))
     unchanged_full, _ = timed("unchanged re-crawl, full bodies parsed", lambda: crawl(unconditional))
+    unchanged_cold, _ = timed(
+        "unchanged re-crawl, conditional, cold worker (as `rolewatch crawl`)",
+        lambda: crawl(conditional, None),
+    )
     after = counts(engine)
     parent_control.send((0.01, 1))
     changed = parent_control.recv()
@@ -236,9 +244,10 @@ def run(boards: int, postings: int, concurrency: int, workdir: Path) -> dict[str
         f"1% churn re-crawl ({changed} postings changed)", lambda: crawl(conditional)
     )
     churn_events = sum(r.counts.get("changed", 0) for r in churn_records)
+    workers.close()
     parent_control.send(None)
     server.join(5)
-    own, children = peak_rss_mb()
+    own, children = peak_rss_mb(), workers.peak_rss / 2**20
     figures = {
         "postings": total,
         "floor_s": floor,
@@ -246,6 +255,7 @@ def run(boards: int, postings: int, concurrency: int, workdir: Path) -> dict[str
         "ingest_per_s": total / first,
         "unchanged_304_s": unchanged_304,
         "unchanged_full_s": unchanged_full,
+        "unchanged_cold_s": unchanged_cold,
         "churn_s": churn,
         "ratio_304": unchanged_304 / floor,
         "ratio_full": unchanged_full / floor,
@@ -259,7 +269,7 @@ def run(boards: int, postings: int, concurrency: int, workdir: Path) -> dict[str
     )
     print(f"  unchanged re-crawls wrote {after[0] - before[0]} versions and {after[1] - before[1]} events")
     print(f"  1% churn: {churn_events} changed events for {changed} edited postings")
-    print(f"  peak RSS: parent {own:.0f} MB, crawl child {children:.0f} MB")
+    print(f"  peak RSS: parent {own:.0f} MB, crawl worker {children:.0f} MB")
     return figures
 
 

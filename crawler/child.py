@@ -1,21 +1,27 @@
-"""The crawl child process: `python -m crawler.child` reads a batch on stdin and streams results on stdout.
+"""The crawl worker process: `python -m crawler.child` crawls batch after batch, read on stdin.
 
-A Twisted reactor cannot be restarted, and a long-lived process that crawls keeps leaked objects,
-a DNS cache without TTL and a peak-RSS memory check; so every batch runs here, in a fresh
-interpreter, and exits. The parent (`crawler.run`) never imports Scrapy's reactor.
+A Twisted reactor cannot be restarted, so the parent (`crawler.run`) never imports it: every
+crawl runs here, apart from the scheduler, where a crash, a hang or a runaway allocation costs a
+process, not the daemon. Starting one costs a second of CPU (Scrapy's imports, the location
+tables), which a daemon crawling a host every few seconds cannot pay per batch; so a worker
+stays up and serves batches until its parent closes stdin. The parent retires it after a number
+of batches, an age or a memory size, which bounds what a long-lived crawler accumulates (leaked
+objects, resolved addresses).
 
-Protocol: stdin holds one pickled `CrawlJob`; stdout carries the pickled string `CRAWLING` once
-the crawl is about to start (so start-up time is not counted against the crawl's time limit),
-one pickled `CrawlResult` per source as each finishes, then EOF. Anything else that writes to
-stdout is sent to stderr.
+Protocol: stdin carries pickled `CrawlJob`s, one after the other. For each, stdout carries the
+pickled string `CRAWLING` once the crawl is about to start (so start-up time is not counted
+against the crawl's time limit), one pickled `CrawlResult` per source as each finishes, then a
+`BatchDone`. EOF on stdin ends the process. Anything else that writes to stdout is sent to stderr.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import pickle
+import resource
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +38,8 @@ Emit = Callable[[CrawlResult], None]
 
 #: Sent once imports and warm-up are done and the crawl itself begins.
 CRAWLING = "crawling"
+#: The command-line flag that loads the location tables before the first job is read.
+WARM = "--warm"
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,16 @@ class CrawlJob:
     known: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BatchDone:
+    """Ends a batch's results: every source has been answered for. `peak_rss` (bytes) lets the
+    parent retire a worker that has grown."""
+
+    peak_rss: int
+
+
 class ResultChannel:
-    """Writes each source's result once, flushed at once so the parent can show progress."""
+    """Writes each source's result once per batch, flushed at once so the parent can show progress."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
@@ -60,6 +76,10 @@ class ResultChannel:
     def crawling(self) -> None:
         self._write(CRAWLING)
 
+    def done(self) -> None:
+        self.sent.clear()
+        self._write(BatchDone(peak_rss()))
+
     def _write(self, message: object) -> None:
         pickle.dump(message, self._stream, protocol=pickle.HIGHEST_PROTOCOL)
         self._stream.flush()
@@ -68,43 +88,52 @@ class ResultChannel:
         self._stream.close()
 
 
-def run_batch(job: CrawlJob, emit: Emit, crawling: Callable[[], None] = lambda: None) -> None:
-    """One `AsyncCrawlerProcess`, one crawler per source type, each crawling all its sources."""
-    from scrapy.crawler import AsyncCrawlerProcess
+def peak_rss() -> int:
+    """This process's peak resident set size in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+async def run_batch(job: CrawlJob, emit: Emit, crawling: Callable[[], None] = lambda: None) -> None:
+    """One crawler per source type, each crawling all its sources, on the running reactor."""
+    from scrapy.crawler import AsyncCrawlerRunner
 
     from crawler.registry import source_types
     from crawler.settings import scrapy_settings, shared_politeness
 
     first = job.sources[0]
     politeness = shared_politeness(source.politeness for source in job.sources)
-    process = AsyncCrawlerProcess(scrapy_settings(politeness, first.user_agent, first.obey_robots))
+    runner = AsyncCrawlerRunner(scrapy_settings(politeness, first.user_agent, first.obey_robots))
     known = source_types()
     started = datetime.now(UTC)
-    started_any = False
+    crawls: list[tuple[list[ResolvedSource], Any]] = []
     for type_name, group in _by_type(job.sources).items():
         kind = known.get(type_name)
         if kind is None:
             for source in group:
                 emit(failed_result(source.name, f"unknown source type {type_name!r}", started))
             continue
-        task = process.crawl(
-            kind.spider, sources=group, validators=job.validators, known=job.known, emit=emit
-        )
-        task.add_done_callback(_report_crash(group, emit, started))
-        started_any = True
-    if started_any:
-        if any(source.name not in job.validators for source in job.sources):
-            _warm_up()
-        crawling()
-        process.start()
+        task = runner.crawl(kind.spider, sources=group, validators=job.validators, known=job.known, emit=emit)
+        crawls.append((group, task))
+    if not crawls:
+        return
+    if any(source.name not in job.validators for source in job.sources):
+        warm_up()
+    crawling()
+    outcomes = await asyncio.gather(*(task for _, task in crawls), return_exceptions=True)
+    for (group, _), outcome in zip(crawls, outcomes, strict=True):
+        if isinstance(outcome, BaseException):  # a crawler that would not even start still answers
+            reason = f"the crawl crashed: {type(outcome).__name__}: {outcome}"
+            for source in group:
+                emit(failed_result(source.name, reason, started))
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Load the location tables (about a second) before any source's clock starts.
 
     They load lazily on first use, which would otherwise block the reactor in the middle of the
     first crawl and eat into short request time-outs. A batch where every source sends
-    validators expects 304s and no parsing, so it skips the second of start-up.
+    validators expects 304s and no parsing, so a one-off worker skips the second of start-up;
+    after the first call this costs nothing.
     """
     from crawler.normalize.locations import parse_locations
 
@@ -118,17 +147,29 @@ def _by_type(sources: tuple[ResolvedSource, ...]) -> dict[str, list[ResolvedSour
     return groups
 
 
-def _report_crash(group: list[ResolvedSource], emit: Emit, started: datetime) -> Callable[[Any], None]:
-    """A crawler that dies (its spider would not even start, say) still answers for its sources."""
+async def serve(jobs: BinaryIO, channel: ResultChannel) -> None:
+    """Crawl each job read from `jobs` until EOF; every source of a job is answered for."""
+    while (job := await asyncio.to_thread(_next_job, jobs)) is not None:
+        started = datetime.now(UTC)
+        reason = "the crawl ended without a result for this source"
+        try:
+            await run_batch(job, channel.send, channel.crawling)
+        except Exception as error:  # the parent must hear about every source, whatever happened
+            logger.exception("the crawl batch failed")
+            reason = f"the crawl failed: {type(error).__name__}: {error}"
+        for source in job.sources:
+            channel.send(failed_result(source.name, reason, started))
+        channel.done()
 
-    def done(task: Any) -> None:
-        if task.cancelled() or task.exception() is None:
-            return
-        error = task.exception()
-        for source in group:
-            emit(failed_result(source.name, f"the crawl crashed: {type(error).__name__}: {error}", started))
 
-    return done
+def _next_job(jobs: BinaryIO) -> CrawlJob | None:
+    try:
+        job = pickle.load(jobs)
+    except EOFError:
+        return None
+    if not isinstance(job, CrawlJob):
+        raise TypeError(f"expected a CrawlJob on stdin, got {type(job).__name__}")
+    return job
 
 
 def _claim_stdout() -> BinaryIO:
@@ -154,22 +195,48 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def main() -> int:
+def _run_reactor(main: Callable[[], Any]) -> None:
+    """Install Scrapy's asyncio reactor, run the coroutine `main()` on it, and stop."""
+    from scrapy.utils.defer import deferred_from_coro
+    from scrapy.utils.log import configure_logging
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    configure_logging({"LOG_LEVEL": "WARNING"})
+    from twisted.internet import reactor as installed
+
+    reactor: Any = installed  # twisted's stubs type the module, not the installed reactor
+    failure: list[BaseException] = []
+
+    def started() -> None:
+        done = deferred_from_coro(main())
+        done.addErrback(lambda f: failure.append(f.value))
+        done.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(started)
+    reactor.run(installSignalHandlers=False)
+    if failure:
+        raise failure[0]
+
+
+def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
+    arguments = sys.argv[1:] if argv is None else argv
     channel = ResultChannel(_claim_stdout())
-    job: CrawlJob = pickle.load(sys.stdin.buffer)
-    started = datetime.now(UTC)
-    status, reason = 0, "the crawl ended without a result for this source"
+    if WARM in arguments:
+        warm_up()
     try:
-        run_batch(job, channel.send, channel.crawling)
-    except BaseException as error:  # the parent must hear about every source, whatever happened
-        logger.exception("the crawl batch failed")
-        status, reason = 1, f"the crawl failed: {type(error).__name__}: {error}"
-    for source in job.sources:
-        channel.send(failed_result(source.name, reason, started))
-    channel.close()
-    return status
+        _run_reactor(lambda: serve(sys.stdin.buffer, channel))
+    except BaseException:
+        logger.exception("the crawl worker failed")
+        return 1
+    finally:
+        channel.close()
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module's own copy, not `__main__`'s: what is pickled must name `crawler.child`.
+    from crawler.child import main as worker_main
+
+    sys.exit(worker_main())

@@ -13,6 +13,7 @@ from storage.subscriptions import sync_subscriptions
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from crawler.workers import CrawlWorkers
     from rolewatch.config import Config, ResolvedSource
     from rolewatch.domain import CrawlResult
 
@@ -22,11 +23,14 @@ def crawl_and_record(
     config: Config,
     sources: Sequence[ResolvedSource],
     on_record: Callable[[CrawlRecord], None] | None = None,
+    *,
+    workers: CrawlWorkers | None = None,
 ) -> list[CrawlRecord]:
     """Crawl `sources` and record each result as it arrives, so storage overlaps the crawling.
 
     Each result's alerts and operator notices are written to the outbox with its events; sending
-    them is the sender's job (`notifier.outbox.deliver_due`).
+    them is the sender's job (`notifier.outbox.deliver_due`). A daemon passes its pool of warm
+    crawl `workers`; without one the batch runs in a worker started for it alone.
     """
     sync_sources(engine, config.sources)
     sync_subscriptions(engine, [subscription_document(s) for s in config.subscriptions])
@@ -43,7 +47,7 @@ def crawl_and_record(
             on_record(crawl_record)
 
     known = load_known_digests(engine, list(by_name))
-    crawl_sources(sources, validators=validators, on_result=on_result, known=known)
+    crawl_sources(sources, validators=validators, on_result=on_result, known=known, workers=workers)
     order = {name: index for index, name in enumerate(by_name)}
     return sorted(records, key=lambda r: order[r.source])
 

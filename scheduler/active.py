@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from crawler.verdict import failed_result
+from crawler.workers import CrawlWorkers
 from rolewatch.config import format_duration
 from rolewatch.pipeline import crawl_and_record, record_failure
 from scheduler.lanes import MAX_BATCHES, CrawlLanes, host_key, kill_crawl_processes
@@ -74,7 +75,7 @@ class ActiveScheduler:
 
     Built when this instance takes the scheduler lock, stopped when it stops or loses the lock.
     Crawls run through per-host lanes (see `scheduler.lanes`) in worker threads, each batch in
-    its own child process, so the event loop only ever waits.
+    a warm crawl worker process (see `crawler.workers`), so the event loop only ever waits.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class ActiveScheduler:
         self._metrics = metrics
         self._on_run = on_run
         self._lanes = CrawlLanes(self._crawl_batch, executor, max_batches=max_batches)
+        self._workers = CrawlWorkers()
         self._scheduler: Any = None
         self._due: dict[str, datetime] = {}
         self._overrun: set[str] = set()
@@ -109,6 +111,7 @@ class ActiveScheduler:
 
     async def start(self) -> None:
         await in_thread(self._executor, self._prepare_database, self._config)
+        self._workers.prestart()
         daemon = self._config.daemon
         self._scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -292,7 +295,7 @@ class ActiveScheduler:
     def _crawl_batch(
         self, sources: Sequence[ResolvedSource], on_record: Callable[[CrawlRecord], None]
     ) -> None:
-        """In a worker thread: crawl one host's batch in a child process and record every result.
+        """In a worker thread: crawl one host's batch in a crawl worker and record every result.
 
         `crawl_and_record` turns a crashed or hung child into failed results itself; should it
         raise anyway (the database, say), each source it did not record is recorded as failed.
@@ -306,7 +309,7 @@ class ActiveScheduler:
             on_record(record)
 
         try:
-            crawl_and_record(self._engine, config, sources, on_record=note)
+            crawl_and_record(self._engine, config, sources, on_record=note, workers=self._workers)
         except Exception as error:
             names = ", ".join(source.name for source in sources)
             logger.exception("the crawl of %s failed", names)
@@ -456,6 +459,7 @@ class ActiveScheduler:
                 len(killed),
             )
             await self._lanes.wait(AFTER_KILL_WAIT_S)
+        await in_thread(self._executor, self._workers.close)
         others = [task for task in (self._delivery, *self._jobs) if task is not None and not task.done()]
         if others:
             _, late = await asyncio.wait(others, timeout=max(0.5, deadline - loop.time()))

@@ -58,6 +58,8 @@ class StubCrawl:
         config: Config,
         sources: Sequence[Any],
         on_record: Callable[[CrawlRecord], None] | None = None,
+        *,
+        workers: object = None,
     ) -> list[CrawlRecord]:
         self.idle.clear()
         try:

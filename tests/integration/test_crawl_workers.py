@@ -1,0 +1,147 @@
+"""Warm crawl workers: reused batch after batch, never reused once dead, retired when due."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import psutil  # type: ignore[import-untyped]
+import pytest
+
+from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers, Retirement
+from rolewatch.config import ResolvedSource
+from rolewatch.domain import CrawlResult, CrawlVerdict
+from tests.boardserver import BoardServer
+from tests.fixtures.boards import greenhouse_board, greenhouse_job
+from tests.integration.crawling import resolved, with_limits
+
+
+@pytest.fixture
+def workers() -> Iterator[CrawlWorkers]:
+    pool = CrawlWorkers()
+    yield pool
+    pool.close()
+
+
+def _board(server: BoardServer, name: str, titles: list[str]) -> ResolvedSource:
+    jobs = [greenhouse_job(n + 1, title) for n, title in enumerate(titles)]
+    server.set_json(f"/v1/boards/{name}/jobs", greenhouse_board(jobs))
+    (source,) = resolved([{"name": name, "type": "greenhouse", "board": name, "base_url": server.url}])
+    return source
+
+
+def _worker_pids() -> set[int]:
+    return {
+        child.pid
+        for child in psutil.Process().children()
+        if "crawler.child" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE
+    }
+
+
+def test_one_warm_worker_serves_batch_after_batch(board_server: BoardServer, workers: CrawlWorkers) -> None:
+    source = _board(board_server, "koala", ["Data Analyst", "Research Intern"])
+    workers.prestart()
+    (pid,) = _worker_pids()
+
+    (first,) = crawl_sources([source], workers=workers)
+    _board(board_server, "koala", ["Data Analyst", "Research Intern", "Quant Intern"])
+    (second,) = crawl_sources([source], validators={"koala": first.validators}, workers=workers)
+
+    assert first.verdict is CrawlVerdict.COMPLETE and len(first.postings) == 2
+    assert second.verdict is CrawlVerdict.COMPLETE and len(second.postings) == 3
+    assert workers.started == 1 and _worker_pids() == {pid}, "the second batch reused the warm worker"
+
+
+def test_a_worker_killed_mid_batch_fails_that_batch_only(
+    board_server: BoardServer, workers: CrawlWorkers
+) -> None:
+    slow = _board(board_server, "slow", [])
+    board_server.hang("/v1/boards/slow/jobs", 60)
+    slow = with_limits(slow, timeout_s=60)
+    results: list[CrawlResult] = []
+    crawl = threading.Thread(target=lambda: results.extend(crawl_sources([slow], workers=workers)))
+    crawl.start()
+    _wait_for(lambda: bool(board_server.requests_to("/v1/boards/slow/jobs")))
+    (killed,) = _worker_pids()
+    psutil.Process(killed).kill()
+    crawl.join(timeout=15)
+
+    assert not crawl.is_alive()
+    (failed,) = results
+    assert failed.verdict is CrawlVerdict.FAILED
+    assert (
+        failed.reason
+        == "the crawl process was killed by SIGKILL (out of memory?) before this source finished"
+    )
+    fine = _board(board_server, "fine", ["Graduate Engineer"])
+    (after,) = crawl_sources([fine], workers=workers)
+    assert after.verdict is CrawlVerdict.COMPLETE and after.postings[0].title == "Graduate Engineer"
+    assert workers.started == 2 and killed not in _worker_pids(), "a dead worker is never reused"
+
+
+def test_a_worker_that_overruns_is_killed_and_replaced(
+    board_server: BoardServer, workers: CrawlWorkers
+) -> None:
+    frozen = _board(board_server, "frozen", [])
+    board_server.hang("/v1/boards/frozen/jobs", 60)
+    frozen = with_limits(frozen, timeout_s=1, request_timeout=timedelta(seconds=1))
+    results: list[CrawlResult] = []
+    crawl = threading.Thread(
+        target=lambda: results.extend(crawl_sources([frozen], workers=workers, grace=timedelta(seconds=1)))
+    )
+    crawl.start()
+    _wait_for(lambda: bool(board_server.requests_to("/v1/boards/frozen/jobs")))
+    (stopped,) = _worker_pids()
+    psutil.Process(stopped).suspend()
+    crawl.join(timeout=20)
+
+    (result,) = results
+    assert result.reason == "the crawl process overran its 3s time limit and was killed"
+    assert stopped not in _worker_pids()
+    (after,) = crawl_sources([_board(board_server, "next", ["Analyst"])], workers=workers)
+    assert after.verdict is CrawlVerdict.COMPLETE and workers.started == 2
+
+
+@pytest.mark.parametrize(
+    "retirement",
+    [Retirement(max_batches=2), Retirement(max_rss=1), Retirement(max_age_s=0)],
+    ids=["batches", "memory", "age"],
+)
+def test_workers_retire_when_due(board_server: BoardServer, retirement: Retirement) -> None:
+    pool = CrawlWorkers(retirement)
+    source = _board(board_server, "koala", ["Data Analyst"])
+    try:
+        for _ in range(3):
+            (result,) = crawl_sources([source], workers=pool)
+            assert result.verdict is CrawlVerdict.COMPLETE
+        expected = 2 if retirement.max_batches == 2 else 3
+        assert pool.started == expected
+    finally:
+        pool.close()
+    _wait_for(lambda: not _worker_pids())
+
+
+def test_closing_the_pool_ends_its_idle_workers() -> None:
+    pool = CrawlWorkers()
+    pool.prestart(2)
+    assert len(_worker_pids()) == 2
+    pool.close()
+    _wait_for(lambda: not _worker_pids())
+    (source,) = resolved(
+        [{"name": "late", "type": "greenhouse", "board": "late", "base_url": "http://127.0.0.1:9"}]
+    )
+    (result,) = crawl_sources([source], workers=pool)
+    assert result.verdict is CrawlVerdict.FAILED, "a closed pool still crawls, in a worker it then ends"
+    _wait_for(lambda: not _worker_pids())
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
