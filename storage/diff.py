@@ -42,7 +42,7 @@ class Policy:
     repost_window: timedelta = REPOST_WINDOW
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredPosting:
     """What the diff needs to know about a posting already in storage."""
 

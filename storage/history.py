@@ -6,9 +6,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -69,6 +70,7 @@ class _Loaded:
     ids: Mapping[str, int]
     elsewhere_ids: Mapping[str, int]
     recorded_crawl: tuple[int, str] | None
+    all_seen_at: datetime | None = None
 
 
 def _now() -> datetime:
@@ -130,19 +132,26 @@ def _claim_source(connection: Connection, source: ResolvedSource) -> int:
     which serialises crawls of one source.
     """
     now = _now()
-    statement = upsert(connection, SourceRow).values(
-        name=source.name,
-        type=source.type,
-        config={"name": source.name, "type": source.type, **source.options.model_dump(mode="json")},
-        created_at=now,
-        updated_at=now,
-        suspect_streak=0,
-        validators={},
-    )
+    row = {
+        "name": source.name,
+        "type": source.type,
+        "config": {"name": source.name, "type": source.type, **source.options.model_dump(mode="json")},
+        "created_at": now,
+        "updated_at": now,
+        "suspect_streak": 0,
+        "validators": {},
+    }
+    return int(connection.execute(_claim_statement(connection.dialect.name), row).scalar_one())
+
+
+@cache
+def _claim_statement(dialect: str) -> Any:
+    """Built once per backend: a statement given its values as parameters is compiled once too."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SourceRow)
     statement = statement.on_conflict_do_update(
         index_elements=[SourceRow.name], set_={"type": statement.excluded.type}
     )
-    return int(connection.execute(statement.returning(SourceRow.id)).scalar_one())
+    return statement.returning(SourceRow.id)
 
 
 def load_validators(engine: Engine, names: Sequence[str]) -> dict[str, Validators]:
@@ -215,41 +224,45 @@ def load_state(session: Session | Connection, source_id: int, result: CrawlResul
 
 
 def _load(session: Session | Connection, source_id: int, result: CrawlResult) -> _Loaded:
+    streak, all_seen_at = session.execute(
+        select(SourceRow.suspect_streak, SourceRow.all_seen_at).where(SourceRow.id == source_id)
+    ).one()
+    # Only a listing that closes by age reads sightings; parsing 250 timestamps per crawl
+    # otherwise costs more than the rest of an unchanged re-crawl's reading.
+    sighted = result.max_age is not None
     rows = session.execute(
-        select(
-            PostingRow.id,
-            PostingRow.external_id,
-            PostingRow.status,
-            PostingRow.fingerprint,
-            PostingRow.title,
-            PostingRow.company,
-            PostingRow.url,
-            PostingRow.role_key,
-            PostingRow.episode,
-            PostingRow.misses,
-            PostingRow.closed_at,
-            PostingRow.last_seen_at,
-        ).where(PostingRow.source_id == source_id)
+        _STATE_QUERY_WITH_SIGHTINGS if sighted else _STATE_QUERY, {"source_id": source_id}
     ).all()
     values = _significant_of_changed(session, rows, result)
-    stored = {
-        row.external_id: StoredPosting(
-            external_id=row.external_id,
-            status=PostingStatus(row.status),
-            fingerprint=row.fingerprint,
-            values=values.get(row.id, {}),
-            title=row.title,
-            company=row.company,
-            url=row.url,
-            role_key=row.role_key,
-            episode=row.episode,
-            misses=row.misses,
-            closed_at=row.closed_at,
-            last_seen_at=row.last_seen_at,
+    stored: dict[str, StoredPosting] = {}
+    for (
+        posting_id,
+        external_id,
+        status,
+        fingerprint,
+        title,
+        company,
+        url,
+        key,
+        episode,
+        misses,
+        *rest,
+    ) in rows:
+        closed_at, *sighting = rest
+        stored[external_id] = StoredPosting(
+            external_id=external_id,
+            status=_STATUSES[status],
+            fingerprint=fingerprint,
+            values=values.get(posting_id, {}),
+            title=title,
+            company=company,
+            url=url,
+            role_key=key,
+            episode=episode,
+            misses=misses,
+            closed_at=closed_at,
+            last_seen_at=last_sighting(status, sighting[0], all_seen_at) if sighting else None,
         )
-        for row in rows
-    }
-    streak = session.execute(select(SourceRow.suspect_streak).where(SourceRow.id == source_id)).scalar_one()
     recorded = session.execute(
         select(CrawlRow.id, CrawlRow.verdict).where(CrawlRow.identity == crawl_identity(result))
     ).first()
@@ -267,7 +280,28 @@ def _load(session: Session | Connection, source_id: int, result: CrawlResult) ->
         ids={row.external_id: row.id for row in rows},
         elsewhere_ids={reference: posting_id for reference, posting_id in elsewhere.values()},
         recorded_crawl=(recorded.id, recorded.verdict) if recorded else None,
+        all_seen_at=all_seen_at,
     )
+
+
+_STATE_COLUMNS = (
+    PostingRow.id,
+    PostingRow.external_id,
+    PostingRow.status,
+    PostingRow.fingerprint,
+    PostingRow.title,
+    PostingRow.company,
+    PostingRow.url,
+    PostingRow.role_key,
+    PostingRow.episode,
+    PostingRow.misses,
+    PostingRow.closed_at,
+)
+_STATUSES = {status.value: status for status in PostingStatus}
+_STATE_QUERY = select(*_STATE_COLUMNS).where(PostingRow.source_id == bindparam("source_id"))
+_STATE_QUERY_WITH_SIGHTINGS = select(*_STATE_COLUMNS, PostingRow.last_seen_at).where(
+    PostingRow.source_id == bindparam("source_id")
+)
 
 
 def _open_elsewhere(
@@ -317,12 +351,13 @@ def record_crawl(
         crawl_id = _insert_crawl(connection, source_id, result, outcome)
         ids = dict(loaded.ids)
         _write_postings(connection, source_id, crawl_id, result, outcome, ids, loaded.elsewhere_ids)
-        _touch_seen(connection, [ids[external_id] for external_id in outcome.seen], result.finished_at)
+        all_seen = _sees_every_open_posting(loaded.state, outcome)
+        _touch_seen(connection, _sightings_to_write(loaded.state, outcome, ids, all_seen), result.finished_at)
         _refresh_digests(connection, result, outcome, ids)
         _count_misses(connection, outcome, ids)
-        _close(connection, outcome, ids)
+        _close(connection, outcome, ids, loaded.all_seen_at)
         events = _insert_events(connection, source_id, crawl_id, outcome, ids)
-        _update_source(connection, source_id, result, outcome)
+        _update_source(connection, source_id, result, outcome, all_seen)
         record = CrawlRecord(
             crawl_id,
             source.name,
@@ -364,30 +399,33 @@ def _already_recorded(recorded: tuple[int, str], name: str, result: CrawlResult)
 def _insert_crawl(connection: Connection, source_id: int, result: CrawlResult, outcome: DiffOutcome) -> int:
     stats = result.stats
     counts = outcome.counts()
-    statement = insert(CrawlRow).values(
-        source_id=source_id,
-        identity=crawl_identity(result),
-        started_at=result.started_at,
-        finished_at=result.finished_at,
-        verdict=outcome.verdict.value,
-        reason=result.reason,
-        note=outcome.note,
-        unchanged=result.unchanged,
-        requests=stats.requests,
-        responses=stats.responses,
-        bytes=stats.bytes,
-        pages=stats.pages,
-        items=stats.items,
-        retries=stats.retries,
-        not_modified=stats.not_modified,
-        duration_s=stats.duration_s,
-        errors=list(stats.errors),
-        new_events=counts[EventType.NEW.value],
-        changed_events=counts[EventType.CHANGED.value],
-        closed_events=counts[EventType.CLOSED.value],
-        reopened_events=counts[EventType.REOPENED.value],
-    )
-    return int(connection.execute(statement.returning(CrawlRow.id)).scalar_one())
+    row = {
+        "source_id": source_id,
+        "identity": crawl_identity(result),
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "verdict": outcome.verdict.value,
+        "reason": result.reason,
+        "note": outcome.note,
+        "unchanged": result.unchanged,
+        "requests": stats.requests,
+        "responses": stats.responses,
+        "bytes": stats.bytes,
+        "pages": stats.pages,
+        "items": stats.items,
+        "retries": stats.retries,
+        "not_modified": stats.not_modified,
+        "duration_s": stats.duration_s,
+        "errors": list(stats.errors),
+        "new_events": counts[EventType.NEW.value],
+        "changed_events": counts[EventType.CHANGED.value],
+        "closed_events": counts[EventType.CLOSED.value],
+        "reopened_events": counts[EventType.REOPENED.value],
+    }
+    return int(connection.execute(_INSERT_CRAWL, row).scalar_one())
+
+
+_INSERT_CRAWL = insert(CrawlRow).returning(CrawlRow.id)
 
 
 def _content_columns(posting: Posting, snapshot: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -518,6 +556,40 @@ def _rewritten_row(
     }
 
 
+def last_sighting(status: str, own: datetime, all_seen_at: datetime | None) -> datetime:
+    """When a posting was last listed: its own sighting, or for an open posting its source's
+    `all_seen_at` when later (a crawl that saw every open posting records only that)."""
+    if all_seen_at is not None and status == PostingStatus.OPEN.value and all_seen_at > own:
+        return all_seen_at
+    return own
+
+
+def _sees_every_open_posting(state: SourceState, outcome: DiffOutcome) -> bool:
+    """Whether this crawl saw (or rewrote) every posting open before it, missing and closing none.
+
+    Then the source's `all_seen_at` can stand for each open posting's sighting, and an
+    unchanged re-crawl writes one row instead of one per posting.
+    """
+    if outcome.misses or outcome.closures:
+        return False
+    seen = set(outcome.seen).union(write.posting.external_id for write in outcome.writes)
+    return all(
+        external_id in seen
+        for external_id, stored in state.postings.items()
+        if stored.status is PostingStatus.OPEN
+    )
+
+
+def _sightings_to_write(
+    state: SourceState, outcome: DiffOutcome, ids: Mapping[str, int], all_seen: bool
+) -> list[int]:
+    """The seen postings whose own row must record the sighting: all of them, unless the source's
+    `all_seen_at` stands for them; then only those with a miss count to reset."""
+    return [
+        ids[external_id] for external_id in outcome.seen if not all_seen or state.postings[external_id].misses
+    ]
+
+
 def _touch_seen(connection: Connection, posting_ids: Sequence[int], at: datetime) -> None:
     """Listed and unchanged: only the sighting is news, in one UPDATE per chunk of ids."""
     for chunk in chunks(sorted(posting_ids)):
@@ -537,17 +609,24 @@ def _count_misses(connection: Connection, outcome: DiffOutcome, ids: Mapping[str
             connection.execute(update(PostingRow).where(PostingRow.id.in_(chunk)).values(misses=count))
 
 
-def _close(connection: Connection, outcome: DiffOutcome, ids: Mapping[str, int]) -> None:
+def _close(
+    connection: Connection, outcome: DiffOutcome, ids: Mapping[str, int], all_seen_at: datetime | None
+) -> None:
+    """Close postings. Each takes its last sighting into its own row first, since the source's
+    `all_seen_at` speaks only for open postings."""
     by_time: dict[datetime, list[int]] = defaultdict(list)
     for external_id, at in outcome.closures.items():
         by_time[at].append(ids[external_id])
     now = _now()
+    values: dict[str, Any] = {"status": PostingStatus.CLOSED.value, "misses": 0, "updated_at": now}
+    if all_seen_at is not None:
+        values["last_seen_at"] = case(
+            (PostingRow.last_seen_at < all_seen_at, all_seen_at), else_=PostingRow.last_seen_at
+        )
     for at, posting_ids in sorted(by_time.items()):
         for chunk in chunks(sorted(posting_ids)):
             connection.execute(
-                update(PostingRow)
-                .where(PostingRow.id.in_(chunk))
-                .values(status=PostingStatus.CLOSED.value, closed_at=at, misses=0, updated_at=now)
+                update(PostingRow).where(PostingRow.id.in_(chunk)).values(closed_at=at, **values)
             )
 
 
@@ -591,13 +670,18 @@ def _insert_events(
     return tuple(replace(event, id=event_ids[ids[event.external_id]]) for event in events)
 
 
-def _update_source(connection: Connection, source_id: int, result: CrawlResult, outcome: DiffOutcome) -> None:
+def _update_source(
+    connection: Connection, source_id: int, result: CrawlResult, outcome: DiffOutcome, all_seen: bool
+) -> None:
     """The suspect streak and the crawl time, plus the validators once a complete crawl has parsed a body.
 
     Validators from a suspect or partial crawl are not kept: a later 304 would then vouch for a
-    listing that was never trusted. A 304 crawl keeps the validators that earned it.
+    listing that was never trusted. A 304 crawl keeps the validators that earned it. A crawl
+    that saw every open posting moves `all_seen_at`, their shared last sighting.
     """
     values: dict[str, Any] = {"suspect_streak": outcome.suspect_streak, "last_crawl_at": result.started_at}
+    if all_seen:
+        values["all_seen_at"] = result.finished_at
     if outcome.verdict is CrawlVerdict.COMPLETE and not result.unchanged:
         values["validators"] = {url: dict(fields) for url, fields in result.validators.items()}
     connection.execute(update(SourceRow).where(SourceRow.id == source_id).values(**values))

@@ -81,6 +81,9 @@ class SourceRow(Base):
     suspect_streak: Mapped[int] = mapped_column(default=0)
     validators: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     last_crawl_at: Mapped[datetime | None]
+    #: When the last crawl that saw every posting then open finished. An open posting was last
+    #: seen at the later of this and its own `last_seen_at` (see `storage.history`).
+    all_seen_at: Mapped[datetime | None]
     next_due_at: Mapped[datetime | None]
     #: Consecutive failed or suspect crawls, when that run began, and whether operators were told.
     trouble_streak: Mapped[int] = mapped_column(default=0)

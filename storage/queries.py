@@ -23,6 +23,7 @@ from rolewatch.domain import (
     significant_values,
 )
 from storage.diff import field_changes
+from storage.history import last_sighting
 from storage.models import CrawlRow, EventRow, PostingRow, PostingVersionRow, SourceRow
 from storage.snapshot import locations_from, posting_from_snapshot, salary_from, work_rights_from
 
@@ -278,6 +279,7 @@ def _postings_query() -> Select[*tuple[Any, ...]]:
         PostingRow.status,
         PostingRow.first_seen_at,
         PostingRow.last_seen_at,
+        SourceRow.all_seen_at,
         PostingRow.closed_at,
         PostingRow.url,
     ).join(SourceRow, SourceRow.id == PostingRow.source_id)
@@ -303,7 +305,7 @@ def _summary(row: Row[Any]) -> PostingSummary:
         employment_type=row.employment_type,
         status=PostingStatus(row.status),
         first_seen_at=row.first_seen_at,
-        last_seen_at=row.last_seen_at,
+        last_seen_at=last_sighting(row.status, row.last_seen_at, row.all_seen_at),
         closed_at=row.closed_at,
         url=row.url,
     )
@@ -327,12 +329,12 @@ def posting_history(engine: Engine, ref: str) -> PostingHistory | None:
         )
         history_events = tuple(_event(event) for event in events)
         references = _references(session, [posting.repost_of_id, posting.duplicate_of_id])
-    detail = _detail(posting, row.source, references)
+    detail = _detail(posting, row.source, references, row.all_seen_at)
     return PostingHistory(detail, history_versions, history_events)
 
 
 def _posting_by_ref(ref: str) -> Select[*tuple[Any, ...]]:
-    query = select(PostingRow, SourceRow.name.label("source")).join(
+    query = select(PostingRow, SourceRow.name.label("source"), SourceRow.all_seen_at).join(
         SourceRow, SourceRow.id == PostingRow.source_id
     )
     text = ref.strip()
@@ -355,7 +357,9 @@ def _references(session: Session, posting_ids: Sequence[int | None]) -> dict[int
     return {row.id: f"{row.name}/{row.external_id}" for row in session.execute(query)}
 
 
-def _detail(posting: PostingRow, source: str, references: Mapping[int, str]) -> PostingDetail:
+def _detail(
+    posting: PostingRow, source: str, references: Mapping[int, str], all_seen_at: datetime | None
+) -> PostingDetail:
     return PostingDetail(
         id=posting.id,
         source=source,
@@ -380,7 +384,7 @@ def _detail(posting: PostingRow, source: str, references: Mapping[int, str]) -> 
         fingerprint=posting.fingerprint,
         misses=posting.misses,
         first_seen_at=posting.first_seen_at,
-        last_seen_at=posting.last_seen_at,
+        last_seen_at=last_sighting(posting.status, posting.last_seen_at, all_seen_at),
         closed_at=posting.closed_at,
         repost_of=references.get(posting.repost_of_id) if posting.repost_of_id else None,
         duplicate_of=references.get(posting.duplicate_of_id) if posting.duplicate_of_id else None,

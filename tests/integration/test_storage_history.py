@@ -195,6 +195,39 @@ def test_a_not_modified_crawl_only_touches_last_seen(engine: Engine) -> None:
     assert stored_validators(engine) == ETAG
 
 
+def test_a_crawl_that_sees_every_open_posting_rewrites_no_posting_row(engine: Engine) -> None:
+    """The source's `all_seen_at` stands for every open posting's sighting: one row, not one per posting."""
+    board = Board(engine)
+    board.crawl([posting(1), posting(2), posting(3)], validators=ETAG)
+    statements: list[str] = []
+
+    def note(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        board.crawl([], unchanged=True)
+        board.crawl([posting(3), posting(1), posting(2)])
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert not [s for s in statements if s.startswith("UPDATE postings")], statements
+    seen_at = board.clock + timedelta(seconds=5)
+    assert {p.last_seen_at for p in list_postings(engine)} == {seen_at}
+    assert current(engine, "acme/2").last_seen_at == seen_at
+
+    board.crawl([posting(1), posting(3)])
+    missing = current(engine, "acme/2")
+    assert missing.misses == 1 and missing.last_seen_at == seen_at, "a miss keeps the last true sighting"
+    board.crawl([posting(1), posting(3)])
+    board.crawl([posting(1), posting(3)], validators=ETAG)
+    closed = current(engine, "acme/2")
+    assert closed.status is PostingStatus.CLOSED and closed.last_seen_at == seen_at
+    board.crawl([], unchanged=True)
+    later = board.clock + timedelta(seconds=5)
+    assert current(engine, "acme/2").last_seen_at == seen_at, "a closed posting is not seen by later crawls"
+    assert current(engine, "acme/1").last_seen_at == later
+
+
 def test_validators_are_kept_only_from_a_complete_crawl_that_parsed(engine: Engine) -> None:
     board = Board(engine)
     other = {"https://acme.example/jobs.json": {"etag": '"other"'}}
