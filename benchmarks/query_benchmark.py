@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from notifier.matching import SubscriptionBook
+from notifier.matching import SubscriptionBook, SubscriptionFilter, compile_filter, posting_facts
 from notifier.query import Query, QuerySet, compile_query, posting_text
 from rolewatch.config import Config, Subscription
 from rolewatch.domain import Event, EventType, Location, Posting
@@ -208,8 +208,29 @@ def match_subscriptions(label: str, query: Callable[[random.Random], str]) -> No
     began = time.perf_counter()
     alerts = sum(len(book.matching(event, posting)) for event, posting in zip(events, postings, strict=True))
     matched = time.perf_counter()
+    judges = [
+        (s.name, compile_filter(s), compile_query(s.query) if s.query else None) for s in config.subscriptions
+    ]
+    sample = list(zip(events, postings, strict=True))[:50]
+    assert all(book.matching(e, p) == one_by_one(judges, e, p) for e, p in sample), "the book lost an alert"
     print(f"{label}: compile 10,000 subscriptions: {compiled - started:6.3f} s")
     print(f"{label}: match 1,000 events:           {matched - began:6.3f} s  ({alerts:,} alerts)")
+
+
+Judge = tuple[str, SubscriptionFilter, Query | None]
+
+
+def one_by_one(judges: list[Judge], event: Event, posting: Posting) -> list[str]:
+    """The subscriptions that want `event`, each judged on its own: what the book must agree with."""
+    text = posting_text(posting)
+    facts = posting_facts(posting)
+    return [
+        name
+        for name, wanted, query in judges
+        if wanted.wants_event(event.type.value, event.source)
+        and wanted.accepts(posting, facts)
+        and (query is None or query.matches_text(text))
+    ]
 
 
 if __name__ == "__main__":

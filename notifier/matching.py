@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -30,8 +30,9 @@ class SubscriptionFilter:
     min_salary: MinSalary | None
     conversions: tuple[SalaryConversion, ...]
 
-    def wants_event(self, event: Event) -> bool:
-        return event.type.value in self.events and (not self.sources or event.source in self.sources)
+    def wants_event(self, kind: str, source: str) -> bool:
+        """An event of type `kind` (`event.type.value`) from `source`."""
+        return kind in self.events and (not self.sources or source in self.sources)
 
     def accepts(self, posting: Posting, facts: PostingFacts | None = None) -> bool:
         """The structured filters; each one left empty accepts everything."""
@@ -155,67 +156,50 @@ class SubscriptionBook:
         conversions = tuple(config.salary_conversions)
         self.filters = {s.name: compile_filter(s, conversions) for s in config.subscriptions}
         self.subscriptions = {s.name: s for s in config.subscriptions}
-        queries: dict[str, Query] = {s.name: compile_query(s.query) for s in config.subscriptions if s.query}
-        self._queries = QuerySet(queries)
-        self._unqueried = {s.name for s in config.subscriptions if not s.query}
-        self._order = {name: index for index, name in enumerate(self.filters)}
-        # Per event type, the subscriptions that want it and need no more than the query to decide.
-        self._wanting: dict[str, set[str]] = {}
-        self._query_decides: set[str] = set()
-        # Subscriptions sharing the same structured filters: each distinct filter is judged once.
-        shapes: dict[SubscriptionFilter, int] = {}
-        self._shapes: list[SubscriptionFilter] = []
-        self._shape_of: dict[str, int] = {}
-        for name, found in self.filters.items():
-            for kind in found.events:
-                self._wanting.setdefault(kind, set()).add(name)
-            shape = replace(found, name="", events=frozenset())
-            if shape == replace(_BARE, conversions=found.conversions):
-                self._query_decides.add(name)
-            else:
-                if shape not in shapes:
-                    shapes[shape] = len(self._shapes)
-                    self._shapes.append(shape)
-                self._shape_of[name] = shapes[shape]
+        self._names = list(self.filters)
+        self._event_types = frozenset().union(*(f.events for f in self.filters.values()))
+        # Subscriptions with equal filters (event types and sources too) are judged once per event,
+        # and those that also share the query are one entry of the query index.
+        groups: dict[SubscriptionFilter, int] = {}
+        entries: dict[tuple[int, str], list[int]] = {}
+        for index, subscription in enumerate(config.subscriptions):
+            group = replace(self.filters[subscription.name], name="")
+            number = groups.setdefault(group, len(groups))
+            entries.setdefault((number, subscription.query or ""), []).append(index)
+        self._groups = list(groups)
+        self._entries = [(group, tuple(members)) for (group, _), members in entries.items()]
+        texts = dict(enumerate(text for _, text in entries))
+        self._unqueried = [entry for entry, text in texts.items() if not text]
+        self._queries = QuerySet(_compile_once({entry: text for entry, text in texts.items() if text}))
 
     def matching(self, event: Event, posting: Posting) -> list[str]:
         """The names of the subscriptions that want this event about this posting, in configuration order.
 
         The query index narrows the candidates first, so the cost follows the subscriptions that
-        could match rather than all of them; a subscription with only a query is decided there.
+        could match rather than all of them; each distinct filter is then judged once.
         """
-        wanting = self._wanting.get(event.type.value)
-        if not wanting:
+        kind = event.type.value
+        if kind not in self._event_types:
             return []
-        candidates = (self._queries.matching_set(posting_text(posting)) | self._unqueried) & wanting
-        found = list(candidates & self._query_decides)
+        entries = self._queries.matching_set(posting_text(posting))
+        entries.update(self._unqueried)
         facts = posting_facts(posting)
         verdicts: dict[int, bool] = {}
-        for name in candidates - self._query_decides:
-            index = self._shape_of[name]
-            accepted = verdicts.get(index)
+        found: list[int] = []
+        for entry in entries:
+            group, members = self._entries[entry]
+            accepted = verdicts.get(group)
             if accepted is None:
-                shape = self._shapes[index]
-                accepted = (not shape.sources or event.source in shape.sources) and shape.accepts(
-                    posting, facts
-                )
-                verdicts[index] = accepted
+                judged = self._groups[group]
+                accepted = judged.wants_event(kind, event.source) and judged.accepts(posting, facts)
+                verdicts[group] = accepted
             if accepted:
-                found.append(name)
-        found.sort(key=self._order.__getitem__)
-        return found
+                found.extend(members)
+        found.sort()
+        return [self._names[index] for index in found]
 
 
-#: A subscription filter with nothing set beyond its name and events: the query alone decides.
-_BARE = SubscriptionFilter(
-    name="",
-    events=frozenset(),
-    sources=frozenset(),
-    companies=frozenset(),
-    places=(),
-    employment_types=frozenset(),
-    workplaces=frozenset(),
-    sponsorship=frozenset(),
-    min_salary=None,
-    conversions=(),
-)
+def _compile_once(texts: Mapping[int, str]) -> dict[int, Query]:
+    """Many subscriptions ask the same question: each distinct text is parsed once."""
+    compiled = {text: compile_query(text) for text in dict.fromkeys(texts.values())}
+    return {entry: compiled[text] for entry, text in texts.items()}

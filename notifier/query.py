@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Generic, TypeVar
 
 import pycountry
@@ -56,8 +57,6 @@ class FieldText:
     """One searchable field of a posting, folded once: the word set for exact words, the joined text
     for phrases and wildcards."""
 
-    __slots__ = ("joined", "vocabulary", "words")
-
     def __init__(self, values: Iterable[str]) -> None:
         parts = [" ".join(words(v)) for v in values if v]
         self.set_text([p for p in parts if p])
@@ -66,18 +65,25 @@ class FieldText:
         # Padded with spaces so a pattern can start with a literal " word", which re searches fast.
         self.joined = f" {_SEPARATOR.join(parts)} " if parts else ""
         self.words = frozenset(self.joined.split()) - {"|"}
-        # Each distinct word once: a one-word wildcard scans this, far shorter than a description.
-        self.vocabulary = f" {' '.join(self.words)} " if self.words else ""
+
+    @cached_property
+    def vocabulary(self) -> str:
+        """Each distinct word once: a one-word wildcard scans this, far shorter than a description."""
+        return f" {' '.join(self.words)} " if self.words else ""
+
+    @cached_property
+    def prefixes(self) -> frozenset[str]:
+        """The full-length prefixes of the words, asked for only when some wildcard needs one."""
+        return frozenset({word[:_PREFIX_LENGTH] for word in self.words if len(word) >= _PREFIX_LENGTH})
 
 
 class PostingText:
     """A posting's searchable text, folded once so that thousands of queries can share the work."""
 
-    __slots__ = ("fields", "keys")
+    __slots__ = ("fields",)
 
     def __init__(self, fields: Mapping[str, FieldText]) -> None:
         self.fields: dict[str, FieldText] = _Fields(fields)
-        self.keys = _posting_keys(fields)
 
 
 class _Fields(dict[str, FieldText]):
@@ -124,60 +130,98 @@ def _country_name(code: str) -> str:
     return " ".join(dict.fromkeys(n for n in names if n))
 
 
-Predicate = Callable[[PostingText], bool]
 # A key is (kind, field, text): ("w", field, word) or ("p", field, the first _PREFIX_LENGTH letters).
 Key = tuple[str, str, str]
+Predicate = Callable[[PostingText], bool]
 
 
-def _posting_keys(fields: Mapping[str, FieldText]) -> frozenset[Key]:
-    """Keys per searchable field; a query term on any field asks for the key of each field instead,
-    so the joined any-field text (as long as all the others together) needs no keys of its own."""
-    keys: set[Key] = set()
-    for name, field in fields.items():
-        if name == _ANY:
-            continue
-        words = field.words
-        keys.update([("w", name, word) for word in words])
-        # Only full-length prefixes: a wildcard with a shorter literal start is checked directly.
-        prefixes = {word[:_PREFIX_LENGTH] for word in words if len(word) >= _PREFIX_LENGTH}
-        keys.update([("p", name, prefix) for prefix in prefixes])
-    return frozenset(keys)
+@dataclasses.dataclass(frozen=True, slots=True)
+class Term:
+    """Query words in order, in one field or in any (`*`): one exact word, one wildcard, or a phrase."""
+
+    field: str
+    tokens: tuple[str, ...]
+    exact: bool = dataclasses.field(init=False, compare=False, repr=False)
+    # Per token, the keys a matching posting has one of: the word, or a wildcard's prefix, in each field.
+    requirements: frozenset[frozenset[Key]] = dataclasses.field(init=False, compare=False, repr=False)
+    keys: frozenset[Key] | None = dataclasses.field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        fields = FIELDS if self.field == _ANY else (self.field,)
+        per_token = (frozenset(_token_keys(token, fields)) for token in self.tokens)
+        requirements = frozenset(keys for keys in per_token if keys)
+        object.__setattr__(self, "exact", len(self.tokens) == 1 and not _is_wild(self.tokens[0]))
+        object.__setattr__(self, "requirements", requirements)
+        # One requirement suffices to index by.
+        object.__setattr__(self, "keys", min(requirements, key=_index_cost) if requirements else None)
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    """A compiled node: its predicate and, for pre-filtering, keys at least one of which any
-    matching posting must have (None when no such set is known, e.g. under NOT).
+@dataclasses.dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+    exact = False
+    keys = None
 
-    `exact` says the keys decide the node on their own (a word, or an OR of words): a posting
-    matches exactly when it has one of them. `vetoes`, for a NOT of such a node, are the keys
-    whose absence alone means a match. Both let a QuerySet skip calling predicates at all.
-    """
 
-    predicate: Predicate
-    keys: frozenset[Key] | None
-    exact: bool = False
-    vetoes: frozenset[Key] | None = None
+@dataclasses.dataclass(frozen=True, slots=True)
+class All:
+    children: frozenset[Node]
+    keys: frozenset[Key] | None = dataclasses.field(init=False, compare=False, repr=False)
+    exact = False
+
+    def __post_init__(self) -> None:
+        # Any one conjunct's keys are necessary for the whole; the fewest, rarest keys filter best.
+        known = [c.keys for c in self.children if c.keys is not None]
+        object.__setattr__(self, "keys", min(known, key=_index_cost) if known else None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AnyOf:
+    children: frozenset[Node]
+    exact: bool = dataclasses.field(init=False, compare=False, repr=False)
+    keys: frozenset[Key] | None = dataclasses.field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        known = [c.keys for c in self.children if c.keys is not None]
+        keys = frozenset().union(*known) if len(known) == len(self.children) else None
+        object.__setattr__(self, "exact", all(c.exact for c in self.children))
+        object.__setattr__(self, "keys", keys)
+
+
+Node = Term | Not | All | AnyOf
+"""A compiled query, normalised: equal sub-queries are equal nodes, so subscriptions share them.
+
+`keys` are keys at least one of which any matching posting has (None when no such set is known,
+e.g. under NOT); `exact` says they decide the node on their own (a word, or words OR'ed).
+"""
+
+
+def _index_cost(keys: frozenset[Key]) -> tuple[int, int, list[Key]]:
+    # A description or a prefix is found in far more postings than a title word; sorted keys break ties
+    # the same way in every process, whatever the order of a frozenset.
+    common = sum((kind == "p") + (field == "description") for kind, field, _ in keys)
+    return len(keys), common, sorted(keys)
 
 
 class Query:
     """A compiled query; `matches` is cheap, `compile_query` does the parsing once."""
 
-    __slots__ = ("_predicate", "exact", "keys", "text", "vetoes")
+    __slots__ = ("_predicate", "node", "text")
 
-    def __init__(self, text: str, compiled: _Compiled) -> None:
+    def __init__(self, text: str, node: Node) -> None:
         self.text = text
-        self._predicate = compiled.predicate
-        self.keys = compiled.keys
-        self.exact = compiled.exact
-        self.vetoes = compiled.vetoes
+        self.node = node
+        # Built on first use: a QuerySet never needs it, and thousands of closures cost memory.
+        self._predicate: Predicate | None = None
 
     def matches(self, posting: Posting) -> bool:
         """Convenience for one posting; when matching many queries fold the posting once with
-        `posting_text` and call `matches_text`."""
-        return self._predicate(posting_text(posting))
+        `posting_text` and call `matches_text`, or put the queries in a QuerySet."""
+        return self.matches_text(posting_text(posting))
 
     def matches_text(self, text: PostingText) -> bool:
+        if self._predicate is None:
+            self._predicate = _predicate(self.node)
         return self._predicate(text)
 
     def __repr__(self) -> str:
@@ -194,7 +238,7 @@ def compile_query(text: str) -> Query:
         raise QuerySyntaxError(f"query: {_describe(str(exc), text)}") from None
     except ParseError as exc:
         raise QuerySyntaxError(f"query: {_describe(str(exc), text)}") from None
-    return Query(text, _compile(parsed, None, text))
+    return Query(text, _compile(parsed, None))
 
 
 def _describe(message: str, text: str) -> str:
@@ -209,7 +253,7 @@ def _describe(message: str, text: str) -> str:
     return message
 
 
-def _compile(node: Any, field: str | None, text: str) -> _Compiled:
+def _compile(node: Any, field: str | None) -> Node:
     """Compile one luqum node; `field` is the enclosing field prefix, if any."""
     if isinstance(node, tree.SearchField):
         name = node.name.lower()
@@ -220,49 +264,79 @@ def _compile(node: Any, field: str | None, text: str) -> _Compiled:
             )
         if field is not None:
             raise QuerySyntaxError(f"query: nested field {node.name!r} at position {node.pos}")
-        return _compile(node.expr, name, text)
+        return _compile(node.expr, name)
     if isinstance(node, tree.Group | tree.FieldGroup | tree.Plus | tree.Boost):
         # Plus marks a required term, which every term already is under AND; boost only ranks.
-        return _compile(node.children[0], field, text)
+        return _compile(node.children[0], field)
     if isinstance(node, tree.Not | tree.Prohibit):
-        return _not(_compile(node.children[0], field, text))
+        return _negate(_compile(node.children[0], field))
     if isinstance(node, tree.AndOperation | tree.UnknownOperation):
         # An implicit operator (`a b`) is AND: every word narrows the subscription.
-        return _and([_compile(c, field, text) for c in node.children])
+        return _all([_compile(c, field) for c in node.children])
     if isinstance(node, tree.OrOperation):
-        return _or([_compile(c, field, text) for c in node.children])
+        return _any([_compile(c, field) for c in node.children])
     if isinstance(node, tree.Phrase):
-        return _term(node.value[1:-1], field or _ANY, node.pos)
+        return _term(node.value[1:-1], field, node.pos)
     if isinstance(node, tree.Word):
-        return _term(node.value, field or _ANY, node.pos)
+        return _term(node.value, field, node.pos)
     kind = type(node).__name__.lower()
     raise QuerySyntaxError(f"query: unsupported {kind} {str(node).strip()!r} at position {node.pos}")
 
 
-def _term(raw: str, field: str, pos: int) -> _Compiled:
+def _term(raw: str, field: str | None, pos: int) -> Node:
     """A word or phrase: its query words in order, exact or with `*`/`?` wildcards."""
-    unescaped = re.sub(r"\\(.)", r"\1", raw)
-    tokens = _QUERY_WORD.findall(fold(unescaped))
-    if not tokens:
+    node = _term_node(raw, field)
+    if node is None:
         raise QuerySyntaxError(f"query: {raw!r} at position {pos} has no word to match")
-    if len(tokens) == 1 and not _is_wild(tokens[0]):
-        keys = _token_keys(tokens[0], field)
-        assert keys is not None  # a literal word always has keys
-        return _keyed(keys)
-    pattern = re.compile(" " + " ".join(_token_pattern(t) for t in tokens) + "(?= )")
-    search = pattern.search
-    keys = _token_keys(tokens[0], field)
-    if len(tokens) == 1:
-        return _Compiled(lambda t: search(t.fields[field].vocabulary) is not None, keys)
-    # A phrase: its literal words must all be present before the (slower) positional search.
-    needed = frozenset(t for t in tokens if not _is_wild(t))
-    return _Compiled(
-        lambda t: needed <= t.fields[field].words and search(t.fields[field].joined) is not None, keys
-    )
+    return node
+
+
+@lru_cache(maxsize=8192)
+def _term_node(raw: str, field: str | None) -> Node | None:
+    # Cached: subscriptions repeat the same words, and equal terms then share one node.
+    unescaped = re.sub(r"\\(.)", r"\1", raw)
+    tokens = tuple(_QUERY_WORD.findall(fold(unescaped)))
+    return Term(field or _ANY, tokens) if tokens else None
+
+
+def _negate(child: Node) -> Node:
+    return child.child if isinstance(child, Not) else Not(child)
+
+
+def _all(children: Iterable[Node]) -> Node:
+    """AND, flattened and without repeats, so that equal conditions make equal nodes."""
+    flat: set[Node] = set()
+    for child in children:
+        flat.update(child.children if isinstance(child, All) else (child,))
+    return next(iter(flat)) if len(flat) == 1 else All(frozenset(flat))
+
+
+def _any(children: Iterable[Node]) -> Node:
+    flat: set[Node] = set()
+    for child in children:
+        flat.update(child.children if isinstance(child, AnyOf) else (child,))
+    return next(iter(flat)) if len(flat) == 1 else AnyOf(frozenset(flat))
+
+
+def _token_keys(token: str, fields: Iterable[str]) -> list[Key]:
+    """The keys a posting needs one of for `token` to match in one of `fields`: the word in one of
+    them, or for a wildcard the prefix (none when the wildcard's literal start is too short)."""
+    if not _is_wild(token):
+        return [("w", field, token) for field in fields]
+    prefix = re.split(r"[*?]", token, maxsplit=1)[0]
+    # Only full-length prefixes: a wildcard with a shorter literal start is checked directly.
+    if len(prefix) < _PREFIX_LENGTH:
+        return []
+    return [("p", field, prefix[:_PREFIX_LENGTH]) for field in fields]
 
 
 def _is_wild(token: str) -> bool:
     return "*" in token or "?" in token
+
+
+@lru_cache(maxsize=8192)
+def _pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(" " + " ".join(_token_pattern(t) for t in tokens) + "(?= )")
 
 
 def _token_pattern(token: str) -> str:
@@ -271,91 +345,281 @@ def _token_pattern(token: str) -> str:
     return "".join(r"\w*" if c == "*" else r"\w" if c == "?" else re.escape(c) for c in token)
 
 
-def _token_keys(token: str, field: str) -> frozenset[Key] | None:
-    """The keys a posting needs (one of) for `token` to match in `field`; any field means each field's."""
-    fields = FIELDS if field == _ANY else (field,)
-    if not _is_wild(token):
-        return frozenset(("w", name, token) for name in fields)
-    prefix = re.split(r"[*?]", token, maxsplit=1)[0]
-    if len(prefix) < _PREFIX_LENGTH:
-        return None
-    return frozenset(("p", name, prefix[:_PREFIX_LENGTH]) for name in fields)
+def _term_test(term: Term) -> Predicate:
+    """A word by the field's word set, a wildcard by its vocabulary, a phrase by its literal words
+    and then (slower) a positional search."""
+    field, tokens = term.field, term.tokens
+    if term.exact:
+        (word,) = tokens
+        return lambda t: word in t.fields[field].words
+    search = _pattern(tokens).search
+    if len(tokens) == 1:
+        return lambda t: search(t.fields[field].vocabulary) is not None
+    needed = frozenset(t for t in tokens if not _is_wild(t))
+    return lambda t: needed <= t.fields[field].words and search(t.fields[field].joined) is not None
 
 
-def _keyed(keys: frozenset[Key]) -> _Compiled:
-    """A node the posting's keys decide alone (words, or words OR'ed): one set test, no text scan."""
-    if len(keys) == 1:
-        (key,) = keys
-        return _Compiled(lambda t: key in t.keys, keys, exact=True)
-    return _Compiled(lambda t: not keys.isdisjoint(t.keys), keys, exact=True)
+def _predicate(node: Node) -> Predicate:
+    """The straightforward evaluation of one query against one posting."""
+    if isinstance(node, Term):
+        return _term_test(node)
+    if isinstance(node, Not):
+        child = _predicate(node.child)
+        return lambda t: not child(t)
+    parts = tuple(_predicate(c) for c in sorted(node.children, key=_cost))
+    if len(parts) == 2:
+        a, b = parts
+        if isinstance(node, All):
+            return lambda t: a(t) and b(t)
+        return lambda t: a(t) or b(t)
+    if isinstance(node, All):
+        return lambda t: all(p(t) for p in parts)
+    return lambda t: any(p(t) for p in parts)
 
 
-def _not(child: _Compiled) -> _Compiled:
-    predicate = child.predicate
-    return _Compiled(lambda t: not predicate(t), None, vetoes=child.keys if child.exact else None)
+def _cost(node: Node) -> int:
+    return 0 if node.exact else 1 if isinstance(node, Term) else 2
 
 
-def _and(children: list[_Compiled]) -> _Compiled:
-    known = [c.keys for c in children if c.keys is not None]
-    # Any one conjunct's keys are necessary for the whole; the smallest set filters best.
-    keys = min(known, key=len) if known else None
-    if all(c.exact and c.keys is not None and len(c.keys) == 1 for c in children):
-        # Words that must all be there: one subset test on the posting's keys decides it.
-        needed = frozenset().union(*(c.keys for c in children if c.keys is not None))
-        return _Compiled(lambda t: needed <= t.keys, keys)
-    if len(children) == 2:
-        a, b = (c.predicate for c in children)
-        return _Compiled(lambda t: a(t) and b(t), keys)
-    predicates = tuple(c.predicate for c in children)
-    return _Compiled(lambda t: all(p(t) for p in predicates), keys)
+Evaluator = Callable[[set[int], PostingText, dict[int, bool]], bool]
+"""A node decided for one posting, given `present` (the ids of the keys the posting has, and of the
+groups of OR'ed keys it has one of) and `memo` (the text searches already done for the posting)."""
 
 
-def _or(children: list[_Compiled]) -> _Compiled:
-    keys: frozenset[Key] | None = frozenset()
-    for child in children:
-        keys = None if child.keys is None or keys is None else keys | child.keys
-    exact = all(c.exact for c in children)
-    if exact and keys is not None:
-        return _keyed(keys)
-    if len(children) == 2:
-        a, b = (c.predicate for c in children)
-        return _Compiled(lambda t: a(t) or b(t), keys, exact=exact)
-    predicates = tuple(c.predicate for c in children)
-    return _Compiled(lambda t: any(p(t) for p in predicates), keys, exact=exact)
+class _Plan:
+    """A QuerySet's keys and nodes, numbered: most nodes are then decided by a subset or disjointness
+    test on the posting's present ids, and each text search runs at most once per posting however
+    many subscriptions share it."""
+
+    def __init__(self) -> None:
+        self._ids: dict[Key, int] = {}
+        self._groups: dict[frozenset[Key], int] = {}
+        self._evaluators: dict[Node, Evaluator] = {}
+        self._needed: dict[Node, frozenset[int]] = {}
+        self._costs: dict[int, tuple[int, int, list[Key]]] = {}
+        self._numbers = itertools.count()
+
+    def key(self, key: Key) -> int:
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = self._new_id()
+        return found
+
+    def atom(self, keys: frozenset[Key]) -> int:
+        """The id present when any one of `keys` is: the key's own, or the group's."""
+        found = self.key(next(iter(keys))) if len(keys) == 1 else self._group(keys)
+        if found not in self._costs:
+            self._costs[found] = _index_cost(keys)
+        return found
+
+    def _group(self, keys: frozenset[Key]) -> int:
+        found = self._groups.get(keys)
+        if found is None:
+            for key in keys:
+                self.key(key)
+            found = self._groups[keys] = self._new_id()
+        return found
+
+    def needed(self, node: Node) -> frozenset[int]:
+        """Ids a posting has every one of when `node` matches (none known under NOT)."""
+        found = self._needed.get(node)
+        if found is None:
+            found = self._needed[node] = self._find_needed(node)
+        return found
+
+    def _find_needed(self, node: Node) -> frozenset[int]:
+        if isinstance(node, Term):
+            return frozenset(self.atom(keys) for keys in node.requirements)
+        if isinstance(node, All):
+            return frozenset().union(*(self.needed(child) for child in node.children))
+        return frozenset([self.atom(node.keys)]) if node.keys is not None else frozenset()
+
+    def second(self, node: Node, first: int) -> int | None:
+        """After `first`, the rarest other id `node` needs: indexing by both leaves few candidates."""
+        others = self.needed(node) - {first}
+        return min(others, key=self._costs.__getitem__) if others else None
+
+    def _new_id(self) -> int:
+        return next(self._numbers)
+
+    def finder(self) -> _KeyFinder:
+        groups_of: dict[int, list[int]] = {}
+        for keys, group in self._groups.items():
+            for key in keys:
+                groups_of.setdefault(self._ids[key], []).append(group)
+        return _KeyFinder(self._ids, groups_of)
+
+    def evaluator(self, node: Node) -> Evaluator:
+        """How `node` is decided; equal nodes share one evaluator."""
+        found = self._evaluators.get(node)
+        if found is None:
+            found = self._evaluators[node] = self._compile(node)
+        return found
+
+    def _compile(self, node: Node) -> Evaluator:
+        if node.exact:
+            assert node.keys is not None  # an exact node is decided by its keys
+            atom = self.atom(node.keys)
+            return lambda p, t, m: atom in p
+        if isinstance(node, Term):
+            return self._search(node)
+        if isinstance(node, Not):
+            return self._negation(node.child)
+        if isinstance(node, All):
+            return self._conjunction(node.children)
+        return self._disjunction(node.children)
+
+    def _search(self, term: Term) -> Evaluator:
+        needed = frozenset(self.atom(keys) for keys in term.requirements)
+        test = _term_test(term)
+        done = self._new_id()
+
+        def search(p: set[int], t: PostingText, m: dict[int, bool]) -> bool:
+            if not needed <= p:
+                return False
+            found = m.get(done)
+            if found is None:
+                found = m[done] = test(t)
+            return found
+
+        return search
+
+    def _negation(self, child: Node) -> Evaluator:
+        if child.exact:
+            assert child.keys is not None
+            atom = self.atom(child.keys)
+            return lambda p, t, m: atom not in p
+        evaluate = self.evaluator(child)
+        return lambda p, t, m: not evaluate(p, t, m)
+
+    def _conjunction(self, children: frozenset[Node]) -> Evaluator:
+        needed: set[int] = set()
+        vetoes: set[int] = set()
+        rest: list[Evaluator] = []
+        for child in children:
+            if child.exact:
+                assert child.keys is not None
+                needed.add(self.atom(child.keys))
+            elif isinstance(child, Not) and child.child.exact:
+                assert child.child.keys is not None
+                vetoes.add(self.atom(child.child.keys))
+            else:
+                # What the child needs is checked with the other keys: most postings then fail
+                # the set tests and need no call at all.
+                needed.update(self.needed(child))
+                rest.append(self.evaluator(child))
+        return _conjoined(frozenset(needed), frozenset(vetoes), tuple(rest))
+
+    def _disjunction(self, children: frozenset[Node]) -> Evaluator:
+        hits: set[Key] = set()
+        negated: set[int] = set()
+        rest: list[Evaluator] = []
+        for child in children:
+            if child.exact:
+                assert child.keys is not None
+                hits.update(child.keys)
+            elif isinstance(child, Not) and child.child.exact:
+                assert child.child.keys is not None
+                negated.add(self.atom(child.child.keys))
+            else:
+                rest.append(self.evaluator(child))
+        hit = frozenset([self.atom(frozenset(hits))]) if hits else frozenset()
+        missing = frozenset(negated)
+        others = tuple(rest)
+        return lambda p, t, m: not hit.isdisjoint(p) or not missing <= p or any(r(p, t, m) for r in others)
+
+
+def _conjoined(needed: frozenset[int], vetoes: frozenset[int], rest: tuple[Evaluator, ...]) -> Evaluator:
+    """AND: set tests first, so that most postings fail before any call."""
+    if not rest:
+        return lambda p, t, m: needed <= p and vetoes.isdisjoint(p)
+    if len(rest) == 1:
+        (only,) = rest
+        return lambda p, t, m: needed <= p and vetoes.isdisjoint(p) and only(p, t, m)
+    return lambda p, t, m: needed <= p and vetoes.isdisjoint(p) and all(r(p, t, m) for r in rest)
+
+
+class _KeyFinder:
+    """Finds the ids present for a posting: its keys that some query asks for, and the groups of
+    OR'ed keys it has one of."""
+
+    def __init__(self, ids: Mapping[Key, int], groups_of: Mapping[int, list[int]]) -> None:
+        self._lookups: dict[tuple[str, str], dict[str, int]] = {}
+        for (kind, field, text), found in ids.items():
+            self._lookups.setdefault((kind, field), {})[text] = found
+        self._known = {where: frozenset(lookup) for where, lookup in self._lookups.items()}
+        self._groups_of = {key: tuple(groups) for key, groups in groups_of.items()}
+        self._grouped = frozenset(self._groups_of)
+
+    def present(self, text: PostingText) -> set[int]:
+        found: set[int] = set()
+        for (kind, field), known in self._known.items():
+            side = text.fields[field]
+            common = known & (side.words if kind == "w" else side.prefixes)
+            if common:
+                found.update(map(self._lookups[kind, field].__getitem__, common))
+        for key in found & self._grouped:
+            found.update(self._groups_of[key])
+        return found
 
 
 K = TypeVar("K", bound=Hashable)
 
 
 class QuerySet(Generic[K]):
-    """Many queries matched together: an index of the words each query needs means a posting is
-    only tested against the queries that could possibly match it, so cost follows the candidates,
-    not the number of subscriptions. Queries the keys decide on their own (a word, an OR of
-    words, or NOT of those) are answered from the index without evaluating anything."""
+    """Many queries matched together: an index of the keys each query needs means a posting is only
+    tested against the queries that could possibly match it, so cost follows the candidates, not
+    the number of subscriptions. Equal queries are decided once, and queries the keys decide on
+    their own (a word, an OR of words, or NOT of those) are answered from the index alone."""
 
     def __init__(self, queries: Mapping[K, Query]) -> None:
-        self._index: dict[Key, list[K]] = {}
-        self._vetoes: dict[Key, list[K]] = {}
-        self._always: list[K] = []
-        self._negated: set[K] = set()
-        self._exact: set[K] = set()
-        self._queries = dict(queries)
-        self._predicates = {ident: query._predicate for ident, query in self._queries.items()}
-        self._order = {ident: n for n, ident in enumerate(self._queries)}
-        for ident, query in self._queries.items():
-            if query.keys is not None:
-                for key in query.keys:
-                    self._index.setdefault(key, []).append(ident)
-                if query.exact:
-                    self._exact.add(ident)
-            elif query.vetoes is not None:
-                self._negated.add(ident)
-                for key in query.vetoes:
-                    self._vetoes.setdefault(key, []).append(ident)
+        self._order = {ident: n for n, ident in enumerate(queries)}
+        sharing: dict[Node, list[K]] = {}
+        for ident, query in queries.items():
+            sharing.setdefault(query.node, []).append(ident)
+        # Per distinct query (a root), the identifiers that asked for it.
+        self._members = [tuple(idents) for idents in sharing.values()]
+        plan = _Plan()
+        self._exact: dict[int, list[int]] = {}
+        self._index: dict[int, list[int]] = {}
+        self._pairs: dict[int, dict[int, list[int]]] = {}
+        self._vetoes: dict[int, list[int]] = {}
+        self._negated: set[int] = set()
+        self._always: list[int] = []
+        self._evaluators: dict[int, Evaluator] = {}
+        for root, node in enumerate(sharing):
+            if node.exact:
+                self._file(plan, node.keys, self._exact, root)
+            elif isinstance(node, Not) and node.child.exact:
+                self._negated.add(root)
+                self._file(plan, node.child.keys, self._vetoes, root)
             else:
-                self._always.append(ident)
+                self._evaluators[root] = plan.evaluator(node)
+                self._file_evaluated(plan, node, root)
+        self._finder = plan.finder()
+        self._exact_keys = frozenset(self._exact)
         self._index_keys = frozenset(self._index)
+        self._pair_keys = frozenset(self._pairs)
         self._veto_keys = frozenset(self._vetoes)
+
+    @staticmethod
+    def _file(plan: _Plan, keys: frozenset[Key] | None, index: dict[int, list[int]], root: int) -> None:
+        assert keys is not None
+        for key in keys:
+            index.setdefault(plan.key(key), []).append(root)
+
+    def _file_evaluated(self, plan: _Plan, node: Node, root: int) -> None:
+        """File a query that needs evaluating under its keys, and when it needs a second id too, under
+        both: a posting is then a candidate only if it has both."""
+        if node.keys is None:
+            self._always.append(root)
+            return
+        second = plan.second(node, plan.atom(node.keys))
+        if second is None:
+            self._file(plan, node.keys, self._index, root)
+            return
+        for key in node.keys:
+            self._pairs.setdefault(plan.key(key), {}).setdefault(second, []).append(root)
 
     def matching(self, text: PostingText) -> list[K]:
         """The identifiers of the queries that match, in the order the queries were given."""
@@ -365,16 +629,40 @@ class QuerySet(Generic[K]):
 
     def matching_set(self, text: PostingText) -> set[K]:
         """The identifiers of the queries that match, unordered (cheaper for many matches)."""
-        candidates: set[K] = set()
-        for key in text.keys & self._index_keys:
-            candidates.update(self._index[key])
-        predicates = self._predicates
-        found = candidates & self._exact
-        found.update(i for i in candidates - self._exact if predicates[i](text))
-        found.update(i for i in self._always if predicates[i](text))
-        if self._negated:
-            vetoed: set[K] = set()
-            for key in text.keys & self._veto_keys:
-                vetoed.update(self._vetoes[key])
-            found |= self._negated - vetoed
+        found: set[K] = set()
+        for root in self._matching_roots(text):
+            found.update(self._members[root])
         return found
+
+    def _matching_roots(self, text: PostingText) -> set[int]:
+        present = self._finder.present(text)
+        evaluators = self._evaluators
+        memo: dict[int, bool] = {}
+        roots = self._decided(present)
+        roots.update([root for root in self._candidates(present) if evaluators[root](present, text, memo)])
+        return roots
+
+    def _decided(self, present: set[int]) -> set[int]:
+        """The queries the present keys decide alone: those with one of their keys, and the NOTs of
+        such queries whose keys are all absent."""
+        roots: set[int] = set()
+        for key in present & self._exact_keys:
+            roots.update(self._exact[key])
+        if self._negated:
+            vetoed: set[int] = set()
+            for key in present & self._veto_keys:
+                vetoed.update(self._vetoes[key])
+            roots |= self._negated - vetoed
+        return roots
+
+    def _candidates(self, present: set[int]) -> set[int]:
+        """The queries to evaluate: those with one of their keys (and their second id, if filed by
+        two), and those with no keys to file them by."""
+        candidates = set(self._always)
+        for key in present & self._index_keys:
+            candidates.update(self._index[key])
+        for key in present & self._pair_keys:
+            seconds = self._pairs[key]
+            for second in present.intersection(seconds):
+                candidates.update(seconds[second])
+        return candidates
