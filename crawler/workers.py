@@ -225,9 +225,14 @@ class CrawlWorkers:
 
 
 def _child_environment() -> dict[str, str]:
-    """The child imports this very code, installed or not: put our root first on its path."""
+    """The child imports this very code, installed or not: put our root first on its path.
+
+    A worker lives for many batches, so it gets the daemon's cap on malloc arenas too
+    (see `scheduler.memory`); glibc reads it at start-up.
+    """
     root = str(Path(__file__).resolve().parent.parent)
     environment = dict(os.environ)
+    environment.setdefault("MALLOC_ARENA_MAX", "2")
     existing = environment.get("PYTHONPATH")
     environment["PYTHONPATH"] = root + (os.pathsep + existing if existing else "")
     return environment

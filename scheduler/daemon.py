@@ -23,6 +23,7 @@ from rolewatch.config import Config, ConfigError, format_duration
 from scheduler.active import ActiveScheduler, RunTrace, in_thread
 from scheduler.lanes import MAX_BATCHES
 from scheduler.lock import SchedulerLock, scheduler_lock
+from scheduler.memory import cap_malloc_arenas
 from scheduler.state import DaemonState
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class Daemon:
 
     async def run(self) -> None:
         """Until `request_stop` (SIGTERM, SIGINT): stand by, lead, and stand by again if the lock is lost."""
+        cap_malloc_arenas()
         loop = asyncio.get_running_loop()
         self._install_signal_handlers(loop)
         server = await self._serve_http()

@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from rolewatch.domain import (
@@ -122,8 +123,12 @@ def posting_role_key(posting: Posting) -> str:
     return role_key(posting.company, posting.title, (loc.label() for loc in posting.locations))
 
 
+@lru_cache(maxsize=65536)
 def _fold(text: str) -> str:
+    """Cached: companies and places repeat across a board's postings, and every crawl folds them."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
+    if decomposed.isascii():
+        return " ".join(decomposed.split())
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
