@@ -29,6 +29,7 @@ from sqlalchemy import select
 from rolewatch.config import parse_config
 from scheduler.active import RunTrace
 from scheduler.daemon import Daemon
+from scheduler.memory import cap_malloc_arenas
 from storage.database import make_engine
 from storage.models import CrawlRow, EventRow
 from tests.boardserver import BoardServer
@@ -163,6 +164,7 @@ def main() -> None:
     parser.add_argument("--interval", default="30s")
     parser.add_argument("--changes-every", type=float, default=3.0, help="seconds between new postings")
     args = parser.parse_args()
+    cap_malloc_arenas()  # as `rolewatch run` does first, before this harness starts its threads
 
     workdir = Path(tempfile.mkdtemp(prefix="rolewatch-daemon-bench-"))
     database = f"sqlite:///{workdir / 'rolewatch.db'}"

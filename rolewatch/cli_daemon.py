@@ -36,7 +36,9 @@ def run(ctx: click.Context, http: str | None, log_format: str) -> None:
     takes over when the first stops. SIGHUP reloads the configuration.
     """
     from rolewatch.cli import handle_errors
+    from scheduler.memory import cap_malloc_arenas
 
+    cap_malloc_arenas()  # before any thread of ours touches the heap, or glibc has fixed its limit
     address = _address(http) if http else None
     handle_errors(_run)(ctx, address, log_format)
 
