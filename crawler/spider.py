@@ -35,7 +35,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 import scrapy
 from scrapy import Request, signals
@@ -198,6 +198,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
     ) -> None:
         super().__init__(**kwargs)
         self._known = known or {}
+        #: Every finished source's result; without its postings once `emit` has had them.
         self.results: list[CrawlResult] = []
         self._sources = list(sources)
         self._validators = validators or {}
@@ -438,13 +439,18 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         if ledger.timer is not None:
             ledger.timer.cancel()
         result = ledger.close()
-        self.results.append(result)
         if self._emit is None:
+            self.results.append(result)
             return
         try:
             self._emit(result)
         except Exception:
             logger.exception("%s: could not hand the result over", ledger.board.name)
+        # The postings now belong to the receiver: a batch holds tens of thousands of them, and
+        # keeping every finished source's here too would make the crawl's memory grow with it.
+        ledger.postings.clear()
+        ledger.result = replace(result, postings=())
+        self.results.append(ledger.result)
 
     def _ledger_of(self, request: Request | None) -> _Ledger | None:
         if request is None:
@@ -583,8 +589,13 @@ def raw_digest(record: Any, volatile: tuple[str, ...] = ()) -> str:
     """A digest of a raw record with its volatile keys left out; key order does not matter."""
     if isinstance(record, Mapping) and volatile:
         record = {key: value for key, value in record.items() if key not in volatile}
-    text = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = _RAW_JSON.encode(record)
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+#: What `json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)`
+#: builds on every call, built once: every record of every crawl is digested.
+_RAW_JSON: Final = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _label(request: Request | None) -> str:

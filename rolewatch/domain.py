@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 
 class CrawlVerdict(StrEnum):
@@ -50,6 +50,11 @@ class Location:
     country: str | None = None
     remote: bool = False
 
+    def __reduce__(self) -> tuple[type[Location], tuple[str, str | None, str | None, str | None, bool]]:
+        """Pickled as a constructor call: every posting crosses from the crawl process pickled, and a
+        frozen slotted dataclass otherwise pickles through `dataclasses.fields()`, three times slower."""
+        return Location, (self.name, self.city, self.region, self.country, self.remote)
+
     def label(self) -> str:
         """Short human form: `Sydney, AU`, `Remote, US`, or the board's own text."""
         head = "Remote" if self.remote and not self.city else (self.city or self.name)
@@ -65,6 +70,12 @@ class Salary:
     currency: str | None
     period: str | None
     text: str | None = None
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[Salary], tuple[float | None, float | None, str | None, str | None, str | None]]:
+        """Pickled as a constructor call, as Location is."""
+        return Salary, (self.min, self.max, self.currency, self.period, self.text)
 
     def label(self) -> str:
         """`AUD 78,000–82,000/yr`; falls back to the board's own text."""
@@ -98,6 +109,10 @@ class WorkRights:
 
     sponsorship: str | None = None
     rights: tuple[str, ...] = ()
+
+    def __reduce__(self) -> tuple[type[WorkRights], tuple[str | None, tuple[str, ...]]]:
+        """Pickled as a constructor call, as Location is."""
+        return WorkRights, (self.sponsorship, self.rights)
 
     def label(self) -> str:
         parts = [self.sponsorship or "", *self.rights]
@@ -183,8 +198,13 @@ def significant_values(posting: Posting) -> dict[str, str]:
 
 
 def fingerprint_of(values: Mapping[str, str]) -> str:
-    canonical = json.dumps(dict(sorted(values.items())), ensure_ascii=False, separators=(",", ":"))
+    canonical = _CANONICAL_JSON.encode(dict(sorted(values.items())))
     return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+
+
+#: `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` without building an encoder per
+#: posting: every normalised posting is fingerprinted.
+_CANONICAL_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

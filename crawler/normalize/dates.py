@@ -19,6 +19,7 @@ _US_THRESHOLD: Final = 1e14
 _NS_THRESHOLD: Final = 1e17
 
 _TZ_WORDS: Final = re.compile(r"\s*(?:UTC|GMT|Z)$", re.IGNORECASE)
+_ZONE_WORD_ENDINGS: Final = frozenset("CcTtZz")
 _NUMERIC: Final = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _YEAR: Final = re.compile(r"\d{4}")
 _COMPACT_DATE: Final = re.compile(r"(?:19|20)\d{6}")
@@ -102,7 +103,10 @@ def _from_text(text: str, now: datetime | None) -> datetime | None:
 
 
 def _from_iso(text: str) -> datetime | None:
-    candidate = _TZ_WORDS.sub("", text) if len(text) > 10 else text
+    # Only text ending in "Z", "UTC" or "GMT" can lose a zone word; the regex scan costs more
+    # than the rest of reading a timestamp.
+    named_zone = len(text) > 10 and text[-1] in _ZONE_WORD_ENDINGS
+    candidate = _TZ_WORDS.sub("", text) if named_zone else text
     if len(candidate) > 10 and candidate[10] == " " and candidate[:4].isdigit():
         candidate = candidate[:10] + "T" + candidate[11:]
     try:

@@ -6,6 +6,8 @@ import re
 from functools import lru_cache
 from typing import Final
 
+from crawler.normalize.text import split_camel
+
 
 def _words(*alternatives: str, not_after: tuple[str, ...] = ()) -> re.Pattern[str]:
     """One pattern matching any of `alternatives` as whole words, unless preceded by `not_after`."""
@@ -70,27 +72,30 @@ def employment_type(board_value: str | None, title: str | None = None) -> str | 
     that only describes hours, and a title that says intern beats any board value short of
     intern itself (Workday lists summer interns as "Temporary").
     """
-    board = _classify(board_value, _BOARD_PATTERNS)
-    titled = _classify(title, _TITLE_PATTERNS)
+    board = _board_kind(board_value) if board_value else None
+    titled = _title_kind(title) if title else None
     if titled == "intern" or (titled == "graduate" and board in (None, "full_time", "part_time")):
         return titled
     return board or titled
 
 
-def _classify(value: str | None, patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
-    return _classify_cached(value, patterns) if value else None
+# One cache per vocabulary, keyed on the text alone: a key holding the patterns would hash every
+# compiled pattern on every lookup.
+@lru_cache(maxsize=16_384)
+def _board_kind(value: str) -> str | None:
+    """Cached: a crawl repeats the same handful of board values."""
+    return _classify(value, _BOARD_PATTERNS)
 
 
 @lru_cache(maxsize=16_384)
-def _classify_cached(value: str, patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
-    """Cached: a crawl repeats the same handful of board values and many titles."""
-    words = " " + _SEPARATORS.sub(" ", _split_camel(value).lower()).strip() + " "
+def _title_kind(value: str) -> str | None:
+    """Cached: boards list the same title for many places and openings."""
+    return _classify(value, _TITLE_PATTERNS)
+
+
+def _classify(value: str, patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
+    words = " " + _SEPARATORS.sub(" ", split_camel(value).lower()).strip() + " "
     for kind, pattern in patterns:
         if pattern.search(words):
             return kind
     return None
-
-
-def _split_camel(value: str) -> str:
-    """`FullTime`/`PartTime` (schema.org, Workday) read the same as `Full Time`."""
-    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", value)

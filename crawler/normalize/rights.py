@@ -77,6 +77,11 @@ _CUES: Final = re.compile(
     r"|entitled to work|permanent resident"
 )
 _REACH: Final = 160
+# Plain text that every cue contains ("rights" stands for "work rights" and "working rights").
+_CUE_WORDS: Final = (
+    "sponsor", "citizen", "clearance", "authori", "right to work", "rights", "eligible to work",
+    "entitled to work", "permanent resident",
+)  # fmt: skip
 
 _LABEL_CITIZENS: Final = re.compile(r"citizen|clearance", re.IGNORECASE)
 _LABEL_NOT_OFFERED: Final = re.compile(
@@ -149,6 +154,8 @@ def sponsorship_from_text(text: str | None) -> str | None:
         return None
     # Lower-cased once here because case-insensitive matching is ten times slower in `re`.
     flat = " ".join(text.replace("\u2019", "'").split()).lower()
+    if not any(word in flat for word in _CUE_WORDS):
+        return None  # most descriptions never mention it: substring tests beat the cue regex
     windows = _windows(flat)
     for pattern, status in _STATEMENTS:
         if any(pattern.search(flat, start, end) for start, end in windows):

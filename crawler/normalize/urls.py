@@ -18,6 +18,15 @@ _TRACKING_PARAMS: Final = frozenset(
 _TRACKING_PREFIXES: Final = ("utm_",)
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _LAYOUT_WHITESPACE: Final = re.compile(r"[\t\r\n]+")
+# Most boards' URLs are already canonical but for their tracking parameters: a lowercase host
+# whose last label starts with a letter (never an IP address), a path of unreserved characters
+# with no dot segments, and plain `name=value` parameters. For these, splitting, rebuilding and
+# `canonicalize_url` (most of this module's cost) change nothing.
+_PLAIN_URL: Final = re.compile(
+    r"(?P<address>https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*"
+    r"(?:(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?|/))"
+    r"(?:\?(?P<query>[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]*(?:&[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]*)*))?"
+)
 
 
 def canonical_url(url: str | None, base: str | None = None) -> str | None:
@@ -31,6 +40,14 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     """
     if not url:
         return None
+    plain = None if base else _PLAIN_URL.fullmatch(url)
+    if plain is not None:
+        return _plain_canonical(plain["address"], plain["query"])
+    return _canonical(url, base)
+
+
+def _canonical(url: str, base: str | None) -> str | None:
+    """The general path, for any URL a board may send."""
     candidate = _LAYOUT_WHITESPACE.sub("", url).strip().replace("&amp;", "&")
     if not candidate:
         return None
@@ -53,6 +70,19 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
         return canonicalize_url(rebuilt, keep_fragments=bool(fragment))
     except (ValueError, UnicodeError):
         return None
+
+
+def _plain_canonical(address: str, query: str | None) -> str:
+    """What the general path makes of a `_PLAIN_URL`: the same address, tracking parameters
+    dropped and the rest sorted by name, then value, as `canonicalize_url` sorts them."""
+    if not query:
+        return address
+    pairs = sorted(
+        (name, value)
+        for name, _, value in (pair.partition("=") for pair in query.split("&"))
+        if not _is_tracking(name)
+    )
+    return address + "?" + "&".join(f"{name}={value}" for name, value in pairs) if pairs else address
 
 
 def _absolute(url: str, base: str | None) -> str | None:

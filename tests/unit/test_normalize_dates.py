@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.normalize.dates import parse_datetime
+from crawler.normalize.dates import _TZ_WORDS, _ZONE_WORD_ENDINGS, parse_datetime
 
 NOW = datetime(2026, 8, 10, 12, 0, tzinfo=UTC)
 
@@ -192,3 +192,14 @@ def test_parse_datetime_resolves_localised_relative_texts_against_now(text: str,
 def test_parse_datetime_refuses_localised_texts_without_a_definite_date(value: str) -> None:
     """Year-less dates, numbers that are no date, and long prose are not guessed at."""
     assert parse_datetime(value, now=NOW) is None
+
+
+@given(st.text().map(lambda text: " ".join(text.split())))
+def test_only_text_ending_in_a_zone_letter_can_lose_a_zone_word(text: str) -> None:
+    if not text or text[-1] not in _ZONE_WORD_ENDINGS:
+        assert _TZ_WORDS.sub("", text) == text
+
+
+@pytest.mark.parametrize("zone", ["Z", "z", "UTC", "utc", "GMT", " gmt", " Z"])
+def test_zone_words_are_read_in_any_case(zone: str) -> None:
+    assert parse_datetime(f"2026-08-05T10:30:00{zone}") == _utc(2026, 8, 5, 10, 30)

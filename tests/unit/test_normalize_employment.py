@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.normalize.employment import employment_type
+from crawler.normalize.employment import (
+    _BOARD_PATTERNS,
+    _TITLE_PATTERNS,
+    _board_kind,
+    _classify,
+    _title_kind,
+    employment_type,
+)
 from rolewatch.domain import EMPLOYMENT_TYPES
 
 
@@ -150,3 +157,19 @@ def test_employment_type_reads_student_board_vocabularies(board_value: str, expe
 def test_employment_type_reads_a_vacation_programme_title_as_an_internship() -> None:
     assert employment_type(None, "Summer Vacation Programme 2026 - Engineering") == "intern"
     assert employment_type(None, "Judicial Clerkship") is None, "titles keep the stricter vocabulary"
+
+
+_VOCABULARY = st.sampled_from(
+    ["Full-time", "FullTime", "Intern", "Summer Intern", "Contract", "Contract Manager", "Graduate 2027",
+     "Postgraduate", "Part Time", "Regular", "Temporary", "Casual", "Werkstudent", ""]
+)  # fmt: skip
+
+
+@given(
+    st.lists(st.tuples(_VOCABULARY | st.text(max_size=20), _VOCABULARY | st.text(max_size=20)), max_size=8)
+)
+def test_cached_readings_equal_fresh_ones(pairs: list[tuple[str, str]]) -> None:
+    for board_value, title in pairs + pairs:  # the second pass answers from the caches
+        assert _board_kind(board_value) == _classify(board_value, _BOARD_PATTERNS)
+        assert _title_kind(title) == _classify(title, _TITLE_PATTERNS)
+        assert employment_type(board_value, title) in (*EMPLOYMENT_TYPES, None)

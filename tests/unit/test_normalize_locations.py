@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.normalize.locations import parse_locations, workplace_from
+from crawler.normalize.locations import _workplace, parse_locations, workplace_from
 from rolewatch.domain import Location
 
 
@@ -334,3 +334,22 @@ def test_parse_locations_never_raises_on_place_like_soup(text: str, hint: str | 
 )
 def test_workplace_from_maps_board_vocabulary(value: str | None, expected: str | None) -> None:
     assert workplace_from(value) == expected
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["On-site", "OnSite", "Remote - US", "Hybrid", "Telecommute", "Sydney, NSW", "office"]
+        )
+        | st.text(max_size=20),
+        max_size=8,
+    )
+)
+def test_cached_workplaces_equal_fresh_ones(values: list[str]) -> None:
+    for value in values + values:  # the second pass answers from the cache
+        assert workplace_from(value) == (_workplace(value) if value else None)
+
+
+def test_workplace_from_fails_on_a_list_as_it_always_did() -> None:
+    with pytest.raises(TypeError, match="expected string"):
+        workplace_from(["Remote"])  # type: ignore[arg-type]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.normalize.rights import sponsorship_from_label, sponsorship_from_rights, sponsorship_from_text
+from crawler.normalize.rights import (
+    _CUE_WORDS,
+    _CUES,
+    sponsorship_from_label,
+    sponsorship_from_rights,
+    sponsorship_from_text,
+)
 from rolewatch.domain import SPONSORSHIP
 
 
@@ -141,3 +149,34 @@ def test_sponsorship_from_rights_reads_a_boards_list_of_who_may_apply(
 @given(st.one_of(st.none(), st.lists(st.text(max_size=40), max_size=5)))
 def test_sponsorship_from_rights_only_returns_known_values(labels: list[str] | None) -> None:
     assert sponsorship_from_rights(labels) in (*SPONSORSHIP, None)
+
+
+_CUE_SPELLINGS = (
+    "sponsor", "citizen", "clearance", "authoris", "authoriz", "right to work", "work rights",
+    "working rights", "eligible to work", "entitled to work", "permanent resident",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("cue", _CUE_SPELLINGS)
+def test_every_cue_contains_a_cue_word(cue: str) -> None:
+    """The word check may only skip texts the cue pattern could not match."""
+    assert _CUES.fullmatch(cue)
+    assert any(word in cue for word in _CUE_WORDS)
+
+
+def test_the_cue_spellings_are_every_alternative_of_the_cue_pattern() -> None:
+    alternatives = _CUES.pattern.split("|")
+    spelled = {cue for cue in _CUE_SPELLINGS if any(re.fullmatch(alt, cue) for alt in alternatives)}
+    assert spelled == set(_CUE_SPELLINGS)
+    assert all(any(re.fullmatch(alt, cue) for cue in _CUE_SPELLINGS) for alt in alternatives)
+
+
+@given(
+    st.lists(
+        st.sampled_from([*_CUE_SPELLINGS, "work", "right", "rights", " ", "s"]) | st.text(max_size=6)
+    ).map("".join)
+)
+def test_a_text_the_cue_pattern_matches_always_has_a_cue_word(text: str) -> None:
+    flat = text.lower()
+    if _CUES.search(flat):
+        assert any(word in flat for word in _CUE_WORDS)

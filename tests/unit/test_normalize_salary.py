@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.normalize.salary import parse_salary_text, salary_from_range
+from crawler.normalize.salary import _first_digit, parse_salary_text, salary_from_range
 from rolewatch.domain import Salary
 
 
@@ -247,3 +248,15 @@ def test_salary_from_range_is_none_without_a_usable_bound(minimum: Any, maximum:
 def test_salary_from_range_keeps_the_board_text() -> None:
     salary = salary_from_range(50_000, 60_000, "USD", "per-year-salary", "$50k - $60k")
     assert salary is not None and salary.text == "$50k - $60k"
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.sampled_from("ab 0123456789٣€$\n")) | st.text())
+def test_the_first_digit_is_where_a_regex_scan_finds_it(text: str) -> None:
+    found = re.search("[0-9]", text)
+    assert _first_digit(text) == (found.start() if found else -1)
+
+
+def test_an_amount_starts_at_an_ascii_digit() -> None:
+    assert parse_salary_text("Pay: USD ٤٠ - ٦٠ / hour") is None
+    assert parse_salary_text("Pay: USD 40 - ٦٠ / hour") == Salary(40, 60, "USD", "hour", "USD 40 - ٦٠ / hour")

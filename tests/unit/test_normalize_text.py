@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.normalize.text import clean_text, html_to_text, sanitize_html, unescape_entities
+from crawler.normalize.text import clean_text, html_to_text, sanitize_html, split_camel, unescape_entities
 
 ONE_MEGABYTE = 1_000_000
 
@@ -190,3 +192,55 @@ def test_html_to_text_never_raises_on_tag_soup(value: str) -> None:
 @given(st.lists(st.one_of(_HTML_PIECES, st.text(max_size=5)), max_size=30).map("".join))
 def test_sanitize_html_never_emits_script_tags(value: str) -> None:
     assert "<script" not in sanitize_html(value).lower()
+
+
+_ENTITY_PIECES = st.sampled_from(
+    [
+        "&lt;", "&gt;", "&amp;", "&quot;", "&#39;", "&nbsp;", "&amp;lt;", "&amp;amp;", "&lt", "&amp",
+        "&LT;", "&AMP;", "&#x27;", "&#0;", "&#128;", "&apos;", "&notin;", "&notit;", "&", "& ", "&#", ";",
+        "p", "<", "\u00e9", "\U0001f4bc", "\ud800",
+    ]
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "&amp;lt;p&amp;gt;",
+        "&lt;&lt",
+        "a & b &lt; c",
+        "&lt;p&gt;caf&eacute;&lt;/p&gt;",
+        "&#39;&#039;",
+        "&nbsp&nbsp;",
+    ],
+)
+def test_unescape_entities_decodes_like_the_standard_library(raw: str) -> None:
+    assert unescape_entities(raw) == html.unescape(raw)
+
+
+@settings(max_examples=500)
+@given(st.lists(st.one_of(_ENTITY_PIECES, st.text(max_size=4)), max_size=40).map("".join))
+def test_unescape_entities_shortcut_never_differs_from_the_standard_library(value: str) -> None:
+    assert unescape_entities(value) == html.unescape(value)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.one_of(
+            _HTML_PIECES, st.text(max_size=5), st.sampled_from(["\x00", "\x01", "\x1f", "\x0b", "é", "日本"])
+        ),
+        max_size=30,
+    ).map("".join)
+)
+def test_html_to_text_drops_control_characters_wherever_they_are(value: str) -> None:
+    without = "".join(char for char in value if char in "\t\n\r" or ord(char) >= 0x20)
+    assert html_to_text(value) == html_to_text(without)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("FullTime", "Full Time"), ("OnSite", "On Site"), ("FULL_TIME", "FULL_TIME"), ("iOS", "i OS")],
+)
+def test_split_camel_reads_joined_words_apart(raw: str, expected: str) -> None:
+    assert split_camel(raw) == expected

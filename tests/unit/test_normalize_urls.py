@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.normalize.urls import canonical_url
+from crawler.normalize.urls import _PLAIN_URL, _canonical, canonical_url
 
 
 @pytest.mark.parametrize(
@@ -152,3 +152,46 @@ def test_canonical_url_never_raises_on_arbitrary_text(url: str) -> None:
 @given(st.text(), st.text())
 def test_canonical_url_never_raises_with_an_arbitrary_base(url: str, base: str) -> None:
     canonical_url(url, base)
+
+
+_PLAIN_URLS = st.builds(
+    lambda scheme, host, segments, slash, parameters: (
+        f"{scheme}://{host}/{'/'.join(segments)}{'/' if slash and segments else ''}"
+        + ("?" + "&".join(f"{name}={value}" for name, value in parameters) if parameters else "")
+    ),
+    st.sampled_from(["http", "https"]),
+    st.from_regex(r"[a-z0-9-]{1,12}(\.[a-z0-9-]{1,8}){0,2}\.[a-z][a-z0-9-]{0,6}", fullmatch=True),
+    st.lists(st.from_regex(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,10}", fullmatch=True), max_size=4),
+    st.booleans(),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["gh_jid", "gh_src", "utm_source", "UTM_Medium", "ref", "a", "a-b", "a.b", "B"])
+            | st.from_regex(r"[A-Za-z0-9_.-]{1,8}", fullmatch=True),
+            st.from_regex(r"[A-Za-z0-9_.-]{0,6}", fullmatch=True),
+        ),
+        max_size=5,
+    ),
+)
+
+
+@settings(max_examples=1000)
+@given(_PLAIN_URLS | st.from_regex(_PLAIN_URL, fullmatch=True))
+def test_plain_urls_take_a_shortcut_to_the_same_address(url: str) -> None:
+    assert _PLAIN_URL.fullmatch(url)
+    assert canonical_url(url) == _canonical(url, None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://acme.example",  # no path: the general path adds "/"
+        "https://acme.example/a/./b",  # dot segments are resolved
+        "https://ACME.example/jobs",
+        "https://127.0.0.1/jobs",
+        "https://acme.example/jobs?a",
+        "https://acme.example/jobs?b=1&a=2#frag",
+        "https://acme.example/r%C3%A9sum%C3%A9",
+    ],
+)
+def test_urls_that_need_the_general_path_do_not_look_plain(url: str) -> None:
+    assert _PLAIN_URL.fullmatch(url) is None

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scrapy import Request
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
 from scrapy.http import Response, TextResponse
@@ -14,12 +20,22 @@ from twisted.python.failure import Failure
 
 from crawler.middlewares import META_GAVE_UP
 from crawler.registry import source_types
-from crawler.spider import Board, ListingError, PostingError, describe_failure, json_array, json_of, list_at
+from crawler.spider import (
+    Board,
+    ListingError,
+    PostingError,
+    _Ledger,
+    describe_failure,
+    json_array,
+    json_of,
+    list_at,
+    raw_digest,
+)
 from crawler.spiders.greenhouse import GreenhouseSpider
 from crawler.spiders.lever import LeverSpider, description_html
 from crawler.spiders.simplify import SimplifySpider
 from rolewatch.config import ConfigError, parse_config
-from rolewatch.domain import Posting
+from rolewatch.domain import CrawlResult, Posting
 from tests.fixtures.boards import greenhouse_job, lever_posting, simplify_listing
 
 URL = "http://127.0.0.1:8000/v1/boards/koala/jobs?content=true"
@@ -165,3 +181,37 @@ def test_type_options_are_validated_with_their_path(entry: dict[str, Any], probl
     with pytest.raises(ConfigError) as caught:
         parse_config(json.dumps({"sources": [entry]}))
     assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["id", "title", "updated_at", "é", ""]) | st.text(max_size=8), _JSON))
+def test_the_raw_digest_is_the_digest_of_the_sorted_json(record: dict[str, Any]) -> None:
+    """Stored digests are compared with the next crawl's, so their recipe must never drift."""
+    kept = {key: value for key, value in record.items() if key != "updated_at"}
+    text = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    expected = hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    assert raw_digest(record, ("updated_at",)) == expected
+
+
+def test_the_raw_digest_writes_other_values_as_text() -> None:
+    record = {"id": 1, "posted": date(2026, 8, 5)}
+    assert raw_digest(record) == raw_digest({"id": 1, "posted": "2026-08-05"})
+
+
+def test_a_result_handed_over_is_not_kept_with_its_postings() -> None:
+    received: list[CrawlResult] = []
+    spider = GreenhouseSpider(emit=received.append)
+    koala = board({"name": "koala", "type": "greenhouse", "board": "koala"})
+    now = time.monotonic()
+    ledger = _Ledger(koala, {}, started_at=datetime.now(UTC), started=now, deadline=now + 60)
+    ledger.add(greenhouse(greenhouse_job(11, "Data Scientist Intern")))
+    spider._finish(ledger)
+    (result,) = received
+    assert [p.external_id for p in result.postings] == ["11"]
+    assert spider.results == [replace(result, postings=())] and not ledger.postings
