@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import pickle
@@ -195,6 +196,19 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def _tune_garbage_collector() -> None:
+    """Collect less often, and never re-scan what start-up built.
+
+    Normalising a posting allocates many short-lived objects, so the default thresholds run a
+    collection every few postings, each walking the location tables and Scrapy's modules (about
+    5% of a first crawl's CPU). Those live as long as the worker: `freeze` moves them out of the
+    collector's sight. Cycles are still collected, only in larger batches.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def _run_reactor(main: Callable[[], Any]) -> None:
     """Install Scrapy's asyncio reactor, run the coroutine `main()` on it, and stop."""
     from scrapy.utils.defer import deferred_from_coro
@@ -225,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     channel = ResultChannel(_claim_stdout())
     if WARM in arguments:
         warm_up()
+    _tune_garbage_collector()
     try:
         _run_reactor(lambda: serve(sys.stdin.buffer, channel))
     except BaseException:

@@ -43,9 +43,11 @@ class Policy:
     repost_window: timedelta = REPOST_WINDOW
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredPosting:
-    """What the diff needs to know about a posting already in storage."""
+    """What the diff needs to know about a posting already in storage. Read-only by convention
+    (the diff derives new ones with `replace`); not frozen because storage builds one per posting
+    per crawl, and a frozen dataclass costs three times as much to build."""
 
     external_id: str
     status: PostingStatus

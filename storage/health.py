@@ -44,6 +44,8 @@ def note_crawl_health(
             turn, reported = HealthTurn(source, True, streak, reason, since), True
         values = {"trouble_streak": streak, "trouble_since": since, "trouble_reported": reported}
     else:
+        if not (row.trouble_streak or row.trouble_since or row.trouble_reported):
+            return None  # healthy and was healthy: nothing to write
         turn = None
         if row.trouble_reported:
             turn = HealthTurn(source, False, row.trouble_streak, reason, row.trouble_since or at)

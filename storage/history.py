@@ -193,8 +193,9 @@ def load_known_digests(engine: Engine, names: Sequence[str]) -> dict[str, dict[s
     )
     known: dict[str, dict[str, str]] = defaultdict(dict)
     with engine.connect() as connection:
-        for row in connection.execute(query):
-            known[row.name][row.external_id] = row.raw_digest
+        rows = connection.execute(query).all()  # tens of thousands of rows: one fetch, not one per row
+    for name, external_id, digest in rows:
+        known[name][external_id] = str(digest)  # never NULL: the query excludes those
     return dict(known)
 
 
@@ -209,6 +210,8 @@ def _significant_of_changed(
     The diff needs old values solely to describe a change; reading them (descriptions
     included) for every posting of every crawl would dominate an unchanged re-crawl.
     """
+    if not result.postings:
+        return {}
     fingerprints = {posting.external_id: posting.fingerprint for posting in result.postings}
     moved = [row.id for row in rows if fingerprints.get(row.external_id, row.fingerprint) != row.fingerprint]
     found: dict[int, dict[str, str]] = {}
@@ -227,42 +230,10 @@ def _load(session: Session | Connection, source_id: int, result: CrawlResult) ->
     streak, all_seen_at = session.execute(
         select(SourceRow.suspect_streak, SourceRow.all_seen_at).where(SourceRow.id == source_id)
     ).one()
-    # Only a listing that closes by age reads sightings; parsing 250 timestamps per crawl
-    # otherwise costs more than the rest of an unchanged re-crawl's reading.
-    sighted = result.max_age is not None
-    rows = session.execute(
-        _STATE_QUERY_WITH_SIGHTINGS if sighted else _STATE_QUERY, {"source_id": source_id}
-    ).all()
-    values = _significant_of_changed(session, rows, result)
-    stored: dict[str, StoredPosting] = {}
-    for (
-        posting_id,
-        external_id,
-        status,
-        fingerprint,
-        title,
-        company,
-        url,
-        key,
-        episode,
-        misses,
-        *rest,
-    ) in rows:
-        closed_at, *sighting = rest
-        stored[external_id] = StoredPosting(
-            external_id=external_id,
-            status=_STATUSES[status],
-            fingerprint=fingerprint,
-            values=values.get(posting_id, {}),
-            title=title,
-            company=company,
-            url=url,
-            role_key=key,
-            episode=episode,
-            misses=misses,
-            closed_at=closed_at,
-            last_seen_at=last_sighting(status, sighting[0], all_seen_at) if sighting else None,
-        )
+    if result.unchanged:
+        stored, ids = _listed_state(session, source_id)
+    else:
+        stored, ids = _full_state(session, source_id, result, all_seen_at)
     recorded = session.execute(
         select(CrawlRow.id, CrawlRow.verdict).where(CrawlRow.identity == crawl_identity(result))
     ).first()
@@ -277,11 +248,85 @@ def _load(session: Session | Connection, source_id: int, result: CrawlResult) ->
     )
     return _Loaded(
         state=state,
-        ids={row.external_id: row.id for row in rows},
+        ids=ids,
         elsewhere_ids={reference: posting_id for reference, posting_id in elsewhere.values()},
         recorded_crawl=(recorded.id, recorded.verdict) if recorded else None,
         all_seen_at=all_seen_at,
     )
+
+
+def _listed_state(
+    session: Session | Connection, source_id: int
+) -> tuple[dict[str, StoredPosting], dict[str, int]]:
+    """The state a 304 ("not modified") result is judged on: the open postings and their misses.
+
+    The diff takes such a listing for the last one again (`storage.diff._unchanged`): it marks
+    open postings seen and writes, closes and announces nothing, so it reads no content. Reading
+    only these columns is most of what an unchanged re-crawl of a large board saves.
+    """
+    stored: dict[str, StoredPosting] = {}
+    ids: dict[str, int] = {}
+    rows = session.execute(_LISTED_QUERY, {"source_id": source_id}).all()  # one fetch, not one per row
+    for posting_id, external_id, episode, misses in rows:
+        ids[external_id] = posting_id
+        stored[external_id] = StoredPosting(
+            external_id=external_id,
+            status=PostingStatus.OPEN,
+            fingerprint="",
+            values={},
+            title="",
+            company=None,
+            url=None,
+            role_key="",
+            episode=episode,
+            misses=misses,
+        )
+    return stored, ids
+
+
+def _full_state(
+    session: Session | Connection, source_id: int, result: CrawlResult, all_seen_at: datetime | None
+) -> tuple[dict[str, StoredPosting], dict[str, int]]:
+    """Every posting of the source, as the diff compares a parsed listing with them."""
+    # Only a listing that closes by age reads sightings; parsing 250 timestamps per crawl
+    # otherwise costs more than the rest of an unchanged re-crawl's reading.
+    sighted = result.max_age is not None
+    rows = session.execute(
+        _STATE_QUERY_WITH_SIGHTINGS if sighted else _STATE_QUERY, {"source_id": source_id}
+    ).all()
+    values = _significant_of_changed(session, rows, result)
+    stored: dict[str, StoredPosting] = {}
+    ids: dict[str, int] = {}
+    for (
+        posting_id,
+        external_id,
+        status,
+        fingerprint,
+        title,
+        company,
+        url,
+        key,
+        episode,
+        misses,
+        *rest,
+    ) in rows:
+        closed_at, *sighting = rest
+        ids[external_id] = posting_id
+        stored[external_id] = StoredPosting(
+            external_id=external_id,
+            status=_STATUSES[status],
+            fingerprint=fingerprint,
+            values=values.get(posting_id, {}),
+            title=title,
+            company=company,
+            url=url,
+            role_key=key,
+            episode=episode,
+            misses=misses,
+            closed_at=closed_at,
+            last_seen_at=last_sighting(status, sighting[0], all_seen_at) if sighting else None,
+        )
+    return stored, ids
 
 
 _STATE_COLUMNS = (
@@ -298,6 +343,9 @@ _STATE_COLUMNS = (
     PostingRow.closed_at,
 )
 _STATUSES = {status.value: status for status in PostingStatus}
+_LISTED_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.episode, PostingRow.misses).where(
+    PostingRow.source_id == bindparam("source_id"), PostingRow.status == PostingStatus.OPEN.value
+)
 _STATE_QUERY = select(*_STATE_COLUMNS).where(PostingRow.source_id == bindparam("source_id"))
 _STATE_QUERY_WITH_SIGHTINGS = select(*_STATE_COLUMNS, PostingRow.last_seen_at).where(
     PostingRow.source_id == bindparam("source_id")

@@ -128,6 +128,19 @@ class PostingRow(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id"),
         Index(None, "source_id", "status"),
+        # Covers what every crawl reads of a source's open postings (storage.history): without it,
+        # `misses` and `raw_digest`, stored after the descriptions, cost a walk through each
+        # wide row's overflow pages.
+        Index(
+            "ix_postings_listed_state",
+            "source_id",
+            "status",
+            "external_id",
+            "episode",
+            "misses",
+            "raw_digest",
+            "deadline",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
