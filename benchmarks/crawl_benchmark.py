@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -186,6 +187,19 @@ def timed(label: str, action: Callable[[], Any]) -> tuple[float, Any]:
     return seconds, value
 
 
+def timed_median(label: str, action: Callable[[], Any], times: int = 3) -> float:
+    """The median of `times` runs, each printed: both sides of the ratio get the same treatment,
+    so one noisy run on a shared machine does not decide it."""
+    runs = []
+    for _ in range(times):
+        start = time.perf_counter()
+        action()
+        runs.append(time.perf_counter() - start)
+    median = statistics.median(runs)
+    print(f"  {label}: {median:.2f} s (median of {', '.join(f'{r:.2f}' for r in runs)})", flush=True)
+    return median
+
+
 def counts(engine: Any) -> tuple[int, int]:
     with engine.connect() as connection:
         versions = connection.execute(select(func.count()).select_from(PostingVersionRow)).scalar_one()
@@ -212,7 +226,7 @@ def run(boards: int, postings: int, concurrency: int, workdir: Path) -> dict[str
     port = parent_ready.recv()
     urls = [f"http://127.0.0.1:{port}/v1/boards/board{i}/jobs?content=true" for i in range(boards)]
     floor_seconds(urls[:5], concurrency)  # warm the server's caches of nothing in particular
-    floor, _ = timed("floor (fetch + JSON parse)", lambda: floor_seconds(urls, concurrency))
+    floor = timed_median("floor (fetch + JSON parse)", lambda: floor_seconds(urls, concurrency))
 
     database = f"sqlite:///{workdir}/bench-{boards}x{postings}.db"
     engine = make_engine(database)
@@ -231,7 +245,7 @@ def run(boards: int, postings: int, concurrency: int, workdir: Path) -> dict[str
         r.note for r in records if r.verdict.value != "complete"
     ]
     before = counts(engine)
-    unchanged_304, _ = timed("unchanged re-crawl, conditional (304s)", lambda: crawl(conditional))
+    unchanged_304 = timed_median("unchanged re-crawl, conditional (304s)", lambda: crawl(conditional))
     unchanged_full, _ = timed("unchanged re-crawl, full bodies parsed", lambda: crawl(unconditional))
     unchanged_cold, _ = timed(
         "unchanged re-crawl, conditional, cold worker (as `rolewatch crawl`)",
