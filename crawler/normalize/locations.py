@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import pickle
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -449,7 +451,20 @@ def _key(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _tables() -> _Tables:
-    """Build every lookup once per process (about half a second), on first use."""
+    """Build every lookup once per process (about a second), on first use, laid out compactly.
+
+    The build reads the whole cities file (some 60 MB of objects) and keeps a few MB of it. The
+    objects it keeps would stay scattered across the memory the scratch used, pinning most of
+    it for the life of a crawl worker; rebuilt from a pickle once the scratch is gone, they sit
+    together (a warm worker holds about 125 MB instead of 175 MB).
+    """
+    packed = pickle.dumps(_build_tables(), protocol=pickle.HIGHEST_PROTOCOL)
+    gc.collect()
+    tables: _Tables = pickle.loads(packed)
+    return tables
+
+
+def _build_tables() -> _Tables:
     countries: dict[str, str] = {}
     country_codes: dict[str, str] = dict(_COUNTRY_CODE_ALIASES)
     for country in pycountry.countries:

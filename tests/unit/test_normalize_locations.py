@@ -353,3 +353,12 @@ def test_cached_workplaces_equal_fresh_ones(values: list[str]) -> None:
 def test_workplace_from_fails_on_a_list_as_it_always_did() -> None:
     with pytest.raises(TypeError, match="expected string"):
         workplace_from(["Remote"])  # type: ignore[arg-type]
+
+
+def test_the_compacted_lookup_tables_equal_a_fresh_build() -> None:
+    """The tables are rebuilt from a pickle to lay them out compactly; nothing may be lost on the way."""
+    from crawler.normalize.locations import _build_tables, _tables
+
+    compacted, fresh = _tables(), _build_tables()
+    assert compacted == fresh and compacted is not fresh
+    assert len(compacted.cities) > 10_000
