@@ -231,7 +231,7 @@ def _load(session: Session | Connection, source_id: int, result: CrawlResult) ->
         select(SourceRow.suspect_streak, SourceRow.all_seen_at).where(SourceRow.id == source_id)
     ).one()
     if result.unchanged:
-        stored, ids = _listed_state(session, source_id)
+        stored, ids = _listed_state(session, source_id, result)
     else:
         stored, ids = _full_state(session, source_id, result, all_seen_at)
     recorded = session.execute(
@@ -256,14 +256,19 @@ def _load(session: Session | Connection, source_id: int, result: CrawlResult) ->
 
 
 def _listed_state(
-    session: Session | Connection, source_id: int
+    session: Session | Connection, source_id: int, result: CrawlResult
 ) -> tuple[dict[str, StoredPosting], dict[str, int]]:
-    """The state a 304 ("not modified") result is judged on: the open postings and their misses.
+    """The state a 304 ("not modified") result is judged on: open postings and their misses.
 
     The diff takes such a listing for the last one again (`storage.diff._unchanged`): it marks
-    open postings seen and writes, closes and announces nothing, so it reads no content. Reading
-    only these columns is most of what an unchanged re-crawl of a large board saves.
+    open postings seen and writes, closes and announces nothing, so it reads no content. When
+    no open posting has a miss pending (the usual case: validators are withheld otherwise), a
+    listing that closes by absence needs none of them either: every open posting is seen, and
+    the source's `all_seen_at` records that for all of them at once. Skipping that read is most
+    of what an unchanged re-crawl of a large board saves.
     """
+    if result.closes_by_absence and session.execute(_MISSED_QUERY, {"source_id": source_id}).first() is None:
+        return {}, {}
     stored: dict[str, StoredPosting] = {}
     ids: dict[str, int] = {}
     rows = session.execute(_LISTED_QUERY, {"source_id": source_id}).all()  # one fetch, not one per row
@@ -343,6 +348,15 @@ _STATE_COLUMNS = (
     PostingRow.closed_at,
 )
 _STATUSES = {status.value: status for status in PostingStatus}
+_MISSED_QUERY = (
+    select(PostingRow.id)
+    .where(
+        PostingRow.source_id == bindparam("source_id"),
+        PostingRow.status == PostingStatus.OPEN.value,
+        PostingRow.misses > 0,
+    )
+    .limit(1)
+)
 _LISTED_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.episode, PostingRow.misses).where(
     PostingRow.source_id == bindparam("source_id"), PostingRow.status == PostingStatus.OPEN.value
 )

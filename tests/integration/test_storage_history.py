@@ -228,6 +228,22 @@ def test_a_crawl_that_sees_every_open_posting_rewrites_no_posting_row(engine: En
     assert current(engine, "acme/1").last_seen_at == later
 
 
+def test_a_not_modified_crawl_while_a_miss_is_pending_sees_only_what_the_last_body_listed(
+    engine: Engine,
+) -> None:
+    """Storage withholds validators while a miss is pending; should a 304 come anyway, the posting
+    absent from that body stays missing and unseen, and the others are seen."""
+    board = Board(engine)
+    board.crawl([posting(1), posting(2)], validators=ETAG)
+    first_seen = board.clock + timedelta(seconds=5)
+    board.crawl([posting(1)])
+    record = board.crawl([], unchanged=True)
+    assert record.verdict is CrawlVerdict.COMPLETE and record.events == ()
+    missing = current(engine, "acme/2")
+    assert missing.status is PostingStatus.OPEN and missing.misses == 1 and missing.last_seen_at == first_seen
+    assert current(engine, "acme/1").last_seen_at == board.clock + timedelta(seconds=5)
+
+
 def test_validators_are_kept_only_from_a_complete_crawl_that_parsed(engine: Engine) -> None:
     board = Board(engine)
     other = {"https://acme.example/jobs.json": {"etag": '"other"'}}
