@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Batches running at once across all hosts, each in its own crawl worker (about 150 MB warm).
+#: Batches running at once across all hosts, each in its own crawl worker (about 130 MB warm).
 MAX_BATCHES = max(4, os.cpu_count() or 1)
 #: Sources per batch: every source's time-out clock starts with its batch, so a host's whole
 #: batch must fit through its politeness limits (one request a second by default) in time.
