@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -221,10 +223,81 @@ class Defaults(_Strict):
     politeness: Politeness = Field(default_factory=Politeness)
 
 
+def http_url(value: str) -> str:
+    """An absolute http(s) URL with a host: the only kind of address an operator may give a source.
+
+    `file:`, `ftp:`, `data:` and the like would let a board's configuration (or a typo) read local
+    files or other services; the crawler requests only http and https.
+    """
+    text = value.strip()
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError(f"not an http(s) URL (bad port): {value!r}") from None
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in text):
+        raise ValueError(f"not an http(s) URL: {value!r} (give the whole address, e.g. https://host/path)")
+    return text
+
+
+def web_url(value: str) -> str:
+    """An absolute http(s) URL, or a `/path` on `base_url` (a type checks that `base_url` is given)."""
+    if value.startswith("/") and not value.startswith("//"):
+        return value
+    try:
+        return http_url(value)
+    except ValueError:
+        raise ValueError(f"not an http(s) URL or a /path: {value!r}") from None
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+def host_pattern(value: str) -> str:
+    """`cdn.example.com`, `*.cloudfront.net` (any host below it) or an IP address, lower-cased."""
+    text = value.strip().lower().rstrip(".")
+    if "://" in text or "/" in text:
+        raise ValueError(f"a host name, not a URL: {value!r} (e.g. cdn.example.com or *.example.com)")
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    labels = (text[2:] if text.startswith("*.") else text).split(".")
+    if not text or not all(_HOST_LABEL.match(label) for label in labels):
+        raise ValueError(f"not a host name: {value!r} (e.g. cdn.example.com or *.example.com; no port)")
+    return text
+
+
+HttpUrl = Annotated[str, AfterValidator(http_url)]
+WebUrl = Annotated[str, AfterValidator(web_url)]
+HostPattern = Annotated[str, AfterValidator(host_pattern)]
+
+
 class SourceOptions(_Strict):
     """Base of each source type's own keys; a type subclasses it in its one file."""
 
-    base_url: str | None = Field(None, description="override the service's host (mirror, EU host, test)")
+    base_url: HttpUrl | None = Field(None, description="override the service's host (mirror, EU host, test)")
+    allowed_hosts: list[HostPattern] = Field(
+        default_factory=list,
+        description="other hosts the board may send the crawler to (a CDN it redirects to); "
+        "`*.example.com` allows any host below it",
+    )
+
+    def configured_urls(self) -> list[str]:
+        """Every absolute http(s) URL among this source's options: the hosts it names are its own.
+
+        Requests the board causes (next links, redirects, followed links) may go to these hosts,
+        the type's own API host and `allowed_hosts`, and nowhere else.
+        """
+        found: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and item.lower().startswith(("http://", "https://")):
+                    found.append(item)
+        return found
 
 
 class SourceConfig(BaseModel):

@@ -26,7 +26,7 @@ from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, ListingError, PostingError
 from crawler.spiders.jsonld import posting_from_jsonld
-from rolewatch.config import Duration, SourceOptions
+from rolewatch.config import Duration, SourceOptions, http_url
 from rolewatch.domain import Posting, Salary, WorkRights
 
 ACCEPT = (
@@ -86,9 +86,13 @@ class Options(SourceOptions):
     @field_validator("url")
     @classmethod
     def _web_url(cls, value: str) -> str:
-        if urlsplit(value.strip()).scheme not in ("", "http", "https"):
-            raise ValueError(f"not an http(s) URL or a path: {value!r}")
-        return value.strip()
+        text = value.strip()
+        if urlsplit(text).scheme or text.startswith("//"):
+            try:
+                return http_url(text)  # a whole URL must be http(s) with a host
+            except ValueError:
+                raise ValueError(f"not an http(s) URL or a path: {value!r}") from None
+        return text
 
     @model_validator(mode="after")
     def _path_needs_a_host(self) -> Options:

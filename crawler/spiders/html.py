@@ -25,14 +25,13 @@ from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, ListingError, ListingTruncated, PostingError
 from crawler.spiders.json import (
     OptionBlock,
-    WebUrl,
     describe_html,
     describe_text,
     paths_need_base,
     rehost,
     workplace_of,
 )
-from rolewatch.config import SourceOptions
+from rolewatch.config import SourceOptions, WebUrl
 from rolewatch.domain import Posting, WorkRights
 
 _PAGE = "html_page"  # 1 for a start URL, 2 for the page its next link led to…

@@ -47,7 +47,7 @@ from crawler.spider import (
     json_of,
     json_request,
 )
-from rolewatch.config import SourceOptions
+from rolewatch.config import SourceOptions, WebUrl
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
 # Request meta keys: the page state travels with each request (the base class replaces callbacks).
@@ -242,20 +242,6 @@ class Paging(OptionBlock):
     @property
     def page_size_param(self) -> str | None:
         return self.size_param if self.type == "page" else self.limit_param
-
-
-def _web_url(value: str) -> str:
-    """An absolute http(s) URL, or a `/path` on `base_url` (checked with the options: `paths_need_base`)."""
-    if value.startswith("/"):
-        return value
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not an http(s) URL or a /path: {value!r}")
-    return value
-
-
-#: An http(s) URL, or a path taken relative to `base_url`.
-WebUrl = Annotated[str, AfterValidator(_web_url)]
 
 
 def paths_need_base(urls: Iterable[str], info: ValidationInfo) -> None:

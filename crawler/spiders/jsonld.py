@@ -30,7 +30,7 @@ from crawler.normalize.text import clean_text, html_to_text, sanitize_html, unes
 from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, ListingError, ListingTruncated, PostingError
-from rolewatch.config import SourceOptions
+from rolewatch.config import SourceOptions, http_url
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
 #: Request meta key: what a response is (a start page, a detail page, a sitemap).
@@ -118,10 +118,13 @@ class Options(SourceOptions):
 
 def _check_url(url: str) -> str:
     """A whole http(s) URL, or a path to resolve against `base_url`."""
-    scheme = urlsplit(url.strip()).scheme
-    if not url.strip() or scheme not in ("", "http", "https"):
-        raise ValueError(f"not an http(s) URL or a path: {url!r}")
-    return url.strip()
+    text = url.strip()
+    if not text or urlsplit(text).scheme or text.startswith("//"):
+        try:
+            return http_url(text)  # a whole URL must be http(s) with a host
+        except ValueError:
+            raise ValueError(f"not an http(s) URL or a path: {url!r}") from None
+    return text
 
 
 @dataclass

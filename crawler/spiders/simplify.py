@@ -17,7 +17,7 @@ from crawler.normalize.text import clean_text
 from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, json_array, json_of, json_request, required_text
-from rolewatch.config import SourceOptions
+from rolewatch.config import HttpUrl, SourceOptions
 from rolewatch.domain import Posting, WorkRights
 
 EmploymentType = Literal["full_time", "part_time", "intern", "contract", "temporary", "graduate"]
@@ -28,7 +28,7 @@ EXTRA_FIELDS = (
 
 
 class Options(SourceOptions):
-    url: str = Field(min_length=1, description="the listings.json URL")
+    url: HttpUrl = Field(min_length=1, description="the listings.json URL")
     employment_type: EmploymentType | None = Field(
         None, description="what every listing is (e.g. intern for an internship list); else read from titles"
     )

@@ -154,6 +154,8 @@ class Options(SourceOptions):
     def _readable_url(cls, value: str | None) -> str | None:
         if value is not None:
             parts = urlsplit(value.strip() if "://" in value else f"https://{value.strip()}")
+            if parts.scheme not in ("http", "https"):
+                raise ValueError(f"not an http(s) address: {value!r}")
             if not parts.hostname:
                 raise ValueError(f"{value!r} is not an address")
         return value
