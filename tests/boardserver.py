@@ -31,12 +31,19 @@ class BoardRequest:
 
 @dataclass(frozen=True)
 class Reply:
-    """What to answer: status, body, headers, and how long to wait before answering."""
+    """What to answer: status, body, headers, and how long to wait before answering.
+
+    A cut-off transfer: `close_delimited` sends no Content-Length (the body ends when the server
+    closes the connection, so a cut body looks whole to HTTP); `declared_length` declares more
+    bytes than the body has, then closes.
+    """
 
     status: int = 200
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    close_delimited: bool = False
+    declared_length: int | None = None
 
 
 Handler = Callable[[BoardRequest], Reply]
@@ -221,8 +228,9 @@ class BoardServer:
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
-                if reply.status != 304:
-                    self.send_header("Content-Length", str(len(reply.body)))
+                if reply.status != 304 and not reply.close_delimited:
+                    length = len(reply.body) if reply.declared_length is None else reply.declared_length
+                    self.send_header("Content-Length", str(length))
                 # This server answers one request per connection; saying so keeps a client from
                 # reusing a closed connection (a resent GET is harmless, a lost POST is not).
                 self.send_header("Connection", "close")
