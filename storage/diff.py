@@ -4,6 +4,14 @@ It needs no database. Storage loads a `SourceState`, calls `diff`, and applies t
 in one transaction. Every rule about trusting a crawl lives here:
 - only a complete, non-suspect crawl may close a posting for being absent, and only after
   `close_after_misses` such crawls in a row;
+- a suspect crawl (a complete crawl that came back empty or lost more than `max_drop` of the open
+  postings) is evidence of nothing on its own: it closes nothing, and the absences it shows are held
+  for its loss alone. When a normal complete crawl ends the streak, the held absences are dropped and
+  every absent posting's count restarts at that crawl (a real miss from before the streak is dropped
+  too: the rule errs towards keeping a posting open). When the loss is seen in
+  `close_after_misses + 1` consecutive crawls, the last one is accepted as complete and closes each
+  posting absent from at least `close_after_misses` crawls in a row, the held ones included;
+- a posting listed by any crawl that is not failed (suspect ones included) has its count reset;
 - a board's own closure signal (`Posting.closed`, a past deadline) closes at once;
 - a window listing (`CrawlResult.closes_by_absence` false: a feed's newest N items) never
   counts absence as a miss; a complete crawl closes a posting it has not seen for `max_age`;
@@ -173,20 +181,26 @@ def diff(state: SourceState, result: CrawlResult, policy: Policy) -> DiffOutcome
             seen.append(external_id)
 
     present = set(listed) | set(result.sightings)
-    verdict, streak, note = _judge(state, result, listed, present, policy)
+    judged = _judge(state, result, listed, present, policy)
+    verdict = judged.verdict
     if not result.closes_by_absence:
         if verdict is CrawlVerdict.COMPLETE:
             closures = _aged_out(state, present, at, result.max_age)
             events.extend(_event(EventType.CLOSED, state.source, state.postings[pid], at) for pid in closures)
     elif verdict is CrawlVerdict.COMPLETE or verdict is CrawlVerdict.SUSPECT:
+        # A normal complete crawl right after a suspect streak: the streak's absences were held for a
+        # loss that did not last, so they prove nothing and the count starts again here.
+        held_dropped = verdict is CrawlVerdict.COMPLETE and state.suspect_streak > 0 and not judged.accepted
         for external_id in sorted(set(_open_ids(state)) - present):
             stored = state.postings[external_id]
-            count = stored.misses + 1
+            count = (0 if held_dropped else stored.misses) + 1
             misses[external_id] = count
             if verdict is CrawlVerdict.COMPLETE and count >= policy.close_after_misses:
                 closures[external_id] = at
                 events.append(_event(EventType.CLOSED, state.source, stored, at))
-    return DiffOutcome(verdict, tuple(events), tuple(writes), tuple(seen), misses, closures, streak, note)
+    return DiffOutcome(
+        verdict, tuple(events), tuple(writes), tuple(seen), misses, closures, judged.streak, judged.note
+    )
 
 
 def _unchanged(state: SourceState, result: CrawlResult) -> DiffOutcome:
@@ -234,30 +248,40 @@ def _aged_out(
     }
 
 
+@dataclass(frozen=True)
+class _Judgement:
+    """A crawl's verdict after judging its losses; `accepted` when it confirms a held loss."""
+
+    verdict: CrawlVerdict
+    streak: int
+    note: str = ""
+    accepted: bool = False
+
+
 def _judge(
     state: SourceState,
     result: CrawlResult,
     listed: Mapping[str, Posting],
     present: set[str],
     policy: Policy,
-) -> tuple[CrawlVerdict, int, str]:
+) -> _Judgement:
     """Decide whether a complete crawl's losses can be believed (SPEC §3.1 'suspect')."""
     if result.verdict is not CrawlVerdict.COMPLETE:
-        return result.verdict, state.suspect_streak, result.reason
+        return _Judgement(result.verdict, state.suspect_streak, result.reason)
     open_before = _open_ids(state)
     if not open_before:
-        return CrawlVerdict.COMPLETE, 0, ""
+        return _Judgement(CrawlVerdict.COMPLETE, 0)
     lost = sum(1 for pid in open_before if pid not in present)
     emptied = not result.sightings and not any(not p.closed for p in listed.values())
     # Losses from a window listing are postings scrolling out, not a sign of a broken crawl.
     too_many = result.closes_by_absence and lost / len(open_before) > policy.max_drop
     if not (emptied or too_many):
-        return CrawlVerdict.COMPLETE, 0, ""
+        return _Judgement(CrawlVerdict.COMPLETE, 0)
     streak = state.suspect_streak + 1
     what = "came back empty" if emptied else f"lost {lost} of {len(open_before)} open postings"
     if streak >= policy.close_after_misses + 1:
-        return CrawlVerdict.COMPLETE, 0, f"{what}; accepted after {streak} crawls in a row"
-    return CrawlVerdict.SUSPECT, streak, f"{what}; closures held"
+        return _Judgement(CrawlVerdict.COMPLETE, 0, f"{what}; accepted after {streak} crawls in a row", True)
+    return _Judgement(CrawlVerdict.SUSPECT, streak, f"{what}; closures held")
 
 
 def _first_sighting(

@@ -217,6 +217,24 @@ def test_not_modified_listing_keeps_everything_open_and_quiet() -> None:
     assert outcome.events == () and sorted(outcome.seen) == ["1", "2"] and outcome.misses == {}
 
 
+def test_a_suspect_crawl_is_not_a_miss() -> None:
+    board = Board()
+    board.crawl([posting(n) for n in range(10)])
+    assert board.crawl([]).verdict is CrawlVerdict.SUSPECT
+    after = board.crawl([posting(n) for n in range(9)])  # 9 is gone: one real miss, not a second
+    assert after.verdict is CrawlVerdict.COMPLETE and after.events == ()
+    assert board.status("9") is PostingStatus.OPEN
+    assert types(board.crawl([posting(n) for n in range(9)])) == [("closed", "9")]
+
+
+def test_a_posting_listed_by_a_suspect_crawl_is_seen() -> None:
+    board = Board()
+    board.crawl([posting(n) for n in range(10)])
+    board.crawl([posting(n) for n in range(9)])  # 9: first miss
+    assert board.crawl([posting(9)]).verdict is CrawlVerdict.SUSPECT  # 9 is listed: its count resets
+    assert board.state.postings["9"].misses == 0
+
+
 # Properties ---------------------------------------------------------------------------------
 
 ids = st.integers(min_value=0, max_value=12)
@@ -324,3 +342,65 @@ def test_a_listing_of_sightings_only_is_not_empty() -> None:
         "acme", CrawlVerdict.COMPLETE, board.clock, board.clock, (), sightings=("0", "1", "2")
     )
     assert diff(board.state, result, POLICY).verdict is CrawlVerdict.COMPLETE
+
+
+# A crawl is a listing plus the verdict Scrapy gave it; `[]` complete is an empty 200, and a listing
+# that keeps one or two of six postings loses more than max_drop. The diff judges which are suspect.
+rounds = st.lists(
+    st.tuples(st.lists(st.integers(min_value=0, max_value=5), max_size=6), verdicts), min_size=1, max_size=12
+)
+
+
+def replay(history: list[tuple[list[int], CrawlVerdict]], policy: Policy) -> tuple[list[DiffOutcome], Board]:
+    board = Board(policy)
+    board.crawl([posting(n) for n in range(6)])
+    outcomes = [board.crawl([posting(n) for n in sorted(set(ids))], verdict) for ids, verdict in history]
+    return outcomes, board
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=rounds, misses=st.integers(min_value=1, max_value=3))
+def test_property_a_closure_by_absence_needs_that_many_complete_misses_in_a_row(history, misses) -> None:
+    """Closed for absence ⇒ absent from the last `close_after_misses` crawls that counted, and listed by
+    none since: a crawl counts when judged complete, or suspect in a streak its closing crawl accepted."""
+    policy = Policy(close_after_misses=misses, max_drop=0.5)
+    outcomes, _ = replay(history, policy)
+    for i, outcome in enumerate(outcomes):
+        for external_id in outcome.closures:
+            absent_since = i
+            while absent_since > 0 and (
+                int(external_id) not in history[absent_since - 1][0]
+                or outcomes[absent_since - 1].verdict is CrawlVerdict.FAILED
+            ):
+                absent_since -= 1
+            window = outcomes[absent_since : i + 1]
+            accepted = "accepted" in outcome.note
+            counted = [
+                o
+                for o in window
+                if o.verdict is CrawlVerdict.COMPLETE or (accepted and o.verdict is CrawlVerdict.SUSPECT)
+            ]
+            failed_or_partial = {CrawlVerdict.FAILED, CrawlVerdict.PARTIAL}
+            assert len(counted) >= misses, (external_id, i, [o.verdict for o in window])
+            assert outcome.verdict not in failed_or_partial
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=rounds, misses=st.integers(min_value=1, max_value=3))
+def test_property_suspect_crawls_only_delay_closures_unless_their_loss_is_accepted(history, misses) -> None:
+    """Dropping every crawl judged suspect can only close postings sooner, never later or fewer:
+    on its own a suspect crawl is evidence of nothing (unless its loss was later accepted)."""
+    policy = Policy(close_after_misses=misses, max_drop=0.5)
+    outcomes, with_suspects = replay(history, policy)
+    if any("accepted" in o.note for o in outcomes):
+        return
+    kept = [
+        crawl for crawl, o in zip(history, outcomes, strict=True) if o.verdict is not CrawlVerdict.SUSPECT
+    ]
+    without, board = replay(kept, policy)
+    if any(o.verdict is CrawlVerdict.SUSPECT for o in without):
+        return  # judging changed without the dropped crawls; the comparison says nothing then
+    closed_with = {pid for pid, p in with_suspects.state.postings.items() if p.status is PostingStatus.CLOSED}
+    closed_without = {pid for pid, p in board.state.postings.items() if p.status is PostingStatus.CLOSED}
+    reopened = {e.external_id for o in outcomes + without for e in o.events if e.type is EventType.REOPENED}
+    assert closed_with - reopened <= closed_without | reopened
