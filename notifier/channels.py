@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import apprise
 
@@ -22,13 +22,22 @@ with warnings.catch_warnings():
     # without e-mail. Importing it once here, with that one warning ignored, keeps e-mail available.
     warnings.filterwarnings("ignore", message="'imghdr' is deprecated", category=DeprecationWarning)
     import apprise.utils.pgp
+    from apprise.manager_plugins import NotificationManager
 
 from notifier.messages import Message, MessageFormat
+from rolewatch.redaction import (
+    MASK,
+    SECRET_KEY,
+    SECRET_PREFIXES,
+    URL_IN_TEXT,
+    mask_elided,
+    mask_query,
+    redact_url,
+    split_url,
+)
 
 SEND_TIMEOUT_S = 30.0
 """The longest one send may take, connection, retries and all."""
-
-MASK = "****"
 
 # Chat services that render Markdown: they get Markdown even where apprise declares plain text
 # (Mattermost, Zulip, Revolt render what they are sent), so links and emphasis survive.
@@ -54,16 +63,8 @@ _MARKDOWN_SCHEMES = frozenset(
     }
 )
 
-# Query keys whose value is a credential whatever the service; `+` (HTTP header), `-` (URL query
-# of the request) and `:` (payload field) keys of the generic webhooks always are masked too.
-_SECRET_KEY = re.compile(r"token|key|secret|pass|pwd|auth|sig|cred|bearer|session", re.IGNORECASE)
-_SECRET_PREFIXES = ("+", "-", ":")
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _HOSTNAME = re.compile(r"(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|\[[0-9A-Fa-f:.]+\])(?::\d+)?")
-_NUMBER = re.compile(r"[-+]?\d+")
-_EMAIL = re.compile(r"[^@\s/]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _TOKEN_LIKE = re.compile(r"(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,}|[^/?#&=]{32,}")
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 _SECRET_TOKEN_SPLIT = re.compile(r"[/:@?&=#;,\s]+")
 
 
@@ -90,6 +91,8 @@ class _LogScope:
 
 
 _scope: contextvars.ContextVar[_LogScope | None] = contextvars.ContextVar("rolewatch_channel", default=None)
+# Set while apprise parses a URL for `redact`: what it logs then is redacted without asking it again.
+_redacting: contextvars.ContextVar[bool] = contextvars.ContextVar("rolewatch_redacting", default=False)
 
 
 class _RedactApprise(logging.Filter):
@@ -136,27 +139,54 @@ def _channel_scope(url: str, *, capture: bool) -> Iterator[_LogScope]:
 
 
 def redact(url: str) -> str:
-    """The URL with every secret masked: apprise's privacy URL where apprise can parse it, with
-    header (`+`), query (`-`), payload (`:`) and credential-like parameters masked besides; a
-    cautious lexical masking where it cannot (hosts and path parts that could be tokens)."""
-    text = str(url).strip()
-    with _quiet():
-        plugin = _instantiate(text)
+    """The URL with every secret part shown as `****`: apprise's privacy URL where apprise can parse
+    it, with every part apprise elided (`1...0`), every header (`+`), query (`-`), payload (`:`)
+    and credential-like parameter and every token-like path part masked besides; where apprise
+    cannot parse it, a cautious reading of the URL alone (`rolewatch.redaction.redact_url`).
+
+    The one redaction of a channel URL: the CLI, the database, errors and log lines all use it.
+    """
+    return _redact(str(url).strip())
+
+
+@lru_cache(maxsize=256)
+def _redact(text: str) -> str:
+    token = _redacting.set(True)
+    try:
+        with _quiet():
+            plugin = _instantiate(text)
+    finally:
+        _redacting.reset(token)
     if plugin is None:
-        return _redact_lexically(text)
+        return redact_url(text)
     try:
         private = str(plugin.url(privacy=True))
     except Exception:
-        return _redact_lexically(text)
-    return _tidy_private_url(private, _query_keys(text))
+        return redact_url(text)
+    return _tidy_private_url(mask_elided(private), _query_keys(text))
 
 
 def redact_text(text: str, secrets: frozenset[str] = frozenset()) -> str:
-    """Free text (a log line, an error) with URLs redacted and the given secret strings masked."""
-    text = _URL_IN_TEXT.sub(lambda m: _redact_lexically(m.group(0)), text)
+    """Free text (a log line, an error) with every URL in it redacted, and the given secret strings
+    masked. A URL of an apprise service is shown exactly as `redact` shows it; any other URL (a web
+    page, a database) is read alone, which also keeps apprise from being asked about every board
+    URL a crawl logs, and from being asked again while it logs about a URL it is parsing."""
+    text = URL_IN_TEXT.sub(lambda m: _redact_in_text(m.group(0)), text)
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+def _redact_in_text(url: str) -> str:
+    scheme = url.partition("://")[0].lower()
+    if _redacting.get() or scheme in ("http", "https") or scheme not in _apprise_schemes():
+        return redact_url(url)
+    return redact(url)
+
+
+@lru_cache(maxsize=1)
+def _apprise_schemes() -> frozenset[str]:
+    return frozenset(str(scheme).lower() for scheme in NotificationManager().schemas())
 
 
 @contextmanager
@@ -168,67 +198,8 @@ def _quiet() -> Iterator[None]:
         _scope.reset(token)
 
 
-def _split_url(text: str) -> tuple[str, str, str, str, str] | None:
-    """(scheme, netloc, path, query, fragment) without urllib's validation, which rejects the very
-    URLs (bad ports, stray brackets) that most need redacting."""
-    scheme, separator, rest = text.partition("://")
-    if not separator or not _SCHEME.fullmatch(scheme):
-        return None
-    rest, _, fragment = rest.partition("#")
-    rest, _, query = rest.partition("?")
-    netloc, slash, path = rest.partition("/")
-    return scheme, netloc, slash + path, query, fragment
-
-
-def _redact_lexically(text: str) -> str:
-    parts = _split_url(text)
-    if parts is None:
-        return MASK
-    scheme, netloc, path, query, fragment = parts
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at:
-        user, colon, _password = userinfo.partition(":")
-        userinfo = _public_or_mask(user) + (f":{MASK}" if colon else "")
-    host = hostport if _HOSTNAME.fullmatch(hostport) else (MASK if hostport else "")
-    segments = "/".join(_public_or_mask(segment) for segment in path.split("/"))
-    result = f"{scheme}://{userinfo}{at}{host}{segments}"
-    if query:
-        result += "?" + _mask_query(query)
-    if fragment:
-        result += "#" + _public_or_mask(fragment)
-    return result
-
-
-def _public_or_mask(segment: str) -> str:
-    """A part of a URL apprise could not parse is shown only if it cannot be a token."""
-    value = unquote(segment)
-    public = (
-        len(value) <= 8
-        or _NUMBER.fullmatch(value) is not None
-        or _EMAIL.fullmatch(value) is not None
-        or "..." in value
-        or value == MASK
-    )
-    return segment if public else MASK
-
-
-def _mask_query(query: str, keep: frozenset[str] | None = None) -> str:
-    pairs = []
-    for pair in query.split("&"):
-        if not pair:
-            continue
-        key, equals, value = pair.partition("=")
-        name = unquote(key.replace("+", "%2B"))
-        if keep is not None and name.lower() not in keep:
-            continue
-        if equals and value and (name.startswith(_SECRET_PREFIXES) or _SECRET_KEY.search(name)):
-            value = MASK
-        pairs.append(f"{quote(name, safe='+-:')}{equals}{value}")
-    return "&".join(pairs)
-
-
 def _query_keys(text: str) -> frozenset[str]:
-    parts = _split_url(text)
+    parts = split_url(text)
     if parts is None or not parts[3]:
         return frozenset()
     keys = (pair.partition("=")[0] for pair in parts[3].split("&") if pair)
@@ -238,17 +209,17 @@ def _query_keys(text: str) -> frozenset[str]:
 def _tidy_private_url(private: str, keep: frozenset[str]) -> str:
     """Apprise's privacy URL with only the parameters the user wrote, secret ones masked, and path
     parts that look like tokens masked (generic webhooks keep their path as written)."""
-    parts = _split_url(private)
+    parts = split_url(private)
     if parts is None:
         return MASK
     scheme, netloc, path, query, fragment = parts
     userinfo, at, host = netloc.rpartition("@")
-    if not _HOSTNAME.fullmatch(host) and "..." not in host:
+    if not _HOSTNAME.fullmatch(host) and host != MASK:
         host = MASK if host else ""
     netloc = f"{userinfo}{at}{host}"
     path = "/".join(MASK if _TOKEN_LIKE.fullmatch(unquote(s)) else s for s in path.split("/"))
-    result = f"{scheme}://{netloc}{path}"
-    query = _mask_query(query, keep)
+    result = f"{scheme}://{netloc}{path.rstrip('/')}" + ("/" if path.endswith("/") else "")
+    query = mask_query(query, keep)
     if query:
         result += "?" + query
     if fragment:
@@ -264,16 +235,17 @@ def _secrets_of(url: str) -> frozenset[str]:
         for token in _SECRET_TOKEN_SPLIT.split(piece):
             if len(token) >= 4 and token not in shown:
                 secrets.add(token)
-    parts = _split_url(url.strip())
+    parts = split_url(url.strip())
     if parts is not None:
         for pair in parts[3].split("&"):
             name, _, value = pair.partition("=")
-            if value and (name.startswith(_SECRET_PREFIXES) or _SECRET_KEY.search(name)):
+            if value and (name.startswith(SECRET_PREFIXES) or SECRET_KEY.search(name)):
                 secrets.update({value, unquote(value)} - {""})
         userinfo = parts[1].rpartition("@")[0]
         password = userinfo.partition(":")[2]
         if password:
             secrets.update({password, unquote(password)})
+    secrets.discard(MASK)
     return frozenset(secrets)
 
 
@@ -308,7 +280,7 @@ def _load(url: str) -> Any:
     if not isinstance(url, str) or not url.strip():
         raise ValueError("a channel needs an apprise URL, such as mailto://… or slack://…")
     text = url.strip()
-    if _split_url(text) is None:
+    if split_url(text) is None:
         raise ValueError("a channel must be an apprise URL (scheme://…), such as mailto://… or slack://…")
     with _channel_scope(text, capture=True) as scope:
         plugin = _instantiate(text)

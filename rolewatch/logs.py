@@ -10,29 +10,20 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from rolewatch import redaction
+from rolewatch.redaction import URL_IN_TEXT
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 TEXT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 #: A URL of any scheme: an apprise channel, a database URL, a webhook.
-URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
-#: Where a URL's authority ends and its (possibly secret) rest begins.
-_AUTHORITY = re.compile(
-    r"(?P<scheme>[^:]+)://(?:(?P<userinfo>[^@/?#]*)@)?(?P<host>[^/?#]*)(?P<rest>.*)", re.S
-)
-#: A host worth keeping: a DNS name with a dot, `localhost`, or an address. Apprise puts tokens where the
-#: host goes (`tgram://123456:ABC-def/chat`), and a token has neither dots nor brackets.
-_PLAIN_HOST = re.compile(
-    r"(?:[a-z0-9-]+\.)+[a-z0-9-]+|localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]", re.I
-)
-_PORT = re.compile(r":\d{1,5}\Z")
-MASK = "****"
+URL = URL_IN_TEXT
 
 #: Attributes every LogRecord has; anything else on a record came from `extra=`.
 _RECORD_ATTRIBUTES = frozenset(
@@ -42,25 +33,11 @@ _RECORD_ATTRIBUTES = frozenset(
 
 
 def redact_url(url: str) -> str:
-    """Keep a URL's scheme and a plain host (and port); mask credentials, tokens, paths and queries.
+    """A URL redacted by reading it alone, with the one mask rolewatch uses everywhere (`****`).
 
-    `mailto://me:pw@gmail.com` → `mailto://****@gmail.com`; `tgram://bot-token/chat` → `tgram://****/****`;
-    `https://hooks.slack.com/services/T0/B0/XXX` → `https://hooks.slack.com/****`.
+    `mailto://me:pw@gmail.com` → `mailto://me:****@gmail.com`; `tgram://bot-token/chat` → `tgram://****/chat`.
     """
-    parts = _AUTHORITY.fullmatch(url)
-    if parts is None:
-        return MASK
-    host, port = parts["host"], ""
-    if found := _PORT.search(host):
-        host, port = host[: found.start()], found.group()
-    kept = f"{parts['scheme']}://"
-    if parts["userinfo"] is not None:
-        kept += f"{MASK}@"
-    # The port goes with the host: after a token (`tgram://123456:789/…`) it is half of the token.
-    kept += host + port if _PLAIN_HOST.fullmatch(host) else MASK
-    if parts["rest"].strip("/"):
-        kept += f"/{MASK}"
-    return kept
+    return redaction.redact_url(url)
 
 
 def redact(text: str) -> str:
