@@ -1,9 +1,11 @@
-"""Downloader middlewares: per-source deadlines, Retry-After and back-off, conditional requests, robots."""
+"""Downloader middlewares: the trust boundary, per-source deadlines, Retry-After and back-off,
+conditional requests, robots."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -13,6 +15,8 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.trust import HostPolicy, Refused
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -35,8 +39,61 @@ META_VALIDATORS_SEEN = "rolewatch_validators_seen"
 META_GAVE_UP = "rolewatch_gave_up"
 #: Set when the request was dropped because its source ran out of time.
 META_EXPIRED = "rolewatch_expired"
+#: The HostPolicy of the request's source: where it (and every redirect of it) may go.
+META_HOSTS = "rolewatch_hosts"
+#: Set by TrustBoundaryMiddleware when it refused the request: why.
+META_REFUSED = "rolewatch_refused"
 
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+class TrustBoundaryMiddleware:
+    """Refuses, before it is sent, any request that leaves its source's hosts (see crawler.trust).
+
+    Every request passes here, a redirect too: Scrapy's RedirectMiddleware builds the redirect
+    as a new request with the same meta, and the engine sends it through the whole chain again,
+    so a `302` to an internal host is refused here before a byte goes there. A request without
+    a policy (Scrapy's own robots.txt request) may go to its own host only, redirects included.
+    Host names allowed only by an `allowed_hosts` wildcard are resolved (off the reactor thread,
+    once per crawl) and refused when any address is not a public one.
+    """
+
+    def __init__(self) -> None:
+        self._addresses: dict[str, tuple[str, ...] | None] = {}
+
+    async def process_request(self, request: Request) -> None:
+        policy = request.meta.get(META_HOSTS)
+        if not isinstance(policy, HostPolicy):
+            policy = request.meta[META_HOSTS] = HostPolicy.of([request.url])
+        try:
+            host = policy.check(request.url)
+            if host is not None:
+                addresses = await self._resolve(host)
+                if addresses is None:
+                    raise Refused(f"could not resolve {host}")
+                policy.check_addresses(host, addresses)
+        except Refused as refused:
+            reason = f"refused: {refused}{_redirected_from(request)}"
+            request.meta[META_REFUSED] = reason
+            raise IgnoreRequest(reason) from None
+
+    async def _resolve(self, host: str) -> tuple[str, ...] | None:
+        """Every address `host` resolves to, cached for the crawl; None when it does not resolve."""
+        if host not in self._addresses:
+            loop = asyncio.get_running_loop()
+            try:
+                found = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            except OSError:
+                self._addresses[host] = None
+            else:
+                self._addresses[host] = tuple(sorted({str(info[4][0]) for info in found}))
+        return self._addresses[host]
+
+
+def _redirected_from(request: Request) -> str:
+    """` (redirected from URL)` for a request a redirect made; the first URL, as configured or linked."""
+    urls = request.meta.get("redirect_urls") or []
+    return f" (redirected from {urls[-1]})" if urls else ""
 
 
 class SourceDeadlineMiddleware:
@@ -70,7 +127,15 @@ class PoliteRetryMiddleware(RetryMiddleware):
     one, else an exponential back-off, and then retries against the same retry budget. A wait
     longer than the source's `max_retry_after`, or past its deadline, is not taken: the request
     fails at once with the reason recorded in its meta.
+
+    A body cut short (fewer bytes than its Content-Length, an unfinished chunked body) fails and
+    is retried while attempts remain; the last attempt hands what arrived to the spider, flagged
+    `dataloss`, which keeps it and calls the crawl partial (never complete).
     """
+
+    def process_request(self, request: Request) -> None:
+        retries_left = not request.meta.get("dont_retry") and self._has_retries_left(request)
+        request.meta["download_fail_on_dataloss"] = retries_left
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:

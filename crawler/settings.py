@@ -7,10 +7,16 @@ from typing import Any
 
 from rolewatch.config import Politeness
 
+#: Only http and https are ever requested: board content must not make the crawler read local
+#: files (`file:`), or reach other services through the other handlers (see crawler.trust).
+DOWNLOAD_HANDLERS: dict[str, str | None] = {"file": None, "data": None, "ftp": None, "s3": None}
+
 #: Our downloader middlewares. Scrapy's own RetryMiddleware and RobotsTxtMiddleware are replaced by
 #: subclasses that honour Retry-After and answer every request waiting for robots.txt (see middlewares).
 DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
     "crawler.middlewares.SourceDeadlineMiddleware": 60,
+    # Before robots.txt (100), which would otherwise fetch the refused host's robots.txt first.
+    "crawler.middlewares.TrustBoundaryMiddleware": 70,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
     "crawler.middlewares.ConditionalRequestMiddleware": 450,
@@ -43,7 +49,11 @@ def scrapy_settings(politeness: Politeness, user_agent: str, obey_robots: bool) 
         "DOWNLOAD_TIMEOUT": politeness.request_timeout.total_seconds(),
         "DOWNLOAD_MAXSIZE": politeness.max_response_size,
         "DOWNLOAD_WARNSIZE": 0,
+        # A body cut short fails and is retried; PoliteRetryMiddleware lets the last attempt's
+        # through flagged `dataloss`, which the spider reads as partial, never as complete.
+        "DOWNLOAD_FAIL_ON_DATALOSS": True,
         "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
+        "DOWNLOAD_HANDLERS": dict(DOWNLOAD_HANDLERS),
         "ROLEWATCH_MAX_RETRY_AFTER": politeness.max_retry_after.total_seconds(),
         "ROLEWATCH_RETRY_BACKOFF": delay,
         # HttpCache's heuristic freshness serves stale listings without asking the server; we send

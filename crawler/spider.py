@@ -32,7 +32,10 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+import unicodedata
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final, Generic, TypeVar
@@ -59,10 +62,12 @@ from crawler.middlewares import (
     META_DEADLINE,
     META_EXPIRED,
     META_GAVE_UP,
+    META_HOSTS,
     META_MAX_RETRY_AFTER,
     META_VALIDATORS_SEEN,
 )
 from crawler.normalize.text import clean_text
+from crawler.trust import HostPolicy
 from crawler.verdict import decide_verdict, summarize_errors
 from rolewatch.config import ResolvedSource, SourceOptions, format_duration
 from rolewatch.domain import CrawlResult, CrawlStats, CrawlVerdict, Posting
@@ -75,6 +80,20 @@ Validators = Mapping[str, Mapping[str, Mapping[str, str]]]
 #: Request meta key naming the source a request belongs to.
 META_SOURCE = "rolewatch_source"
 NOT_MODIFIED = "not modified since the last crawl"
+_CUT_SHORT = "the connection closed before the whole response arrived"
+
+#: The most characters of a URL an error quotes (a next link is board content, and may be huge).
+URL_LIMIT = 200
+#: The most characters of an error's detail (what went wrong with the URL), body snippets included.
+DETAIL_LIMIT = 240
+#: The most characters of a response body an error quotes.
+SNIPPET_LIMIT = 120
+#: The most characters of any one error; the two above, and room for the words around them.
+ERROR_LIMIT = URL_LIMIT + DETAIL_LIMIT + 80
+
+#: False while a redirected response is read: its body came from elsewhere than the request went,
+#: so errors say what kind of thing it was, never what it said.
+_QUOTE_BODY: ContextVar[bool] = ContextVar("rolewatch_quote_body", default=True)
 
 
 class ListingError(Exception):
@@ -127,6 +146,7 @@ class _Ledger:
     result: CrawlResult | None = None
     closes_by_absence: bool = True
     max_age: timedelta | None = None
+    hosts: HostPolicy = field(default_factory=lambda: HostPolicy(frozenset()))
 
     @property
     def done(self) -> bool:
@@ -153,6 +173,8 @@ class _Ledger:
             duration_s=round(time.monotonic() - self.started, 3),
             errors=tuple(self.errors),
         )
+        self.errors[:] = [quoted(error, ERROR_LIMIT) for error in self.errors]
+        stats = replace(stats, errors=tuple(self.errors))
         self.result = CrawlResult(
             source=self.board.name,
             verdict=verdict,
@@ -273,6 +295,9 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
             return []
         if not requests:
             ledger.errors.append("the spider made no listing request")
+        options = source.options
+        urls = [*options.configured_urls(), *(request.url for request in requests)]
+        ledger.hosts = HostPolicy.of(urls, options.allowed_hosts)
         return [self._adopt(request, ledger) for request in requests]
 
     def _adopt(self, request: Request, ledger: _Ledger) -> Request:
@@ -287,6 +312,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
             "max_retry_times": politeness.retries,
             "download_timeout": politeness.request_timeout.total_seconds(),
             "download_maxsize": politeness.max_response_size,
+            META_HOSTS: ledger.hosts,
         }
         if self.conditional and politeness.conditional_requests:
             meta[META_CONDITIONAL] = dict(ledger.validators_in.get(request.url, {}))
@@ -321,19 +347,27 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         ledger.pages += 1
         errors_before = len(ledger.errors)
         follow: list[Request] = []
-        try:
-            for output in self.parse_listing(response, ledger.board):
-                if isinstance(output, Request):
-                    follow.append(self._adopt(output, ledger))
-                else:
-                    self._take(output, request, ledger)
-        except ListingTruncated as exc:
-            ledger.errors.append(f"{_label(request)}: listing truncated: {exc}")
-        except ListingError as exc:
-            ledger.errors.append(f"{_label(request)}: {exc}")
-        except Exception as exc:
-            logger.warning("%s: could not read %s", ledger.board.name, shown_url(response.url), exc_info=True)
-            ledger.errors.append(f"{_label(request)}: could not read the listing: {_describe_exception(exc)}")
+        if "dataloss" in response.flags:  # a body cut short on the last attempt: kept, never complete
+            read = f"{len(response.body):,} bytes that did were read"
+            ledger.errors.append(f"{_label(request)}: {_CUT_SHORT}; the {read}")
+        with _quoting(not request.meta.get("redirect_urls")):
+            try:
+                for output in self.parse_listing(response, ledger.board):
+                    if isinstance(output, Request):
+                        follow.append(self._adopt(output, ledger))
+                    else:
+                        self._take(output, request, ledger)
+            except ListingTruncated as exc:
+                ledger.errors.append(f"{_label(request)}: listing truncated: {_describe_exception(exc)}")
+            except ListingError as exc:
+                ledger.errors.append(f"{_label(request)}: {_describe_exception(exc)}")
+            except Exception as exc:
+                logger.warning(
+                    "%s: could not read %s", ledger.board.name, shown_url(response.url), exc_info=True
+                )
+                ledger.errors.append(
+                    f"{_label(request)}: could not read the listing: {_describe_exception(exc)}"
+                )
         if len(ledger.errors) == errors_before:
             self._keep_validators(request, ledger)  # only a page read cleanly vouches for its validators
         return follow
@@ -553,7 +587,7 @@ def describe_failure(failure: Failure, request: Request) -> str:
     after = f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
     gave_up = request.meta.get(META_GAVE_UP)
     note = f" ({gave_up})" if gave_up else ""
-    return f"{_label(request)}: {_failure_text(exc, request)}{after}{note}"
+    return f"{_label(request)}: {quoted(_failure_text(exc, request), DETAIL_LIMIT)}{after}{note}"
 
 
 def _failure_text(exc: BaseException | None, request: Request) -> str:
@@ -568,18 +602,23 @@ def _failure_text(exc: BaseException | None, request: Request) -> str:
     if isinstance(exc, DownloadConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, ResponseDataLossError):
-        return "the connection closed before the whole response arrived"
+        return _CUT_SHORT
     if isinstance(exc, IgnoreRequest):
         return str(exc)[:1].lower() + str(exc)[1:] if str(exc) else "request ignored"
     return _describe_exception(exc)
 
 
 def _describe_exception(exc: BaseException | None) -> str:
+    """The exception as an error's detail: short and free of control characters, as it may quote the board."""
+    return quoted(_exception_text(exc), DETAIL_LIMIT)
+
+
+def _exception_text(exc: BaseException | None) -> str:
     if exc is None:
         return "unknown error"
     if isinstance(exc, KeyError) and exc.args:
         return f"missing field {exc.args[0]!r}"
-    if isinstance(exc, PostingError | ListingError):
+    if isinstance(exc, PostingError | ListingError | ListingTruncated):
         return str(exc)
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -599,7 +638,9 @@ _RAW_JSON: Final = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separato
 
 
 def _label(request: Request | None) -> str:
-    return f"{request.method} {shown_url(request.url)}" if request is not None else "(unknown request)"
+    if request is None:
+        return "(unknown request)"
+    return f"{request.method} {quoted(shown_url(request.url), URL_LIMIT)}"
 
 
 _SECRET_PARAMETER = re.compile(
@@ -615,15 +656,51 @@ def shown_url(url: str) -> str:
 
 def _record_id(record: Any) -> str:
     if isinstance(record, Mapping) and record.get("id") is not None:
-        return repr(record["id"])
+        return quoted(repr(record["id"]), 80)
     return "(no id)"
 
 
 def _brief(data: Any) -> str:
     kinds: dict[type, str] = {dict: "an object", list: "an array"}
     kind = kinds.get(type(data), type(data).__name__)
-    text = json.dumps(data, ensure_ascii=False)
-    return f"{kind}: {text[:117] + '...' if len(text) > 120 else text}"
+    return f"{kind}: {quoted_json(data)}"
+
+
+def quoted_json(data: Any) -> str:
+    """At most SNIPPET_LIMIT characters of `data` as JSON, for an error about the response it came in.
+
+    While a redirected response is read, nothing of it: "(not quoted: the response came through
+    a redirect)". Spiders quote bodies through this alone.
+    """
+    if not _QUOTE_BODY.get():
+        return "(not quoted: the response came through a redirect)"
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    return quoted(text[: SNIPPET_LIMIT - 3] + "..." if len(text) > SNIPPET_LIMIT else text, SNIPPET_LIMIT)
+
+
+#: Unicode categories an error never carries: controls (terminal escapes, NUL, newlines), format
+#: characters (bidi overrides that reorder what an operator reads) and line/paragraph separators.
+_UNQUOTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def quoted(text: str, limit: int) -> str:
+    """`text` as an error may carry it: control and format characters as spaces, at most `limit` long.
+
+    Errors are stored, shown by `rolewatch status`, logged and sent to operators; a board can put
+    anything in a body or a link, so nothing of it reaches them raw or at length.
+    """
+    clean = "".join(" " if unicodedata.category(char) in _UNQUOTABLE else char for char in text)
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+@contextmanager
+def _quoting(allowed: bool) -> Iterator[None]:
+    """Let `quoted_json` quote the body being read (or not, for a redirected response) meanwhile."""
+    token = _QUOTE_BODY.set(allowed)
+    try:
+        yield
+    finally:
+        _QUOTE_BODY.reset(token)
 
 
 def _size(n: int) -> str:

@@ -24,7 +24,8 @@ from crawler.normalize.salary import parse_salary_text, salary_from_range
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
 from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
-from crawler.spider import Board, BoardSpider, ListingError, PostingError
+from crawler.spider import Board, BoardSpider, ListingError, PostingError, quoted_json
+from crawler.spiders._cutoff import check_xml_whole
 from crawler.spiders.jsonld import posting_from_jsonld
 from rolewatch.config import Duration, SourceOptions, http_url
 from rolewatch.domain import Posting, Salary, WorkRights
@@ -123,7 +124,11 @@ class FeedSpider(BoardSpider[Options]):
         yield Request(url, headers={"Accept": ACCEPT})
 
     def parse_listing(self, response: Response, board: Board[Options]) -> Iterable[Any]:
-        return read_feed(response)
+        yield from read_feed(response)
+        if not _is_json(response):
+            # feedparser reads a feed cut off mid-transfer without complaint; its items are kept,
+            # but a complete crawl would age out the items it lost.
+            check_xml_whole(response.body)
 
     def record_id(self, record: Any) -> str | None:
         return (item_identity(record) or None) if isinstance(record, Mapping) else None
@@ -146,7 +151,7 @@ def read_feed(response: Response) -> list[dict[str, Any]]:
     if not body.strip():
         raise ListingError("response is not a feed (the body is empty)")
     content_type = _content_type(response)
-    if body.lstrip()[:1] in (b"{", b"[") or "json" in content_type:
+    if _is_json(response):
         return _json_feed(body)
     parsed = feedparser.parse(
         body,
@@ -163,8 +168,14 @@ def read_feed(response: Response) -> list[dict[str, Any]]:
         raise ListingError(f"response is not a feed ({what})")
     if not parsed.entries and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
         raise ListingError(f"the feed could not be parsed ({_bozo(parsed)})")
-    # A feed the lenient parser read only in part (bozo) is still read: absence closes nothing here.
+    # A feed the lenient parser read only in part (bozo) is still read: absence alone closes nothing
+    # here, and a feed cut off before its end tag makes the crawl partial (FeedSpider.parse_listing).
     return [_record(parsed.version, _plain(entry)) for entry in parsed.entries]
+
+
+def _is_json(response: Response) -> bool:
+    """A JSON Feed (or JSON of another shape) rather than RSS or Atom."""
+    return response.body.lstrip()[:1] in (b"{", b"[") or "json" in _content_type(response)
 
 
 def _json_feed(body: bytes) -> list[dict[str, Any]]:
@@ -414,8 +425,7 @@ def _bozo(parsed: Any) -> str:
 
 
 def _brief(data: Any) -> str:
-    text = json.dumps(data, ensure_ascii=False)
-    return text[:117] + "..." if len(text) > 120 else text
+    return quoted_json(data)  # short, control-free, and nothing of a redirected response
 
 
 SOURCE_TYPE = SourceType(

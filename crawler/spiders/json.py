@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -46,7 +45,9 @@ from crawler.spider import (
     PostingError,
     json_of,
     json_request,
+    quoted_json,
 )
+from crawler.spiders._paging import PageLog
 from rolewatch.config import SourceOptions, WebUrl
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
@@ -55,7 +56,6 @@ _PAGE = "json_page"  # 1 for the first request, 2 for the next…
 _POSITION = "json_position"  # the page number or offset this request asked for
 _SEEN = "json_seen"  # items read on the pages before this one
 _VISITED = "json_visited"  # next links / cursors already followed (a cycle is the end)
-_PREVIOUS = "json_previous"  # digest of the previous page's items (an ignored paging parameter)
 _URL = "json_url"  # the URL before this page's parameters were added
 _ORIGIN = "json_origin"  # this page's URL on the real service, before `base_url` moved it
 
@@ -317,6 +317,10 @@ class JsonSpider(BoardSpider[Options]):
 
     name = "json"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pages = PageLog(self.record_id)
+
     def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
         paging = board.options.paging
         position = paging.first if paging is not None and paging.type != "next" else None
@@ -328,17 +332,16 @@ class JsonSpider(BoardSpider[Options]):
         data = json_of(response)
         items = self._items(data, options.items)
         page = int(response.meta.get(_PAGE, 1))
-        digest = _digest(items)
-        if items and response.meta.get(_PREVIOUS) == digest:
-            raise ListingError(f"page {page} repeats page {page - 1}: does the API read `paging.param`?")
-        for item in items:
-            yield {"id": _identifier(_quiet_search(options.fields.id, item)), "item": item}
+        found = [{"id": _identifier(_quiet_search(options.fields.id, item)), "item": item} for item in items]
+        earlier = self.pages.read(board, found, page)
+        if earlier is not None:
+            raise ListingError(f"page {page} repeats page {earlier}: does the API read `paging.param`?")
+        yield from found
         follow = self._next(response, board, data, len(items))
         if follow is None:
             return
         if page >= options.max_pages:
             raise ListingTruncated(f"stopped after max_pages={options.max_pages}; the API has more")
-        follow.meta[_PREVIOUS] = digest
         yield follow
 
     def _items(self, data: Any, expression: str) -> list[Any]:
@@ -596,14 +599,8 @@ def _set_dotted(body: dict[str, Any], path: str, value: Any) -> None:
     node[last] = value
 
 
-def _digest(items: list[Any]) -> str:
-    text = json.dumps(items, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
-
-
 def _brief(data: Any) -> str:
-    text = json.dumps(data, ensure_ascii=False, default=str)
-    return text[:97] + "..." if len(text) > 100 else text
+    return quoted_json(data)  # short, control-free, and nothing of a redirected response
 
 
 SOURCE_TYPE = SourceType(

@@ -26,8 +26,10 @@ from crawler.spider import (
     ListingTruncated,
     json_of,
     json_request,
+    quoted_json,
     required_text,
 )
+from crawler.spiders._paging import PageLog, max_pages_option, page_cap, stop_at_repeat
 from rolewatch.config import SourceOptions
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
@@ -59,7 +61,8 @@ DOLLAR_COUNTRIES: Final = {
 #: Ids are snowflakes whose top 32 bits are the creation time in Unix seconds; a decoded time
 #: outside this window means the id is not one of those, and no date is better than a wrong one.
 SNOWFLAKE_EPOCH_FLOOR: Final = datetime(2015, 1, 1, tzinfo=UTC)
-_OFFSET = "tiktok_offset"
+DEFAULT_MAX_PAGES: Final = 100
+_OFFSET, _PAGE = "tiktok_offset", "tiktok_page"
 
 
 class Options(SourceOptions):
@@ -82,6 +85,7 @@ class Options(SourceOptions):
         le=20_000,
         description="read at most this many; results are unordered, so a board beyond it is read partially",
     )
+    max_pages: int = max_pages_option(DEFAULT_MAX_PAGES)
 
     @field_validator("recruitment", "categories", "locations", mode="before")
     @classmethod
@@ -133,10 +137,14 @@ class TikTokSpider(BoardSpider[Options]):
 
     name = "tiktok"
 
-    def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
-        yield self._page(board, offset=0)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pages = PageLog(self.record_id)
 
-    def _page(self, board: Board[Options], offset: int) -> Request:
+    def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
+        yield self._page(board, offset=0, page=1)
+
+    def _page(self, board: Board[Options], offset: int, page: int) -> Request:
         options = board.options
         body = {
             "keyword": options.keyword,
@@ -152,7 +160,7 @@ class TikTokSpider(BoardSpider[Options]):
             method="POST",
             body=json.dumps(body),
             headers=PORTAL_HEADERS,
-            meta={_OFFSET: offset},
+            meta={_OFFSET: offset, _PAGE: page},
         )
 
     def parse_listing(self, response: Response, board: Board[Options]) -> Iterable[Any]:
@@ -165,6 +173,8 @@ class TikTokSpider(BoardSpider[Options]):
         count = data.get("count")
         if not isinstance(count, int) or isinstance(count, bool):
             raise ListingError(f"TikTok answered without a numeric data.count (got {count!r})")
+        page = int(response.meta[_PAGE])
+        stop_at_repeat(self.pages, board, posts, page, "the board ignores `offset`")
         wanted = board.options.wanted_recruit_types()
         for post in posts:
             if wanted is None or not isinstance(post, Mapping) or _recruit_type_id(post) in wanted:
@@ -177,7 +187,9 @@ class TikTokSpider(BoardSpider[Options]):
                 f"read {offset} of {count} postings (max_postings); the API's order is not by date, "
                 "so the rest are arbitrary postings; narrow the search with recruitment or locations"
             )
-        yield self._page(board, offset)
+        if page >= board.options.max_pages:
+            raise page_cap(board.options.max_pages)
+        yield self._page(board, offset, page + 1)
 
     def to_posting(self, record: Any, board: Board[Options]) -> Posting:
         post: Mapping[str, Any] = record
@@ -261,8 +273,7 @@ def _data(payload: Any) -> Mapping[str, Any]:
 
 
 def _brief(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return quoted_json(value)  # short, control-free, and nothing of a redirected response
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
