@@ -63,6 +63,20 @@ _MARKDOWN_SCHEMES = frozenset(
     }
 )
 
+# Chat services that render Markdown in whatever they are sent: a `?format=text` on their URL still
+# gets escaped Markdown, since plain text there would leave board content live.
+_ALWAYS_MARKDOWN = frozenset(
+    {"discord", "guilded", "revolt", "mmost", "mmosts", "rocket", "rockets", "zulip", "gchat"}
+    | {"workflow", "workflows"}
+)
+
+# Services whose apprise plugin pastes the title into the text it renders (Discord and Guilded send
+# `title\r\nbody`, Revolt the same or an embed title, Teams workflows a Markdown heading block).
+# To rolewatch they are channels without a title of their own: the title is escaped exactly as the
+# body and the body leaves room for it. Every other plugin treats its title as plain text (Slack and
+# Matrix escape it themselves; ntfy, Zulip, e-mail and the webhooks show it as a plain field).
+_TITLE_IN_TEXT = frozenset({"discord", "guilded", "revolt", "workflow", "workflows"})
+
 _HOSTNAME = re.compile(r"(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|\[[0-9A-Fa-f:.]+\])(?::\d+)?")
 _TOKEN_LIKE = re.compile(r"(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,}|[^/?#&=]{32,}")
 _SECRET_TOKEN_SPLIT = re.compile(r"[/:@?&=#;,\s]+")
@@ -327,9 +341,12 @@ def _profile(url: str) -> _Profile:
 def channel_format(url: str) -> MessageFormat:
     """HTML for e-mail, Markdown for chat services that render it, plain text for the rest.
 
-    A `?format=` the user put on the URL wins when the service supports it.
+    A `?format=` the user put on the URL wins when the service supports it, except plain text on a
+    service that renders Markdown whatever it is sent.
     """
     profile = _profile(url)
+    if profile.override == MessageFormat.TEXT and profile.schemes & _ALWAYS_MARKDOWN:
+        return MessageFormat.MARKDOWN
     if profile.override in profile.formats and profile.override in {f.value for f in MessageFormat}:
         return MessageFormat(profile.override)
     if profile.schemes & _MARKDOWN_SCHEMES:
@@ -343,9 +360,11 @@ def channel_format(url: str) -> MessageFormat:
 
 def channel_limits(url: str) -> tuple[int, int]:
     """(title_maxlen, body_maxlen) of the channel's apprise plugin; a title_maxlen of 0 means the
-    service has no title and apprise puts it in front of the body."""
+    title is part of the message text (apprise puts it in front of the body, or the service pastes
+    it into the text it renders), so it is escaped and counted like the body."""
     profile = _profile(url)
-    return profile.title_maxlen, profile.body_maxlen
+    title_maxlen = 0 if profile.schemes & _TITLE_IN_TEXT else profile.title_maxlen
+    return title_maxlen, profile.body_maxlen
 
 
 # ------------------------------------------------------------------------------------------------
@@ -377,25 +396,40 @@ def _send(url: str, message: Message, timeout_s: float) -> SendOutcome:
     for attribute in ("socket_connect_timeout", "socket_read_timeout"):
         current = float(getattr(plugin, attribute, timeout_s) or timeout_s)
         setattr(plugin, attribute, min(current, timeout_s))
+    _configured_pings_only(plugin)
     notifier = apprise.Apprise(asset=_ASSET)
     notifier.add(plugin)
     result = notifier.notify(
         body=message.body,
         title=message.title,
-        body_format=_input_format(url, plugin, message.format),
+        body_format=_input_format(plugin, message.format),
         timeout=timeout_s,
     )
     with result:
         return _outcome(result, _scope_secrets())
 
 
-def _input_format(url: str, plugin: Any, format: MessageFormat) -> str:
-    """What to tell apprise the body is. Markdown for a chat service that renders Markdown but that
-    apprise declares as plain text is passed as text, so apprise does not flatten it."""
-    declared = plugin.notify_format
-    formats = declared if isinstance(declared, (tuple, list)) else (declared,)
-    values = {str(getattr(f, "value", f)) for f in formats}
-    if format is MessageFormat.MARKDOWN and format.value not in values and channel_format(url) is format:
+def _configured_pings_only(plugin: Any) -> None:
+    """Only the URL's own `ping=` pings. Apprise's Discord family, in embed mode (`?format=markdown`),
+    pings every `@word`, `@123` and `<@&123>` it finds in the body, escaped or not: board text
+    would choose whom to ping (or, with `@careers`, get the request refused)."""
+    detect = getattr(plugin, "ping_payload", None)
+    if detect is None:
+        return
+    configured = " ".join(str(target) for target in getattr(plugin, "ping", None) or ())
+
+    def pings(*_texts: str) -> Any:
+        return detect(configured) if configured else {}
+
+    plugin.ping_payload = pings
+
+
+def _input_format(plugin: Any, format: MessageFormat) -> str:
+    """What to tell apprise the body is. Markdown that the service will receive as plain text (it
+    declares only text, or its URL asks for text) is passed as text, so apprise does not convert
+    it: converting would flatten it, and undo its escapes, on services that render it anyway."""
+    target = plugin.resolve_format(format.value)
+    if format is MessageFormat.MARKDOWN and str(getattr(target, "value", target)) == MessageFormat.TEXT:
         return MessageFormat.TEXT.value
     return format.value
 

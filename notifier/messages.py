@@ -113,7 +113,10 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|~&!{}])")
 # These only mean something at the start of a line (lists, quotes, headings, thematic breaks).
 _MARKDOWN_LINE_MARKER = re.compile(r"^([ \t]*)([-+=])", re.MULTILINE)
 _MARKDOWN_LINE_NUMBER = re.compile(r"^([ \t]*\d+)([.)])", re.MULTILINE)
-_MENTION = re.compile(r"@(everyone|here|channel|all|group)\b", re.IGNORECASE)
+# Mentions that ping a whole room by their plain text: Discord and Slack-likes (`@everyone`, `@here`,
+# `@channel`, `@all`, `@group`) and Matrix (`@room`). Addressed mentions (`<@id>`, `<#id>`, `<@&id>`,
+# `<!here>`) need `<`, which Markdown escaping already breaks.
+_MENTION = re.compile(r"@(everyone|here|channel|all|group|room)\b", re.IGNORECASE)
 _ZERO_WIDTH_SPACE = "\u200b"
 
 
@@ -135,6 +138,12 @@ def escape_markdown(text: str) -> str:
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     text = _MARKDOWN_LINE_MARKER.sub(r"\1\\\2", text)
     text = _MARKDOWN_LINE_NUMBER.sub(r"\1\\\2", text)
+    return neutralise_mentions(text)
+
+
+def neutralise_mentions(text: str) -> str:
+    """Room-wide mentions (`@everyone`, `@here`, `@room`…) shown but not pinging: a zero-width space
+    after the `@` keeps them readable while no chat service matches them any more."""
     return _MENTION.sub(lambda m: f"@{_ZERO_WIDTH_SPACE}{m.group(1)}", text)
 
 
@@ -177,7 +186,7 @@ def _finalize_text(value: Any) -> Any:
         return ""
     if isinstance(value, Markup):
         return value
-    return _UNPRINTABLE.sub("", str(value))
+    return neutralise_mentions(_UNPRINTABLE.sub("", str(value)))
 
 
 def _finalize_markdown(value: Any) -> Any:
@@ -213,11 +222,13 @@ _LINKS: dict[MessageFormat, Callable[[str | None, str | None], Markup]] = {
 
 
 def _escape_for(format: MessageFormat, text: str) -> str:
+    """Board text as the body shows it in `format`; room-wide mentions never ping, whatever the
+    format, since a plain-text channel may be a chat service (Matrix `?format=text`) or feed one."""
     if format is MessageFormat.HTML:
-        return html.escape(text, quote=False)
+        return neutralise_mentions(html.escape(text, quote=False))
     if format is MessageFormat.MARKDOWN:
         return escape_markdown(text)
-    return text
+    return neutralise_mentions(text)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -307,10 +318,24 @@ def _alert_title(alert: Alert) -> str:
 
 
 def _fit_title(title: str, title_maxlen: int, format: MessageFormat) -> str:
-    """A title within the channel's limit; one merged into the body is escaped like the body."""
+    """A title within the channel's limit, as safe as the body.
+
+    A channel whose service shows the title inside the message text (`title_maxlen` 0: apprise
+    merges it into the body, or the service pastes it into the text it renders) gets it escaped
+    exactly as the body, and short enough to stay within `UNTITLED_CHANNEL_TITLE_CHARS` once
+    escaped. A separate title field is plain text to the service (an e-mail subject, a Slack or
+    Matrix heading that apprise escapes itself), so it stays plain, its room-wide mentions
+    neutralised all the same.
+    """
     if title_maxlen > 0:
-        return shorten(title, title_maxlen)
-    return _escape_for(format, shorten(title, UNTITLED_CHANNEL_TITLE_CHARS))
+        return shorten(neutralise_mentions(title), title_maxlen)
+    limit = UNTITLED_CHANNEL_TITLE_CHARS
+    while True:
+        escaped = _escape_for(format, shorten(title, limit))
+        overflow = len(escaped) - UNTITLED_CHANNEL_TITLE_CHARS
+        if overflow <= 0 or limit <= 1:
+            return escaped
+        limit = max(limit - overflow, 1)
 
 
 def _body_budget(title: str, limits: tuple[int, int]) -> int:

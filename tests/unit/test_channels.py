@@ -176,7 +176,8 @@ def test_channel_format(url: str, format: MessageFormat) -> None:
     ("url", "limits"),
     [
         ("mailto://127.0.0.1:2525?from=a@example.org&to=b@example.org", (250, 32768)),
-        ("discord://1234567890/abcdefghijklmnopqrstuvwxyzABCDEFGHIJ", (250, 2000)),
+        # Discord pastes the title into the Markdown it renders: no title of its own (issue #15)
+        ("discord://1234567890/abcdefghijklmnopqrstuvwxyzABCDEFGHIJ", (0, 2000)),
         ("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987654", (0, 4096)),
         ("ntfy://mytopic", (200, 7800)),
     ],
