@@ -30,6 +30,7 @@ from crawler.spider import (
     json_request,
     required_text,
 )
+from crawler.spiders._paging import stop_at_repeat
 from rolewatch.config import SourceOptions
 from rolewatch.domain import Posting, Salary, WorkRights
 
@@ -123,6 +124,7 @@ class GradConnectionSpider(BoardSpider[Options]):
     def parse_listing(self, response: Response, board: Board[Options]) -> Iterable[Any]:
         groups = json_array(json_of(response))
         offset, pages = int(response.meta[_OFFSET]), int(response.meta[_PAGES])
+        read = stop_at_repeat(response, groups, pages, self.record_id, "the board ignores `offset`")
         real = _real_matches(response)
         for position, group in enumerate(groups, start=offset):
             if real is not None and position >= real:
@@ -139,7 +141,7 @@ class GradConnectionSpider(BoardSpider[Options]):
             return
         if pages >= board.options.max_pages:
             raise ListingTruncated(f"stopped after {pages} pages (max_pages) with more to read")
-        yield following.replace(meta={**following.meta, _PAGES: pages + 1})
+        yield following.replace(meta={**following.meta, **read, _PAGES: pages + 1})
 
     def _next(self, response: Response, board: Board[Options], end: int) -> Request | None:
         """The next page: the `link` header's rel="next", else the next offset below `count`."""

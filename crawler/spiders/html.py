@@ -23,6 +23,8 @@ from crawler.normalize.text import clean_text, html_to_text
 from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, ListingError, ListingTruncated, PostingError
+from crawler.spiders._cutoff import check_html_whole
+from crawler.spiders._paging import stop_at_repeat
 from crawler.spiders.json import (
     OptionBlock,
     describe_html,
@@ -166,20 +168,24 @@ class HtmlSpider(BoardSpider[Options]):
             raise ListingError(f"`item` ({options.item!r}) must select elements, not text")
         if not items:
             if options.allow_empty:
+                check_html_whole(response.body)  # a page cut before its list is not an empty board
                 return  # an empty board (allowed); its next link is not followed
             where = "this page" if page == 1 else f"page {page}"
             raise ListingError(
                 f"`item` ({options.item!r}) matched nothing on {where}: not the careers list, or the"
                 " page changed (set allow_empty: true for a board that can be empty)"
             )
-        for item in items:
-            yield _record(item, response, options)
-        follow = self._next(response, document, options, page)
+        found = [_record(item, response, options) for item in items]
+        why = "its next link leads to the same list again"
+        read = stop_at_repeat(response, found, page, self.record_id, why)
+        yield from found
+        follow = self._next(response, document, options, page, read)
         if follow is not None:
             yield follow
+        check_html_whole(response.body)  # a page cut mid-list: what it held is kept, absence closes nothing
 
     def _next(
-        self, response: TextResponse, document: Selector, options: Options, page: int
+        self, response: TextResponse, document: Selector, options: Options, page: int, read: Mapping[str, Any]
     ) -> Request | None:
         """The next page's request; None when there is no next link or it leads back to a page read."""
         if options.next is None:
@@ -195,7 +201,7 @@ class HtmlSpider(BoardSpider[Options]):
             return None  # "next" on the last page points at itself (or back): everything was read
         if page >= options.max_pages:
             raise ListingTruncated(f"stopped after max_pages={options.max_pages}; the list goes on")
-        return Request(url, meta={_PAGE: page + 1, _VISITED: visited})
+        return Request(url, meta={_PAGE: page + 1, _VISITED: visited, **read})
 
     def to_posting(self, record: Any, board: Board[Options]) -> Posting:
         found: Mapping[str, Any] = record

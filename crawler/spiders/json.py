@@ -47,7 +47,7 @@ from crawler.spider import (
     json_request,
     quoted_json,
 )
-from crawler.spiders._paging import PageLog
+from crawler.spiders._paging import read_page
 from rolewatch.config import SourceOptions, WebUrl
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
@@ -317,10 +317,6 @@ class JsonSpider(BoardSpider[Options]):
 
     name = "json"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.pages = PageLog(self.record_id)
-
     def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
         paging = board.options.paging
         position = paging.first if paging is not None and paging.type != "next" else None
@@ -333,7 +329,7 @@ class JsonSpider(BoardSpider[Options]):
         items = self._items(data, options.items)
         page = int(response.meta.get(_PAGE, 1))
         found = [{"id": _identifier(_quiet_search(options.fields.id, item)), "item": item} for item in items]
-        earlier = self.pages.read(board, found, page)
+        earlier, read = read_page(response, found, page, self.record_id)
         if earlier is not None:
             raise ListingError(f"page {page} repeats page {earlier}: does the API read `paging.param`?")
         yield from found
@@ -342,6 +338,7 @@ class JsonSpider(BoardSpider[Options]):
             return
         if page >= options.max_pages:
             raise ListingTruncated(f"stopped after max_pages={options.max_pages}; the API has more")
+        follow.meta.update(read)
         yield follow
 
     def _items(self, data: Any, expression: str) -> list[Any]:

@@ -30,6 +30,7 @@ from crawler.normalize.text import clean_text, html_to_text, sanitize_html, unes
 from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, ListingError, ListingTruncated, PostingError
+from crawler.spiders._cutoff import check_html_whole
 from rolewatch.config import SourceOptions, http_url
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
@@ -177,12 +178,14 @@ class JsonLdSpider(BoardSpider[Options]):
         if kind == DETAIL:
             if not page.postings:
                 raise ListingError(f"no schema.org JobPosting on the page{_because(page)}")
+            check_html_whole(response.body)
             return
         links = page.links + _selected_links(response, board.options.follow)
         if not page.postings and not links:
             what = f' and nothing matches follow "{board.options.follow}"' if board.options.follow else ""
             raise ListingError(f"no schema.org JobPosting on the page{what}{_because(page)}")
         yield from self._follow(board, links, response.url)
+        check_html_whole(response.body)  # a start page cut mid-list lost links: its absences prove nothing
 
     def record_id(self, record: Any) -> str | None:
         return posting_identity(record) if isinstance(record, Mapping) else None

@@ -20,13 +20,15 @@ from crawler.normalize.text import clean_text, html_to_text, sanitize_html
 from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, json_array, json_of, json_request, required_text
+from crawler.spiders._paging import max_pages_option, page_cap, stop_at_repeat
 from rolewatch.config import SourceOptions
 from rolewatch.domain import Posting, Salary, WorkRights
 
 API = "https://api.lever.co"
 EU_API = "https://api.eu.lever.co"
 MAX_PAGE_SIZE = 100
-_SKIP = "lever_skip"
+DEFAULT_MAX_PAGES = 100
+_SKIP, _PAGE = "lever_skip", "lever_page"
 #: Board fields that are not part of the normalised posting but worth keeping.
 EXTRA_FIELDS = ("createdAt", "country", "workplaceType")
 
@@ -35,26 +37,38 @@ class Options(SourceOptions):
     site: str = Field(min_length=1, description="the site name, as in jobs.lever.co/<site>")
     company: str | None = Field(None, description="company name to show (default: the site name)")
     page_size: int = Field(MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="postings per request")
+    max_pages: int = max_pages_option(DEFAULT_MAX_PAGES)
 
 
 class LeverSpider(BoardSpider[Options]):
-    """Pages with skip/limit: a full page asks for the next one, a short page is the natural end."""
+    """Pages with skip/limit: a full page asks for the next one, a short page is the natural end.
+
+    A board that ignores `skip` answers its first page again and again: that page repeating
+    stops the crawl (partial), as does `max_pages`.
+    """
 
     name = "lever"
 
     def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
-        yield self._page(board, skip=0)
+        yield self._page(board, skip=0, page=1)
 
     def parse_listing(self, response: Response, board: Board[Options]) -> Iterable[Any]:
         postings = json_array(json_of(response))
+        page = int(response.meta[_PAGE])
+        read = stop_at_repeat(response, postings, page, self.record_id, "the board ignores `skip`")
         yield from postings
         if len(postings) >= board.options.page_size:
-            yield self._page(board, skip=response.meta[_SKIP] + len(postings))
+            if page >= board.options.max_pages:
+                raise page_cap(board.options.max_pages)
+            yield self._page(board, skip=response.meta[_SKIP] + len(postings), page=page + 1, read=read)
 
-    def _page(self, board: Board[Options], skip: int) -> Request:
+    def _page(
+        self, board: Board[Options], skip: int, page: int, read: Mapping[str, Any] | None = None
+    ) -> Request:
         site = quote(board.options.site, safe="")
         query = f"mode=json&skip={skip}&limit={board.options.page_size}"
-        return json_request(f"{board.base_url(API)}/v0/postings/{site}?{query}", meta={_SKIP: skip})
+        meta = {_SKIP: skip, _PAGE: page, **(read or {})}
+        return json_request(f"{board.base_url(API)}/v0/postings/{site}?{query}", meta=meta)
 
     def to_posting(self, record: Any, board: Board[Options]) -> Posting:
         posting: Mapping[str, Any] = record

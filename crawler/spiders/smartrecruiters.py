@@ -50,6 +50,7 @@ from crawler.spiders._details import (
     salvaged,
     split,
 )
+from crawler.spiders._paging import max_pages_option, page_cap, stop_at_repeat
 from rolewatch.config import SourceOptions
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
@@ -57,7 +58,8 @@ API = "https://api.smartrecruiters.com"
 PUBLIC = "https://jobs.smartrecruiters.com"
 MAX_PAGE_SIZE = 100
 DEFAULT_MAX_DETAILS = 200
-_OFFSET = "smartrecruiters_offset"
+DEFAULT_MAX_PAGES = 100
+_OFFSET, _PAGE = "smartrecruiters_offset", "smartrecruiters_page"
 #: Job ad sections in the order a reader expects them.
 SECTIONS = ("companyDescription", "jobDescription", "qualifications", "additionalInformation")
 
@@ -72,6 +74,7 @@ class Options(SourceOptions):
         None, description="only postings in this country, ISO 3166 alpha-2 (the API's `country`)"
     )
     page_size: int = Field(MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="postings per list request")
+    max_pages: int = max_pages_option(DEFAULT_MAX_PAGES, "list pages read per crawl")
     max_details: int = Field(
         DEFAULT_MAX_DETAILS,
         ge=0,
@@ -98,7 +101,7 @@ class SmartRecruitersSpider(BoardSpider[Options]):
         self.details = Details()
 
     def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
-        yield self._page(board, offset=0)
+        yield self._page(board, offset=0, page=1)
 
     def parse_listing(self, response: Response, board: Board[Options]) -> Iterator[Any]:
         if is_detail(response):
@@ -109,6 +112,8 @@ class SmartRecruitersSpider(BoardSpider[Options]):
         total = page.get("totalFound")
         if not isinstance(total, int) or isinstance(total, bool):
             raise ListingError('JSON has no "totalFound" count')
+        page_number = int(response.meta[_PAGE])
+        read = stop_at_repeat(response, postings, page_number, self.record_id, "the board ignores `offset`")
         for record in postings:
             if not isinstance(record, Mapping) or not clean_text(str(record.get("name") or "")):
                 yield record  # to_posting says what is wrong; no detail request for it
@@ -117,20 +122,24 @@ class SmartRecruitersSpider(BoardSpider[Options]):
             yield from self.details.follow(self, board, record, board.options.max_details, make)
         offset: int = response.meta[_OFFSET]
         following = offset + len(postings)
-        problem: ListingTruncated | None = None
-        if postings and following < total:
-            yield self._page(board, offset=following)
+        problems: list[str] = []
+        if postings and following < total and page_number >= board.options.max_pages:
+            problems.append(str(page_cap(board.options.max_pages)))
+        elif postings and following < total:
+            yield self._page(board, offset=following, page=page_number + 1, read=read)
         elif not postings and offset < total:
-            problem = ListingTruncated(f"the page at offset {offset} is empty although totalFound is {total}")
+            problems.append(f"the page at offset {offset} is empty although totalFound is {total}")
         if self.details.newly_capped(board):
-            problem = cap_reached(board.options.max_details)
-        if problem is not None:
-            raise problem
+            problems.append(str(cap_reached(board.options.max_details)))
+        if problems:
+            raise ListingTruncated("; ".join(problems))
 
     def salvage(self, request: Request, board: Board[Options]) -> Iterable[Any]:
         return salvaged(request)
 
-    def _page(self, board: Board[Options], offset: int) -> Request:
+    def _page(
+        self, board: Board[Options], offset: int, page: int, read: Mapping[str, Any] | None = None
+    ) -> Request:
         options = board.options
         query: dict[str, str | int] = {"limit": options.page_size, "offset": offset}
         query.update(
@@ -138,7 +147,7 @@ class SmartRecruitersSpider(BoardSpider[Options]):
         )
         return json_request(
             f"{self._company_url(board)}/postings?{urlencode(query)}",
-            meta={_OFFSET: offset},
+            meta={_OFFSET: offset, _PAGE: page, **(read or {})},
             priority=PAGE_PRIORITY,
         )
 

@@ -27,6 +27,7 @@ from crawler.spider import (
     json_request,
     required_text,
 )
+from crawler.spiders._paging import page_cap, stop_at_repeat
 from rolewatch.config import SourceOptions
 from rolewatch.domain import Location, Posting, WorkRights
 
@@ -51,6 +52,12 @@ class Options(SourceOptions):
     )
     api_key: SecretStr | None = Field(
         None, description="a registered key: 3,600 requests/hour instead of 500"
+    )
+    max_pages: int = Field(
+        LAST_PAGE + 1,
+        ge=1,
+        le=LAST_PAGE + 1,
+        description="pages read at most (the API serves 100); more makes the crawl partial",
     )
 
     @field_validator("company", "category", "level", "location", mode="before")
@@ -80,14 +87,16 @@ class TheMuseSpider(BoardSpider[Options]):
     def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
         yield self._page(board, 0)
 
-    def _page(self, board: Board[Options], page: int) -> Request:
+    def _page(self, board: Board[Options], page: int, read: Mapping[str, Any] | None = None) -> Request:
         options = board.options
         query: list[tuple[str, str]] = [("page", str(page))]
         for key in ("company", "category", "level", "location"):
             query.extend((key, value) for value in getattr(options, key))
         if options.api_key is not None:
             query.append(("api_key", options.api_key.get_secret_value()))
-        return json_request(f"{board.base_url(API)}{JOBS_PATH}?{urlencode(query)}", meta={_PAGE: page})
+        return json_request(
+            f"{board.base_url(API)}{JOBS_PATH}?{urlencode(query)}", meta={_PAGE: page, **(read or {})}
+        )
 
     def parse_listing(self, response: Response, board: Board[Options]) -> Iterable[Any]:
         data = json_of(response)
@@ -96,14 +105,17 @@ class TheMuseSpider(BoardSpider[Options]):
         page_count = data.get("page_count")
         if not isinstance(page_count, int) or isinstance(page_count, bool) or page_count < 0:
             raise ListingError(f"JSON has no numeric page_count (got {page_count!r})")
-        yield from data["results"]
         page = int(response.meta[_PAGE])
+        read = stop_at_repeat(response, data["results"], page + 1, self.record_id, "the board ignores `page`")
+        yield from data["results"]
         if page + 1 >= page_count:
             return
         if page >= LAST_PAGE:
             raise ListingTruncated(
                 f"{page_count} pages but the API serves pages 0-{LAST_PAGE} only; narrow the filters"
             )
+        if page + 1 >= board.options.max_pages:
+            raise page_cap(board.options.max_pages)
         remaining = _header_int(response, b"X-RateLimit-Remaining")
         if remaining is not None and remaining <= 0:
             reset = _header_int(response, b"X-RateLimit-Reset")
@@ -111,7 +123,7 @@ class TheMuseSpider(BoardSpider[Options]):
             raise ListingTruncated(
                 f"rate limit used up after page {page} of {page_count}{when} (an api_key raises it)"
             )
-        yield self._page(board, page + 1)
+        yield self._page(board, page + 1, read)
 
     def to_posting(self, record: Any, board: Board[Options]) -> Posting:
         job: Mapping[str, Any] = record

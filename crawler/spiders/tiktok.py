@@ -29,7 +29,7 @@ from crawler.spider import (
     quoted_json,
     required_text,
 )
-from crawler.spiders._paging import PageLog, max_pages_option, page_cap, stop_at_repeat
+from crawler.spiders._paging import max_pages_option, page_cap, stop_at_repeat
 from rolewatch.config import SourceOptions
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
@@ -137,14 +137,12 @@ class TikTokSpider(BoardSpider[Options]):
 
     name = "tiktok"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.pages = PageLog(self.record_id)
-
     def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
         yield self._page(board, offset=0, page=1)
 
-    def _page(self, board: Board[Options], offset: int, page: int) -> Request:
+    def _page(
+        self, board: Board[Options], offset: int, page: int, read: Mapping[str, Any] | None = None
+    ) -> Request:
         options = board.options
         body = {
             "keyword": options.keyword,
@@ -160,7 +158,7 @@ class TikTokSpider(BoardSpider[Options]):
             method="POST",
             body=json.dumps(body),
             headers=PORTAL_HEADERS,
-            meta={_OFFSET: offset, _PAGE: page},
+            meta={_OFFSET: offset, _PAGE: page, **(read or {})},
         )
 
     def parse_listing(self, response: Response, board: Board[Options]) -> Iterable[Any]:
@@ -174,7 +172,7 @@ class TikTokSpider(BoardSpider[Options]):
         if not isinstance(count, int) or isinstance(count, bool):
             raise ListingError(f"TikTok answered without a numeric data.count (got {count!r})")
         page = int(response.meta[_PAGE])
-        stop_at_repeat(self.pages, board, posts, page, "the board ignores `offset`")
+        read = stop_at_repeat(response, posts, page, self.record_id, "the board ignores `offset`")
         wanted = board.options.wanted_recruit_types()
         for post in posts:
             if wanted is None or not isinstance(post, Mapping) or _recruit_type_id(post) in wanted:
@@ -189,7 +187,7 @@ class TikTokSpider(BoardSpider[Options]):
             )
         if page >= board.options.max_pages:
             raise page_cap(board.options.max_pages)
-        yield self._page(board, offset, page + 1)
+        yield self._page(board, offset, page + 1, read)
 
     def to_posting(self, record: Any, board: Board[Options]) -> Posting:
         post: Mapping[str, Any] = record

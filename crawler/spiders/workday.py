@@ -59,6 +59,7 @@ from crawler.spiders._details import (
     salvaged,
     split,
 )
+from crawler.spiders._paging import PageBudget, max_pages_option, page_cap, stop_at_repeat
 from rolewatch.config import SourceOptions
 from rolewatch.domain import Location, Posting, WorkRights
 
@@ -67,6 +68,8 @@ PAGE_SIZE: Final = 20
 #: Offsets past this are not served by many tenants (they report total=2000 and repeat page one).
 CLAMP: Final = 2000
 DEFAULT_MAX_DETAILS: Final = 200
+#: 10,000 postings: five times what one query serves, for sites read by partition.
+DEFAULT_MAX_PAGES: Final = 500
 _OFFSET, _TOTAL, _FACETS, _PART = "workday_offset", "workday_total", "workday_facets", "workday_partition"
 _LOCALE: Final = re.compile(r"[a-z]{2}(?:-[A-Za-z]{2,4})?")
 _COUNTED_PLACES: Final = re.compile(r"\d+\s+locations?", re.IGNORECASE)
@@ -148,6 +151,7 @@ class Options(SourceOptions):
         description="detail requests per crawl at most; postings beyond it keep their list data "
         "(no description) and the crawl is partial until a later crawl fetches them",
     )
+    max_pages: int = max_pages_option(DEFAULT_MAX_PAGES, "list pages read per crawl (every partition)")
 
     @field_validator("url")
     @classmethod
@@ -183,8 +187,10 @@ class WorkdaySpider(BoardSpider[Options]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.details = Details()
+        self.budget = PageBudget()
 
     def start_requests_for(self, board: Board[Options]) -> Iterable[Request]:
+        self.budget.grant(board, 1, board.options.max_pages)
         yield self._page(board, offset=0, facets=dict(board.options.applied_facets))
 
     def record_id(self, record: Any) -> str | None:
@@ -208,11 +214,15 @@ class WorkdaySpider(BoardSpider[Options]):
         total = _first_page_total(data) if offset == 0 else int(response.meta[_TOTAL])
         problems: list[str] = []
         partitioned = False
+        page = offset // PAGE_SIZE + 1
+        read = stop_at_repeat(response, postings, page, self.record_id, "the board ignores `offset`")
         if offset == 0 and partition is None and total >= CLAMP and board.options.partition_by:
             requests, problem = self._partitions(board, data, total)
-            yield from requests
+            granted = self.budget.grant(board, len(requests), board.options.max_pages)
+            yield from requests[:granted]
             partitioned = bool(requests)
             problems.extend([problem] if problem else [])
+            problems.extend([str(page_cap(board.options.max_pages))] if granted < len(requests) else [])
         for record in postings:
             if not isinstance(record, Mapping) or not clean_text(str(record.get("title") or "")):
                 yield record  # to_posting says what is wrong; no detail request for it
@@ -221,8 +231,10 @@ class WorkdaySpider(BoardSpider[Options]):
             yield from self.details.follow(self, board, record, board.options.max_details, make)
         if not partitioned:
             following, end = offset + len(postings), min(total, CLAMP)
-            if postings and following < end:
-                yield self._page(board, following, facets, partition, total)
+            if postings and following < end and not self.budget.grant(board, 1, board.options.max_pages):
+                problems.append(str(page_cap(board.options.max_pages)))
+            elif postings and following < end:
+                yield self._page(board, following, facets, partition, total, read)
             elif not postings and offset < end:
                 problems.append(f"the page at offset {offset} is empty although the first page said {total}")
             elif total >= CLAMP:
@@ -257,6 +269,7 @@ class WorkdaySpider(BoardSpider[Options]):
         facets: dict[str, list[str]],
         partition: str | None = None,
         total: int = 0,
+        read: Mapping[str, Any] | None = None,
     ) -> Request:
         body = {
             "appliedFacets": facets,
@@ -269,7 +282,7 @@ class WorkdaySpider(BoardSpider[Options]):
             method="POST",
             body=json.dumps(body),
             headers={"Content-Type": "application/json"},
-            meta={_OFFSET: offset, _FACETS: facets, _PART: partition, _TOTAL: total},
+            meta={_OFFSET: offset, _FACETS: facets, _PART: partition, _TOTAL: total, **(read or {})},
             priority=PAGE_PRIORITY,
         )
 
