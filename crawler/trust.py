@@ -42,6 +42,8 @@ def normal_host(host: str) -> str:
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     address = ip_literal(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return f"::ffff:{address.ipv4_mapped}"  # one spelling on every Python (3.13 changed str())
     return str(address) if address is not None else text
 
 

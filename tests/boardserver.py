@@ -93,12 +93,13 @@ class _Server(ThreadingHTTPServer):
 class BoardServer:
     """Routes by path (query ignored); tests change the answers between crawls and read `requests`."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self._routes: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self.requests: list[BoardRequest] = []
-        self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
+        # Another loopback address (127.0.0.2: Linux routes all of 127/8 to lo) plays an internal host.
+        self._httpd = _Server((host, 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="board-server", daemon=True)
 
     @property
