@@ -54,7 +54,7 @@ SETTINGS = (
     + [f"delivery.{f}" for f in Delivery.model_fields]
     + [f"daemon.{f}" for f in Daemon.model_fields]
     + [f"subscriptions[].{f}" for f in Subscription.model_fields]
-    + [f"sources[].{f}" for f in ("name", "type", "enabled", "base_url")]
+    + [f"sources[].{f}" for f in ("name", "type", "enabled", "base_url", "allowed_hosts")]
 )
 
 
