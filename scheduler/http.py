@@ -2,7 +2,9 @@
 
 One request per connection, a bounded request head read within a deadline, and the database
 read in a thread under a time limit: a slow client or a stuck database never holds up the loop
-that also runs the scheduler.
+that also runs the scheduler. At most MAX_CONNECTIONS are open at once, so a flood of idle
+connections costs a bounded number of file descriptors (which the crawls and the database need)
+and never shuts out a client that asks at once.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import asyncio
 import functools
 import json
 import logging
+import socket
 import threading
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +44,17 @@ READ_TIMEOUT_S = 5.0
 MAX_REQUEST_HEAD = 8 * 1024
 #: A client that does not take its answer within this long is dropped.
 WRITE_TIMEOUT_S = 5.0
+#: Connections open at once; past it the longest-idle one is closed (or, none idle, the new one).
+MAX_CONNECTIONS = 64
+#: A refused or dropped connection, or a failed accept(), is logged at most once per this long.
+REFUSAL_LOG_INTERVAL_S = 60.0
+#: Connections the kernel queues for the endpoint before it accepts them: a burst waits there,
+#: costing no file descriptor, rather than its handshakes being dropped and retried a second later.
+BACKLOG = 1024
+#: Connections taken from the backlog in one round of the event loop, which also runs the scheduler.
+ACCEPTS_PER_ROUND = 100
+#: After accept() fails (out of file descriptors, say) the endpoint waits this long before the next.
+ACCEPT_RETRY_S = 0.5
 #: `/healthz` reports the database unreachable when a one-row query takes longer than this.
 DATABASE_TIMEOUT_S = 3.0
 #: `/metrics` gives up on the database figures after this long (Prometheus waits 10 s by default).
@@ -96,6 +111,7 @@ async def serve(
     read_timeout: float = READ_TIMEOUT_S,
     database_timeout: float = DATABASE_TIMEOUT_S,
     figures_timeout: float = FIGURES_TIMEOUT_S,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> asyncio.AbstractServer:
     """Start serving `/healthz` and `/metrics` on the running loop; close the returned server to stop.
 
@@ -104,10 +120,14 @@ async def serve(
     """
     endpoints = Endpoints(state, engine, config_getter, observer, database_timeout, figures_timeout)
 
-    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _serve_connection(reader, writer, endpoints.route, read_timeout)
+    async def connection(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, asked: Callable[[], None]
+    ) -> None:
+        await _serve_connection(reader, writer, endpoints.route, read_timeout, asked)
 
-    server = await asyncio.start_server(connection, host, port, limit=MAX_REQUEST_HEAD)
+    sockets = await _listen(host, port)
+    server = Listener(sockets, connection, max_connections)
+    await server.start_serving()
     log.info("serving /healthz and /metrics on %s", _addresses(server))
     return server
 
@@ -315,6 +335,184 @@ def _fail(future: asyncio.Future[T], error: Exception) -> None:
         future.set_exception(error)
 
 
+# --- connections -----------------------------------------------------------------------------------
+
+#: Serves one accepted connection; calls its third argument once the request has arrived.
+ConnectionHandler = Callable[
+    [asyncio.StreamReader, asyncio.StreamWriter, Callable[[], None]], Awaitable[None]
+]
+
+
+async def _listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on every address `host` names (as `asyncio.start_server` binds them)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, protocol, _, address in dict.fromkeys(infos):
+            listener = socket.socket(family, kind, protocol)
+            sockets.append(listener)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            listener.bind(address)
+            listener.listen(BACKLOG)
+            listener.setblocking(False)
+    except BaseException:
+        for listener in sockets:
+            listener.close()
+        raise
+    return sockets
+
+
+class RefusalLog:
+    """Says that connections are being refused once per interval, with how many, never per connection.
+
+    A flood is many refusals a second; a line (let alone a traceback) for each would fill the log
+    and cost the very resources the flood is short of.
+    """
+
+    def __init__(self, interval: float = REFUSAL_LOG_INTERVAL_S) -> None:
+        self.interval = interval
+        self._last: float | None = None
+        self._unreported = 0
+
+    def note(self, reason: str) -> None:
+        self._unreported += 1
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.interval:
+            return
+        log.warning(
+            "the health and metrics endpoint refused %d connection(s) since its last report: %s",
+            self._unreported,
+            reason,
+        )
+        self._last, self._unreported = now, 0
+
+
+class Listener(asyncio.AbstractServer):
+    """The endpoint's own accept loop, holding at most `limit` connections open.
+
+    `asyncio.start_server` accepts without bound and logs a traceback for every accept() that fails
+    for lack of file descriptors. Here a connection past the limit takes the place of the one idle
+    longest (one that has not sent its request yet), so idle connections cannot shut out a client
+    that asks at once; failures to accept are noted in a RefusalLog and retried after a pause.
+    """
+
+    def __init__(self, sockets: list[socket.socket], handler: ConnectionHandler, limit: int) -> None:
+        self._sockets = sockets
+        self._handler = handler
+        self._limit = limit
+        self._open: set[asyncio.Task[None]] = set()
+        self._idle: dict[asyncio.Task[None], None] = {}  # insertion order: the longest idle first
+        self._unowned: dict[asyncio.Task[None], socket.socket] = {}  # accepted, no transport yet
+        self._accepting: list[asyncio.Task[None]] = []
+        self._refusals = RefusalLog()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self._sockets)
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop or asyncio.get_running_loop()
+
+    def is_serving(self) -> bool:
+        return any(not task.done() for task in self._accepting)
+
+    async def start_serving(self) -> None:
+        if self._accepting:
+            return
+        self._loop = asyncio.get_running_loop()
+        for listener in self._sockets:
+            task = self._loop.create_task(self._accept(listener), name="rolewatch-http-accept")
+            # Closed once its accept() is withdrawn from the selector, never while still registered.
+            task.add_done_callback(functools.partial(_close_listener, listener))
+            self._accepting.append(task)
+
+    async def serve_forever(self) -> None:
+        await self.start_serving()
+        await asyncio.gather(*self._accepting, return_exceptions=True)
+
+    def close(self) -> None:
+        """Stop accepting; connections already open finish on their own."""
+        if not self._accepting:
+            for listener in self._sockets:
+                listener.close()
+        for task in self._accepting:
+            task.cancel()
+
+    async def wait_closed(self) -> None:
+        await asyncio.gather(*self._accepting, return_exceptions=True)
+
+    async def _accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                connection, _ = await loop.sock_accept(listener)
+                self._admit(connection)
+                for connection in _queued(listener):
+                    self._admit(connection)
+            except ConnectionAbortedError:  # the client left while queued: nothing to refuse
+                continue
+            except OSError as error:  # EMFILE and its kin: the connection waits in the backlog
+                self._refusals.note(f"cannot accept: {error.strerror or error}")
+                await asyncio.sleep(ACCEPT_RETRY_S)
+
+    def _admit(self, connection: socket.socket) -> None:
+        connection.setblocking(False)
+        if len(self._open) >= self._limit and not self._drop_longest_idle():
+            connection.close()
+            self._refusals.note(f"{self._limit} connections open, every one busy answering")
+            return
+        task = self.get_loop().create_task(self._serve(connection), name="rolewatch-http-connection")
+        self._open.add(task)
+        self._idle[task] = None
+        self._unowned[task] = connection
+        task.add_done_callback(self._forget)
+
+    def _drop_longest_idle(self) -> bool:
+        if not self._idle:
+            return False
+        oldest = next(iter(self._idle))
+        self._forget(oldest)
+        oldest.cancel()
+        self._refusals.note(f"more than {self._limit} connections open; the longest idle closed")
+        return True
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._open.discard(task)
+        self._idle.pop(task, None)
+        stray = self._unowned.pop(task, None)
+        if stray is not None:  # dropped before it ran: no transport will close its socket
+            stray.close()
+
+    async def _serve(self, connection: socket.socket) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        del self._unowned[task]
+        try:
+            reader, writer = await asyncio.open_connection(sock=connection, limit=MAX_REQUEST_HEAD)
+        except BaseException:
+            connection.close()
+            raise
+        await self._handler(reader, writer, lambda: self._idle.pop(task, None))
+
+
+def _queued(listener: socket.socket) -> Iterator[socket.socket]:
+    """The connections already waiting in the backlog, without a round of the event loop for each."""
+    for _ in range(ACCEPTS_PER_ROUND):
+        try:
+            connection, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        yield connection
+
+
+def _close_listener(listener: socket.socket, _accepting: asyncio.Task[None]) -> None:
+    listener.close()
+
+
 # --- the wire --------------------------------------------------------------------------------------
 
 
@@ -323,9 +521,11 @@ async def _serve_connection(
     writer: asyncio.StreamWriter,
     route: Callable[[str, str], Awaitable[Response]],
     read_timeout: float,
+    asked: Callable[[], None] = lambda: None,
 ) -> None:
+    """Answer one request; `asked` is called once it has arrived (the connection is no longer idle)."""
     try:
-        method, response = await _answer(reader, route, read_timeout)
+        method, response = await _answer(reader, route, read_timeout, asked)
         if response is not None:
             writer.write(response.encode(include_body=method != "HEAD"))
             await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT_S)
@@ -340,7 +540,10 @@ async def _serve_connection(
 
 
 async def _answer(
-    reader: asyncio.StreamReader, route: Callable[[str, str], Awaitable[Response]], read_timeout: float
+    reader: asyncio.StreamReader,
+    route: Callable[[str, str], Awaitable[Response]],
+    read_timeout: float,
+    asked: Callable[[], None],
 ) -> tuple[str, Response | None]:
     """The request's method and its response; no response for a client that left before asking."""
     try:
@@ -351,6 +554,7 @@ async def _answer(
         return "", Response.text(431, f"the request head is larger than {MAX_REQUEST_HEAD} bytes")
     except asyncio.IncompleteReadError:
         return "", None
+    asked()
     request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
     parts = request_line.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -365,8 +569,8 @@ async def _answer(
     return method, response
 
 
-def _addresses(server: asyncio.AbstractServer) -> str:
-    sockets = getattr(server, "sockets", ()) or ()
+def _addresses(server: Listener) -> str:
+    sockets = server.sockets
     return ", ".join(f"http://{_host_port(s.getsockname())}" for s in sockets) or "(no socket)"
 
 
