@@ -39,6 +39,12 @@ from rolewatch.redaction import (
 SEND_TIMEOUT_S = 30.0
 """The longest one send may take, connection, retries and all."""
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""The header a webhook request carries: the same on every retry of one outbox row's message."""
+
+# apprise's generic webhooks: the services whose requests rolewatch adds its own header to.
+_WEBHOOK_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+
 # Chat services that render Markdown: they get Markdown even where apprise declares plain text
 # (Mattermost, Zulip, Revolt render what they are sent), so links and emphasis survive.
 _MARKDOWN_SCHEMES = frozenset(
@@ -200,7 +206,8 @@ def _redact_in_text(url: str) -> str:
 
 @lru_cache(maxsize=1)
 def _apprise_schemes() -> frozenset[str]:
-    return frozenset(str(scheme).lower() for scheme in NotificationManager().schemas())
+    manager: Any = NotificationManager()  # type: ignore[no-untyped-call]
+    return frozenset(str(scheme).lower() for scheme in manager.schemas())
 
 
 @contextmanager
@@ -322,15 +329,11 @@ class _Profile:
 @lru_cache(maxsize=512)
 def _profile(url: str) -> _Profile:
     plugin = _load(url)
-    schemes: set[str] = set()
-    for attribute in ("protocol", "secure_protocol"):
-        value = getattr(plugin, attribute, None)
-        schemes.update([value] if isinstance(value, str) else list(value or ()))
     declared = plugin.notify_format
     formats = declared if isinstance(declared, (tuple, list)) else (declared,)
     override = getattr(plugin, "_format_override", None)
     return _Profile(
-        schemes=frozenset(s.lower() for s in schemes),
+        schemes=_profile_schemes(plugin),
         formats=tuple(str(getattr(f, "value", f)) for f in formats),
         override=str(getattr(override, "value", override)) if override else None,
         title_maxlen=int(plugin.title_maxlen),
@@ -372,27 +375,33 @@ def channel_limits(url: str) -> tuple[int, int]:
 # ------------------------------------------------------------------------------------------------
 
 
-def send(url: str, message: Message, *, timeout_s: float = SEND_TIMEOUT_S) -> SendOutcome:
+def send(
+    url: str, message: Message, *, timeout_s: float = SEND_TIMEOUT_S, idempotency_key: str | None = None
+) -> SendOutcome:
     """Send one message to one channel and say how it went; never raises for a delivery problem.
 
     The whole send is bounded by `timeout_s`: apprise stops waiting then (TIMEOUT), and the
     plugin's own socket time-outs are capped by it so no worker thread outlives it for long.
+    A webhook (json://, form://, xml://) request carries `idempotency_key` as its
+    `Idempotency-Key` header, so a receiver can drop the repeat of a send that timed out.
     """
     if not timeout_s > 0:
         raise ValueError(f"timeout_s must be positive, not {timeout_s!r}")
     text = url.strip()
     with _channel_scope(text, capture=False) as scope:
         try:
-            return _send(text, message, timeout_s)
+            return _send(text, message, timeout_s, idempotency_key)
         except Exception as error:
             detail = f"{type(error).__name__}: {error}"
             return SendOutcome(False, redact_text(detail, scope.secrets))
 
 
-def _send(url: str, message: Message, timeout_s: float) -> SendOutcome:
+def _send(url: str, message: Message, timeout_s: float, idempotency_key: str | None) -> SendOutcome:
     plugin = _instantiate(url)
     if plugin is None:
         return SendOutcome(False, f"not a usable apprise URL: {redact(url)}")
+    if idempotency_key:
+        _add_idempotency_key(plugin, idempotency_key)
     for attribute in ("socket_connect_timeout", "socket_read_timeout"):
         current = float(getattr(plugin, attribute, timeout_s) or timeout_s)
         setattr(plugin, attribute, min(current, timeout_s))
@@ -407,6 +416,24 @@ def _send(url: str, message: Message, timeout_s: float) -> SendOutcome:
     )
     with result:
         return _outcome(result, _scope_secrets())
+
+
+def _add_idempotency_key(plugin: Any, key: str) -> None:
+    """The webhook plugins send their `headers` with every request; ours replaces a user's own
+    `+Idempotency-Key`, which, being the same for every message, would make receivers drop them all."""
+    headers = getattr(plugin, "headers", None)
+    if _profile_schemes(plugin) & _WEBHOOK_SCHEMES and isinstance(headers, dict):
+        for name in [name for name in headers if str(name).lower() == IDEMPOTENCY_HEADER.lower()]:
+            del headers[name]
+        headers[IDEMPOTENCY_HEADER] = key
+
+
+def _profile_schemes(plugin: Any) -> frozenset[str]:
+    schemes: set[str] = set()
+    for attribute in ("protocol", "secure_protocol"):
+        value = getattr(plugin, attribute, None)
+        schemes.update([value] if isinstance(value, str) else list(value or ()))
+    return frozenset(s.lower() for s in schemes)
 
 
 def _configured_pings_only(plugin: Any) -> None:

@@ -1,14 +1,20 @@
 """The outbox tables: write owed messages, claim the due ones, record each attempt, list and re-queue.
 
 Rows are written in the transaction that records the events they are about, so an event
-never exists without its alerts. A sender claims rows for a lease before sending; a sender
-that dies mid-send leaves rows whose lease runs out and that the next round picks up again.
+never exists without its alerts. A sender claims rows for a lease before sending, renews the
+lease of what it still holds while it works, and re-takes each row just before sending it, which
+succeeds only while the row is still its own; a sender that dies mid-send leaves rows whose lease
+runs out and that the next round picks up again.
+
+A row is `pending`, `sent`, `dead` (given up after its retry window, or by the sender) or
+`cancelled` (no longer owed: its subscription or channel left the configuration, its event is
+gone); a cancelled row keeps the reason in `last_error`, and is never retried.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,11 +24,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from rolewatch.domain import Event, EventType, Posting
+from rolewatch.redaction import mask_elided
 from storage.history import chunks, upsert
 from storage.models import DeliveryAttemptRow, EventRow, OutboxRow, PostingRow, SourceRow
 from storage.snapshot import posting_from_row
 
-PENDING, SENT, DEAD = "pending", "sent", "dead"
+PENDING, SENT, DEAD, CANCELLED = "pending", "sent", "dead", "cancelled"
+
+SUBSCRIPTION_REMOVED = "subscription removed from the configuration"
 
 
 @dataclass(frozen=True)
@@ -63,11 +72,14 @@ class ClaimedDelivery:
     attempts: int
     first_attempt_at: datetime | None
     alert: StoredAlert | None
+    dedupe_key: str = ""
+    claimed_by: str = ""
 
 
 @dataclass(frozen=True)
 class AttemptOutcome:
-    """One send of one row; `give_up` parks it as dead at once (its channel is gone from the config)."""
+    """One send of one row; `give_up` parks it as dead at once; `cancel` withdraws it without a send
+    (it is no longer owed), `detail` saying why."""
 
     outbox_id: int
     ok: bool
@@ -75,6 +87,7 @@ class AttemptOutcome:
     at: datetime
     duration_s: float
     give_up: bool = False
+    cancel: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,14 +169,21 @@ def alerted_roles(connection: Connection, role_keys: Sequence[str]) -> set[tuple
     return found
 
 
-def claim_due(engine: Engine, now: datetime, lease: timedelta, limit: int) -> list[ClaimedDelivery]:
-    """Claim up to `limit` due rows for `lease`; a row claimed by a live sender is never claimed twice."""
+def claim_due(
+    engine: Engine, now: datetime, lease: timedelta, limit: int, *, skip_channels: Collection[str] = ()
+) -> list[ClaimedDelivery]:
+    """Claim up to `limit` due rows for `lease`; a row claimed by a live sender is never claimed twice.
+
+    Rows of the channels in `skip_channels` (channel keys) are left alone.
+    """
     token = uuid.uuid4().hex
     due = and_(
         OutboxRow.status == PENDING,
         OutboxRow.due_at <= now,
         or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now),
     )
+    if skip_channels:
+        due = and_(due, OutboxRow.channel_key.not_in(sorted(skip_channels)))
     with engine.begin() as connection:
         candidates = select(OutboxRow.id).where(due).order_by(OutboxRow.due_at, OutboxRow.id).limit(limit)
         if connection.dialect.name == "postgresql":
@@ -197,9 +217,59 @@ def _with_alerts(connection: Connection, rows: list[OutboxRow]) -> list[ClaimedD
                 attempts=row.attempts,
                 first_attempt_at=row.first_attempt_at,
                 alert=alerts.get(row.event_id) if row.event_id is not None else None,
+                dedupe_key=row.dedupe_key,
+                claimed_by=row.claimed_by or "",
             )
         )
     return claimed
+
+
+def take_claimed(engine: Engine, ids: Sequence[int], token: str, now: datetime, lease: timedelta) -> set[int]:
+    """Of `ids`, those still claimed by `token` (and pending), held again for a whole `lease` from
+    `now`: what the sender may send. A row whose lease ran out and that another sender claimed is
+    not among them, so it is never sent twice."""
+    if not ids:
+        return set()
+    held = and_(OutboxRow.id.in_(list(ids)), OutboxRow.claimed_by == token, OutboxRow.status == PENDING)
+    with engine.begin() as connection:
+        connection.execute(update(OutboxRow).where(held).values(claimed_until=now + lease))
+        return set(connection.execute(select(OutboxRow.id).where(held)).scalars())
+
+
+def renew_claims(engine: Engine, token: str, now: datetime, lease: timedelta) -> int:
+    """Hold every row still claimed by `token` for another `lease` from `now`: a sender that is alive
+    and working keeps what it claimed. Returns how many rows it holds."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(OutboxRow)
+            .where(OutboxRow.claimed_by == token, OutboxRow.status == PENDING)
+            .values(claimed_until=now + lease)
+        )
+        return int(result.rowcount or 0)
+
+
+def release_claims(engine: Engine, ids: Sequence[int], token: str) -> None:
+    """Give back rows claimed by `token` without an attempt: they are due as before, free to claim."""
+    if not ids:
+        return
+    with engine.begin() as connection:
+        connection.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(list(ids)), OutboxRow.claimed_by == token, OutboxRow.status == PENDING)
+            .values(claimed_by=None, claimed_until=None)
+        )
+
+
+def cancel_pending(connection: Connection, recipients: Sequence[str], reason: str) -> int:
+    """Withdraw every pending row owed to `recipients`: cancelled with `reason`, never retried."""
+    if not recipients:
+        return 0
+    result = connection.execute(
+        update(OutboxRow)
+        .where(OutboxRow.recipient.in_(list(recipients)), OutboxRow.status == PENDING)
+        .values(status=CANCELLED, last_error=reason, claimed_by=None, claimed_until=None)
+    )
+    return int(result.rowcount or 0)
 
 
 def load_alerts(connection: Connection, event_ids: Sequence[int]) -> dict[int, StoredAlert]:
@@ -266,22 +336,25 @@ def recent_alerts(engine: Engine, since: datetime) -> list[StoredAlert]:
 
 
 def record_attempts(engine: Engine, outcomes: Sequence[AttemptOutcome], policy: RetryPolicy) -> list[str]:
-    """Each attempt is kept; a success is sent, a failure waits its back-off or, past `retry_for`, is dead.
+    """Each attempt is kept; a success is sent, a failure waits its back-off or, past `retry_for`, is dead;
+    a cancellation is no attempt: the row is cancelled with its reason.
 
     Returns each row's status afterwards, in the order of `outcomes`.
     """
     statuses: list[str] = []
     if not outcomes:
         return statuses
+    attempts = [o for o in outcomes if not o.cancel]
     with engine.begin() as connection:
-        connection.execute(
-            insert(DeliveryAttemptRow),
-            [
-                {"outbox_id": o.outbox_id, "at": o.at, "ok": o.ok, "detail": o.detail}
-                | {"duration_s": o.duration_s}
-                for o in outcomes
-            ],
-        )
+        if attempts:
+            connection.execute(
+                insert(DeliveryAttemptRow),
+                [
+                    {"outbox_id": o.outbox_id, "at": o.at, "ok": o.ok, "detail": o.detail}
+                    | {"duration_s": o.duration_s}
+                    for o in attempts
+                ],
+            )
         rows = {
             row.id: row
             for row in connection.execute(
@@ -304,6 +377,8 @@ def record_attempts(engine: Engine, outcomes: Sequence[AttemptOutcome], policy: 
 def _after_attempt(
     outcome: AttemptOutcome, attempts: int, first_attempt_at: datetime | None, policy: RetryPolicy
 ) -> dict[str, Any]:
+    if outcome.cancel:
+        return {"status": CANCELLED, "last_error": outcome.detail, "claimed_by": None, "claimed_until": None}
     first = first_attempt_at or outcome.at
     values: dict[str, Any] = {
         "attempts": attempts + 1,
@@ -338,7 +413,7 @@ def list_deliveries(
             DeliverySummary(
                 id=row.id,
                 recipient=row.recipient,
-                channel=row.channel,
+                channel=mask_elided(row.channel),
                 status=row.status,
                 attempts=row.attempts,
                 due_at=row.due_at,

@@ -13,7 +13,7 @@ from rolewatch.domain import EventType, PostingStatus
 from storage.models import EventRow, OutboxRow, PostingRow, SourceRow
 
 #: Outbox states a row can be in; reported even when no row is in them, so a rate never starts from nothing.
-OUTBOX_STATUSES = ("pending", "sent", "dead")
+OUTBOX_STATUSES = ("pending", "sent", "dead", "cancelled")
 #: A scrape must never leave a query running on the server after its answer is given up on.
 STATEMENT_TIMEOUT_MS = 10_000
 
@@ -26,7 +26,7 @@ class DatabaseFigures:
     open_postings: Mapping[str, int]
     #: Events ever recorded per type; every event type is present.
     events: Mapping[str, int]
-    #: Outbox rows per status (`pending`, `sent`, `dead`, and any other status found).
+    #: Outbox rows per status (`pending`, `sent`, `dead`, `cancelled`, and any other status found).
     deliveries: Mapping[str, int]
 
     @property

@@ -11,10 +11,12 @@ from sqlalchemy.engine import Engine
 
 from storage.history import upsert
 from storage.models import SubscriptionRow
+from storage.outbox import SUBSCRIPTION_REMOVED, cancel_pending
 
 
 def sync_subscriptions(engine: Engine, documents: Sequence[Mapping[str, Any]]) -> None:
-    """Insert or refresh each configured subscription; one no longer configured is kept, inactive.
+    """Insert or refresh each configured subscription; one no longer configured is kept, inactive,
+    and the alerts it was still owed are cancelled.
 
     `documents` are the subscriptions with every channel already redacted: no secret is stored.
     """
@@ -48,3 +50,6 @@ def sync_subscriptions(engine: Engine, documents: Sequence[Mapping[str, Any]]) -
                 .where(SubscriptionRow.name.in_(gone))
                 .values(active=False, updated_at=now)
             )
+        # Alerts still owed to a subscription that is not configured are withdrawn, not failed.
+        unconfigured = [name for name in stored if name not in names]
+        cancel_pending(connection, unconfigured, SUBSCRIPTION_REMOVED)

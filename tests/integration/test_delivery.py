@@ -16,7 +16,7 @@ from notifier.outbox import deliver_due
 from rolewatch.config import Config, parse_config
 from rolewatch.pipeline import crawl_and_record
 from storage.models import DeliveryAttemptRow, OutboxRow
-from storage.outbox import DEAD, SENT, claim_due
+from storage.outbox import CANCELLED, SENT, claim_due
 from tests.boardserver import BoardServer, json_reply
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.receivers import SmtpServer, Webhook
@@ -153,15 +153,15 @@ def test_a_sender_that_dies_after_claiming_loses_nothing(
     assert len(webhook.wait_for(1)) == 1
 
 
-def test_a_channel_removed_from_the_configuration_is_parked_not_retried(
+def test_a_channel_removed_from_the_configuration_is_cancelled_not_retried(
     engine: Engine, board_server: BoardServer, webhook: Webhook
 ) -> None:
     serve(board_server, [INTERN])
     crawl(engine, config_for(board_server, engine, [{"name": "all", "notify": [webhook.url]}]))
     config = config_for(board_server, engine, [{"name": "all", "notify": []}])
     report = deliver_due(engine, config)
-    assert (report.sent, report.dead) == (0, 1)
-    assert statuses(engine) == [DEAD]
+    assert (report.sent, report.dead, report.cancelled) == (0, 0, 1)
+    assert statuses(engine) == [CANCELLED]
 
 
 HOSTILE_TITLE = "Intern <script>alert(1)</script> [click](javascript:alert(2)) @everyone \u202eTFEL\u202c 🚀"

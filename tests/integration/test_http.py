@@ -330,6 +330,7 @@ def test_metrics_carry_the_database_figures_and_the_crawls_observed(engine: Engi
         (("type", "reopened"),): 0,
     }
     assert samples["rolewatch_deliveries"] == {
+        (("status", "cancelled"),): 0,
         (("status", "dead"),): 1,
         (("status", "pending"),): 2,
         (("status", "sent"),): 1,
