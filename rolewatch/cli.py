@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 from rich.markup import escape
 
 from rolewatch import __version__
-from rolewatch.config import Config, ConfigError, config_path, load_config, parse_duration
+from rolewatch.config import Config, ConfigError, config_path, load_config, parse_config, parse_duration
 from rolewatch.output import FORMATS, event_record, plain, render
 
 if TYPE_CHECKING:
@@ -44,7 +47,7 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import InterfaceError, OperationalError
 
         try:
             return command(*args, **kwargs)
@@ -53,14 +56,23 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             for problem in error.problems:
                 click.echo(f"  {problem}", err=True)
             sys.exit(EXIT_USAGE)
-        except OperationalError as error:
-            click.echo(f"error: cannot use the database: {error.orig}", err=True)
+        except (OperationalError, InterfaceError) as error:
+            click.echo(f"error: cannot use the database: {database_reason(error)}", err=True)
             sys.exit(EXIT_FAILURE)
         except RuntimeFailure as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_FAILURE)
 
     return wrapper
+
+
+def database_reason(error: Exception) -> str:
+    """The driver's own message, one line, with any URL in it masked (it may carry a password)."""
+    from rolewatch.logs import redact
+
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return redact(lines[0] if lines else type(original).__name__)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -110,15 +122,29 @@ def _engine(config: Config, *, upgrade: bool = False) -> Engine:
 @click.pass_context
 @handle_errors
 def init(ctx: click.Context, force: bool, database: str) -> None:
-    """Write a commented rolewatch.yaml and create the database."""
+    """Write a commented rolewatch.yaml and create the database.
+
+    Both are readable by their owner only (the URL may hold a password), and a failed init leaves
+    neither behind: the database is created first, the file written last.
+    """
     from rolewatch.example import example_config
+    from storage.database import make_engine, upgrade
 
     path = config_path(ctx.obj)
     if path.exists() and not force:
         raise RuntimeFailure(f"{path} exists; use --force to overwrite it")
-    path.write_text(example_config(database), encoding="utf-8")
-    config = load_config(path)
-    engine = _engine(config, upgrade=True)
+    text = example_config(database)
+    config = parse_config(text, os.environ, origin=str(path))
+    created = _create_private_sqlite(config.database)
+    engine = make_engine(config.database)
+    try:
+        upgrade(engine)
+        _write_private(path, text)
+    except BaseException:
+        engine.dispose()
+        _remove_created(created)
+        raise
+    engine.dispose()
     click.echo(
         f"Wrote {path} ({len(config.sources)} example sources) and created "
         f"{engine.url.render_as_string(hide_password=True)}."
@@ -126,16 +152,113 @@ def init(ctx: click.Context, force: bool, database: str) -> None:
     click.echo("Edit the sources, then run `rolewatch check` and `rolewatch crawl`.")
 
 
+def _create_private_sqlite(database: str) -> list[Path]:
+    """Create a new SQLite file empty with mode 0600 before SQLAlchemy opens it; what was created.
+
+    SQLite gives its `-wal` and `-shm` files the database file's own mode, so they follow. The
+    directories made on the way are listed too (parents first), so a failed init can remove them.
+    """
+    from storage.database import database_url
+
+    url = database_url(database)
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return []
+    path = Path(name)
+    created = [parent for parent in reversed(path.parents) if not parent.exists()]
+    try:
+        for directory in created:
+            directory.mkdir()
+        if path.exists():
+            return created
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as error:
+        _remove_created(created)
+        raise RuntimeFailure(f"cannot create the database file {path}: {error.strerror}") from None
+    return [*created, path]
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove what init created, the SQLite companions of a created database file with it."""
+    for path in reversed(created):
+        if path.is_dir():
+            with suppress(OSError):
+                path.rmdir()
+            continue
+        for companion in ("", "-wal", "-shm", "-journal"):
+            with suppress(FileNotFoundError):
+                path.with_name(path.name + companion).unlink()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` with mode 0600, all at once: a temporary file beside it, then renamed."""
+    target = path.resolve()  # through a symlink, as writing to it would
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as error:
+        raise RuntimeFailure(f"cannot write {path}: {error.strerror}") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
 @cli.command()
+@click.option(
+    "--connect", is_flag=True, help="Also connect to the database (exit 1 when it cannot be reached)."
+)
 @click.pass_context
 @handle_errors
-def check(ctx: click.Context) -> None:
-    """Validate the configuration."""
+def check(ctx: click.Context, connect: bool) -> None:
+    """Validate the configuration (and, with --connect, reach the database)."""
     config = _config(ctx)
     click.echo(
         f"{config_path(ctx.obj)}: valid — {len(config.sources)} sources, "
         f"{len(config.subscriptions)} subscriptions."
     )
+    if connect:
+        click.echo(_probe_database(config.database))
+
+
+#: `check --connect` gives up on a PostgreSQL server that does not answer within this long.
+CONNECT_TIMEOUT_S = 10
+
+
+def _probe_database(database: str) -> str:
+    """Connect once and read the schema's revision, creating nothing; one line saying what was found."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.pool import NullPool
+
+    from storage.database import current_revision, database_url, head_revision
+
+    url = database_url(database)
+    shown = url.render_as_string(hide_password=True)
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "sqlite":
+        name = url.database
+        if name and name != ":memory:" and not name.startswith("file:") and not Path(name).exists():
+            return f"database {shown}: no file yet; `rolewatch db upgrade` or `rolewatch run` creates it."
+    else:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    try:
+        revision = current_revision(engine)
+    except DBAPIError as error:
+        raise RuntimeFailure(f"cannot connect to the database {shown}: {database_reason(error)}") from None
+    finally:
+        engine.dispose()
+    if revision is None:
+        schema = "no schema yet (`rolewatch db upgrade` creates it)"
+    elif revision == head_revision():
+        schema = "schema up to date"
+    else:
+        schema = f"schema at {revision}, older than this version's (`rolewatch db upgrade`)"
+    return f"database {shown}: connected; {schema}."
 
 
 @contextmanager

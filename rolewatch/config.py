@@ -35,6 +35,11 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+_ENV_WORDS: dict[str, Any] = {"true": True, "false": False, "null": None, "~": None}
+_ENV_INTEGER = re.compile(r"^[-+]?\d+$")
+_ENV_FLOAT = re.compile(r"^[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$")
+#: How many nodes YAML aliases may add to a document by repetition; beyond it the file is refused.
+MAX_ALIAS_NODES = 100_000
 
 
 class ConfigError(Exception):
@@ -177,6 +182,39 @@ def _check_timezone(value: str) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {value!r} (use an IANA name like Australia/Sydney)") from None
+    return value
+
+
+_DATABASE_FORMS = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+
+
+def check_database_url(value: str) -> str:
+    """A URL SQLAlchemy parses, for SQLite or PostgreSQL, with a port that exists and a driver installed.
+
+    Refused here so `rolewatch check` reports it; otherwise every later command fails on it with a
+    traceback. No message repeats the URL: it may hold a password.
+    """
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from storage.database import database_url
+
+    if not value.startswith(("sqlite:", "sqlite+", "postgresql")):
+        raise ValueError(_DATABASE_FORMS)
+    try:
+        url = database_url(value)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ValueError(f"not a database URL SQLAlchemy can read; {_DATABASE_FORMS}") from None
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError(f"port {url.port} is out of range (1-65535)")
+    try:
+        dialect = url.get_dialect()
+        dialect.import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise ValueError(
+            f"the database driver {url.drivername!r} is not installed or not known; {_DATABASE_FORMS}"
+        ) from None
+    if dialect.is_async:
+        raise ValueError(f"{url.drivername!r} is an asyncio driver; {_DATABASE_FORMS}")
     return value
 
 
@@ -498,9 +536,7 @@ class Config(_Strict):
     @field_validator("database")
     @classmethod
     def _supported_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "sqlite+pysqlite:", "postgresql")):
-            raise ValueError("use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
-        return value
+        return check_database_url(value)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -631,20 +667,92 @@ def _validate_options(raw_sources: Any, problems: list[str]) -> list[dict[str, A
     return validated
 
 
-def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    """Overlay `ROLEWATCH_<KEY>` variables; `__` descends (`ROLEWATCH_DEFAULTS__INTERVAL=15m`).
+@dataclass(frozen=True)
+class EnvironmentOverride:
+    """One `ROLEWATCH_<KEY>` variable: the key path it sets and its value as the configuration reads it."""
 
-    `ROLEWATCH_DATABASE_URL` is the conventional alias for `database`; values are read as YAML
-    scalars so `false` and `3` mean what they say.
+    variable: str
+    path: tuple[str, ...]
+    value: Any
+
+    @property
+    def location(self) -> str:
+        """The key's path as problems spell it: `sources[0].board`."""
+        return format_loc(int(part) if part.isdigit() else part for part in self.path)
+
+
+def environment_overrides(environ: Mapping[str, str]) -> list[EnvironmentOverride]:
+    """The `ROLEWATCH_<KEY>` variables; `__` descends (`ROLEWATCH_DEFAULTS__INTERVAL=15m`).
+
+    `ROLEWATCH_DATABASE_URL` is the conventional alias for `database`. Raises ConfigError naming
+    every variable whose value does not parse, never repeating the value: it may be a secret.
     """
-    merged = dict(data)
+    overrides, problems = [], []
     for name, value in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or name == "ROLEWATCH_CONFIG":
             continue
         key = name[len(ENV_PREFIX) :].lower()
-        path = ["database"] if key == "database_url" else key.split("__")
-        _set_path(merged, path, yaml.safe_load(value) if value else value)
+        path = ("database",) if key == "database_url" else tuple(key.split("__"))
+        try:
+            overrides.append(EnvironmentOverride(name, path, environment_value(value)))
+        except ValueError as error:
+            problems.append(f"{name}: {error}")
+    if problems:
+        raise ConfigError(problems)
+    return overrides
+
+
+def environment_value(text: str) -> Any:
+    """A variable's value: the text as given, unless it is plainly a number, a boolean, null or a collection.
+
+    Only `[…]` and `{…}` are read as YAML (flow style); `true`/`false`, `null`/`~` and decimal
+    numbers become what they say. Anything else is kept verbatim, so a ` #` or `: ` inside a
+    password or a user agent is not cut as a YAML comment or read as a mapping, and `13:30` is not
+    YAML 1.1's sexagesimal 810.
+    """
+    stripped = text.strip()
+    if stripped.startswith(("[", "{")):
+        try:
+            return load_yaml(stripped)
+        except (yaml.YAMLError, RecursionError) as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" (column {mark.column + 1})" if mark else ""
+            raise ValueError(
+                f"a value starting with '[' or '{{' is read as a YAML list or mapping, and this one is "
+                f"not valid{where}"
+            ) from None
+    if stripped.lower() in _ENV_WORDS:
+        return _ENV_WORDS[stripped.lower()]
+    if _ENV_INTEGER.match(stripped):
+        return int(stripped)
+    if _ENV_FLOAT.match(stripped):
+        return float(stripped)
+    return text
+
+
+def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Overlay the `ROLEWATCH_<KEY>` variables of `environ` on the file's data."""
+    return _apply(data, environment_overrides(environ))
+
+
+def _apply(data: dict[str, Any], overrides: Iterable[EnvironmentOverride]) -> dict[str, Any]:
+    merged = dict(data)
+    for override in overrides:
+        _set_path(merged, list(override.path), override.value)
     return merged
+
+
+def _attribute(problems: list[str], overrides: Iterable[EnvironmentOverride]) -> list[str]:
+    """Each problem with a key set from the environment says so: the file may not show that value."""
+    attributed = []
+    for problem in problems:
+        for override in overrides:
+            location = override.location
+            if problem.startswith(location) and problem[len(location) :][:1] in (":", ".", "[", " "):
+                problem = f"{problem} (set by {override.variable})"
+                break
+        attributed.append(problem)
+    return attributed
 
 
 def _set_path(data: Any, path: list[str], value: Any) -> None:
@@ -684,15 +792,11 @@ def load_config(
 
 
 def parse_config(text: str, environ: Mapping[str, str] | None = None, origin: str = "<config>") -> Config:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([f"{origin}: not valid YAML{where}: {getattr(error, 'problem', error)}"]) from None
+    data = _read_yaml(text, origin) or {}
     if not isinstance(data, dict):
         raise ConfigError([f"{origin}: the top level must be a mapping of keys"])
-    data = apply_environment(data, environ or {})
+    overrides = environment_overrides(environ or {})
+    data = _apply(data, overrides)
     problems: list[str] = []
     if "sources" in data:
         data["sources"] = _validate_options(data["sources"], problems)
@@ -700,7 +804,78 @@ def parse_config(text: str, environ: Mapping[str, str] | None = None, origin: st
         config = Config.model_validate(data)
     except ValidationError as error:
         problems = _problems(error, data=data) + problems
-        raise ConfigError(sorted(set(problems), key=problems.index)) from None
+        raise ConfigError(_attribute(sorted(set(problems), key=problems.index), overrides)) from None
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_attribute(problems, overrides))
     return config
+
+
+def _read_yaml(text: str, origin: str) -> Any:
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"{origin}: not valid YAML{where}: {getattr(error, 'problem', error)}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{origin}: not valid YAML: nested too deeply"]) from None
+
+
+def load_yaml(text: str) -> Any:
+    """`yaml.safe_load`, refusing a document whose aliases expand past MAX_ALIAS_NODES nodes.
+
+    PyYAML shares an aliased node rather than copying it, so even a "billion laughs" loads at once;
+    what blows up is everything that walks the result afterwards (validation, the environment
+    overlay). The expanded size is counted on the composed node graph, before anything is built.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_alias_expansion(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_alias_expansion(root: yaml.Node) -> None:
+    """Raise when aliases would repeat more than MAX_ALIAS_NODES nodes, or an alias contains itself.
+
+    One pass over the distinct nodes: each node's expanded size is one plus its children's, kept
+    per node so a node aliased a million times is still measured once.
+    """
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()  # the ancestors of the node being looked at
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        children = _children(node)
+        if finished:
+            entered.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in entered:
+            raise yaml.composer.ComposerError(
+                None, None, "an alias refers to a node that contains it", node.start_mark
+            )
+        entered.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children)
+    if sizes[id(root)] - len(sizes) > MAX_ALIAS_NODES:
+        raise yaml.composer.ComposerError(
+            None,
+            None,
+            f"its aliases expand it by more than {MAX_ALIAS_NODES:,} nodes; write the repeated parts out",
+            None,
+        )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []

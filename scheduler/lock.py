@@ -67,7 +67,10 @@ def scheduler_lock(engine: Engine) -> SchedulerLock:
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return NoLock(f"{database or 'an in-memory database'} (private to this process)")
-    return FileLock(Path(database).expanduser().resolve().with_name(Path(database).name + ".lock"))
+    # Named after the file itself, not the path given: two daemons reaching one database through a
+    # symlink (or by two relative paths) must meet at one lock file.
+    resolved = Path(database).expanduser().resolve()
+    return FileLock(resolved.with_name(resolved.name + ".lock"))
 
 
 class NoLock:
