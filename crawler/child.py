@@ -8,10 +8,12 @@ stays up and serves batches until its parent closes stdin. The parent retires it
 of batches, an age or a memory size, which bounds what a long-lived crawler accumulates (leaked
 objects, resolved addresses).
 
-Protocol: stdin carries pickled `CrawlJob`s, one after the other. For each, stdout carries the
-pickled string `CRAWLING` once the crawl is about to start (so start-up time is not counted
-against the crawl's time limit), one pickled `CrawlResult` per source as each finishes, then a
-`BatchDone`. EOF on stdin ends the process. Anything else that writes to stdout is sent to stderr.
+Protocol: stdin carries pickled `CrawlJob`s, one after the other. For each, stdout carries a
+pickled `Crawling` once the crawl is about to start (so start-up time is not counted against the
+crawl's time limit), one `SourceDone` per source as each finishes, then a `BatchDone`. Every
+message names the batch (`CrawlJob.batch`) it belongs to, so the parent can never take a message
+left over from an earlier batch for one of the current batch. EOF on stdin ends the process.
+Anything else that writes to stdout is sent to stderr.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import pickle
 import resource
 import sys
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,28 +40,53 @@ logger = logging.getLogger(__name__)
 
 Emit = Callable[[CrawlResult], None]
 
-#: Sent once imports and warm-up are done and the crawl itself begins.
-CRAWLING = "crawling"
 #: The command-line flag that loads the location tables before the first job is read.
 WARM = "--warm"
 
 
+def new_batch_id() -> str:
+    """A batch id unique across workers and parents: a message can only match its own batch."""
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class CrawlJob:
-    """One crawl batch: the sources, per source the validators of each listing URL, and the
-    raw-record digests of its open postings (external id -> digest)."""
+    """One crawl batch: the sources, per source the validators of each listing URL, the
+    raw-record digests of its open postings (external id -> digest), and the batch's id, which
+    every message the worker sends about this batch carries."""
 
     sources: tuple[ResolvedSource, ...]
     validators: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     known: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    batch: str = field(default_factory=new_batch_id)
+
+
+@dataclass(frozen=True)
+class Crawling:
+    """Sent once imports and warm-up are done and the crawl of batch `batch` itself begins."""
+
+    batch: str
+
+
+@dataclass(frozen=True)
+class SourceDone:
+    """One source's result in batch `batch`."""
+
+    batch: str
+    result: CrawlResult
 
 
 @dataclass(frozen=True)
 class BatchDone:
-    """Ends a batch's results: every source has been answered for. `peak_rss` (bytes) lets the
-    parent retire a worker that has grown."""
+    """Ends batch `batch`'s results: every source has been answered for. `peak_rss` (bytes) lets
+    the parent retire a worker that has grown."""
 
+    batch: str
     peak_rss: int
+
+
+#: Everything a worker writes to its stdout.
+Message = Crawling | SourceDone | BatchDone
 
 
 class ResultChannel:
@@ -66,20 +94,26 @@ class ResultChannel:
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
+        self._batch = ""
         self.sent: set[str] = set()
+
+    def begin(self, batch: str) -> None:
+        """Tag every message from now on with `batch`."""
+        self._batch = batch
+        self.sent.clear()
 
     def send(self, result: CrawlResult) -> None:
         if result.source in self.sent:
             return
         self.sent.add(result.source)
-        self._write(result)
+        self._write(SourceDone(self._batch, result))
 
     def crawling(self) -> None:
-        self._write(CRAWLING)
+        self._write(Crawling(self._batch))
 
     def done(self) -> None:
         self.sent.clear()
-        self._write(BatchDone(peak_rss()))
+        self._write(BatchDone(self._batch, peak_rss()))
 
     def _write(self, message: object) -> None:
         pickle.dump(message, self._stream, protocol=pickle.HIGHEST_PROTOCOL)
@@ -151,6 +185,7 @@ def _by_type(sources: tuple[ResolvedSource, ...]) -> dict[str, list[ResolvedSour
 async def serve(jobs: BinaryIO, channel: ResultChannel) -> None:
     """Crawl each job read from `jobs` until EOF; every source of a job is answered for."""
     while (job := await asyncio.to_thread(_next_job, jobs)) is not None:
+        channel.begin(job.batch)
         started = datetime.now(UTC)
         reason = "the crawl ended without a result for this source"
         try:

@@ -5,7 +5,14 @@ about a second of CPU) once; then a batch costs only its crawling. That second m
 daemon that crawls a host every few seconds, and to an unchanged re-crawl that is otherwise a
 few hundred 304s. What a long-lived crawler accumulates (leaked objects, resolved addresses,
 fragmented memory) is bounded by retiring a worker after `max_batches` batches, `max_age`, or
-once its peak RSS passes `max_rss`; a worker that crashed, overran or was killed is never reused.
+once its peak RSS passes `max_rss`.
+
+A worker is reused only after a batch that finished cleanly: its `BatchDone` read, nothing of
+that batch left in the pipe. Any other end (the worker crashed, overran or sent something
+outside the protocol; the consumer of its results raised, say because the database was locked)
+leaves it mid-batch with messages still coming, so it is killed at once and the next batch gets
+a fresh one. Every message also carries its batch's id, so a message of another batch can never
+be taken for one of the current batch's.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
-from crawler.child import CRAWLING, WARM, BatchDone, CrawlJob
+from crawler.child import WARM, BatchDone, Crawling, CrawlJob, Message, SourceDone
 from rolewatch.config import format_duration
 from rolewatch.domain import CrawlResult
 
@@ -39,6 +46,24 @@ STARTUP_LIMIT_S = 60.0
 EXIT_WAIT_S = 10.0
 _STDERR_TAIL = 20
 _EOF = object()
+
+
+class WorkerNotReady(RuntimeError):
+    """A batch was handed to a worker whose last batch did not finish cleanly (a bug in the caller)."""
+
+
+class ProtocolError(Exception):
+    """The worker wrote something that is not a message of the protocol."""
+
+
+def message_of_batch(item: object, batch: str) -> Message | None:
+    """`item` if it is a message about `batch`; None if it is about another batch (stale).
+
+    Raises ProtocolError for anything that is not a message at all.
+    """
+    if not isinstance(item, Crawling | SourceDone | BatchDone):
+        raise ProtocolError(f"the crawl process sent a {type(item).__name__}, not a protocol message")
+    return item if item.batch == batch else None
 
 
 @dataclass(frozen=True)
@@ -58,6 +83,10 @@ class CrawlWorker:
         self.started = time.monotonic()
         self.batches = 0
         self.peak_rss = 0
+        #: Between batches with nothing left unread: the only state in which it may get a batch.
+        self._ready = True
+        #: Messages of other batches discarded: a worker out of step with us is not reused.
+        self.stale = 0
         self._tail: deque[str] = deque(maxlen=_STDERR_TAIL)
         self._arrivals: queue.Queue[object] = queue.Queue()
         self._process = subprocess.Popen(
@@ -82,13 +111,28 @@ class CrawlWorker:
     def alive(self) -> bool:
         return self._process.poll() is None
 
+    def reusable(self) -> bool:
+        """Alive, and its last batch finished cleanly and in step: it may be given another."""
+        return self._ready and not self.stale and self.alive()
+
     def run(self, job: CrawlJob, limit_s: float, accept: Callable[[CrawlResult], None]) -> str | None:
         """Crawl `job`, handing each result to `accept` as it arrives.
 
         Returns None once every source has been answered for; else why some were not (the
-        worker died, or overran its time limit and was killed), and the worker is then dead.
+        worker died, overran its time limit or broke the protocol), and the worker is then dead.
+        Whatever `accept` raises propagates, after the worker, still mid-batch, is killed.
         """
+        if not self._ready:
+            raise WorkerNotReady(f"crawl process {self.pid} did not finish its last batch cleanly")
+        self._ready = False
         self.batches += 1
+        try:
+            return self._serve(job, limit_s, accept)
+        finally:
+            if not self._ready:  # its batch's messages may still be coming: never hand it another
+                self.kill()
+
+    def _serve(self, job: CrawlJob, limit_s: float, accept: Callable[[CrawlResult], None]) -> str | None:
         if not self._send(job):
             return self._why_results_are_missing()
         deadline = time.monotonic() + STARTUP_LIMIT_S
@@ -101,15 +145,35 @@ class CrawlWorker:
                 return overrun
             if item is _EOF:
                 return self._why_results_are_missing()
-            if isinstance(item, BatchDone):
-                self.peak_rss = item.peak_rss
+            try:
+                message = message_of_batch(item, job.batch)
+            except ProtocolError as error:
+                logger.error("crawl process %d: %s; killing it", self.pid, error)
+                self.kill()
+                return f"{error}, and was killed"
+            if message is None:
+                self._discard(item)
+            elif isinstance(message, BatchDone):
+                self.peak_rss = message.peak_rss
+                self._ready = True
                 return None
-            if item == CRAWLING:  # the crawl's own limit starts now, not while a cold worker starts
+            elif isinstance(message, Crawling):  # the crawl's own limit starts now, not at start-up
                 deadline = time.monotonic() + limit_s
                 limit = format_duration(timedelta(seconds=round(limit_s)))
                 overrun = f"the crawl process overran its {limit} time limit and was killed"
-            elif isinstance(item, CrawlResult):
-                accept(item)
+            else:
+                accept(message.result)
+
+    def _discard(self, item: object) -> None:
+        """A message of another batch: never the current batch's, so dropped; and the worker, out
+        of step with us, is retired once the current batch (whose own messages follow, since a
+        worker crawls one batch at a time) is done."""
+        self.stale += 1
+        logger.warning(
+            "crawl process %d: discarded a %s of another batch; the process is retired after this batch",
+            self.pid,
+            type(item).__name__,
+        )
 
     def _send(self, job: CrawlJob) -> bool:
         assert self._process.stdin
@@ -181,19 +245,20 @@ class CrawlWorkers:
         with self._lock:
             while self._idle:
                 worker = self._idle.pop()
-                if worker.alive():
+                if worker.reusable():
                     return worker
                 worker.close()
         return self._spawn(warm=False)
 
     def release(self, worker: CrawlWorker) -> None:
-        """Keep `worker` for the next batch, unless it is dead, due to retire, or surplus."""
+        """Keep `worker` for the next batch, unless its last batch did not finish cleanly (it is
+        then dead already), it is due to retire, or surplus."""
         with self._lock:
             self.peak_rss = max(self.peak_rss, worker.peak_rss)
             keep = (
                 not self._closed
                 and len(self._idle) < self.retirement.max_idle
-                and worker.alive()
+                and worker.reusable()
                 and not self._due_to_retire(worker)
             )
             if keep:

@@ -1,0 +1,78 @@
+"""The crawl worker protocol's batch ids: a message is only ever taken for its own batch's."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from datetime import UTC, datetime
+
+import pytest
+
+from crawler.child import BatchDone, Crawling, CrawlJob, ResultChannel, SourceDone
+from crawler.verdict import failed_result
+from crawler.workers import ProtocolError, message_of_batch
+from rolewatch.domain import CrawlResult, CrawlVerdict
+
+NOW = datetime(2026, 7, 1, tzinfo=UTC)
+
+
+def result(source: str) -> CrawlResult:
+    return CrawlResult(source, CrawlVerdict.COMPLETE, NOW, NOW)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [Crawling("current"), SourceDone("current", result("alpha")), BatchDone("current", 1024)],
+    ids=["crawling", "result", "done"],
+)
+def test_a_message_of_the_current_batch_is_taken(message: object) -> None:
+    assert message_of_batch(message, "current") is message
+
+
+@pytest.mark.parametrize(
+    "message",
+    [Crawling("earlier"), SourceDone("earlier", result("alpha")), BatchDone("earlier", 1024)],
+    ids=["crawling", "result", "done"],
+)
+def test_a_message_of_another_batch_is_never_taken_for_the_current_one(message: object) -> None:
+    assert message_of_batch(message, "current") is None
+
+
+@pytest.mark.parametrize(
+    "item",
+    ["crawling", result("alpha"), None],
+    ids=["untagged-crawling", "untagged-result", "none"],
+)
+def test_anything_else_is_a_protocol_error(item: object) -> None:
+    with pytest.raises(ProtocolError, match="not a protocol message"):
+        message_of_batch(item, "current")
+
+
+def test_every_job_gets_its_own_batch_id() -> None:
+    ids = {CrawlJob(()).batch for _ in range(100)}
+    assert len(ids) == 100 and "" not in ids
+
+
+def test_the_worker_tags_every_message_with_the_batch_it_is_crawling() -> None:
+    stream = io.BytesIO()
+    channel = ResultChannel(stream)
+    for batch in ("first", "second"):
+        channel.begin(batch)
+        channel.crawling()
+        channel.send(result("alpha"))
+        channel.send(failed_result("alpha", "a second answer is dropped", NOW))
+        channel.done()
+    stream.seek(0)
+    messages = []
+    while stream.tell() < len(stream.getvalue()):
+        messages.append(pickle.load(stream))
+
+    assert [(type(m).__name__, m.batch) for m in messages] == [
+        ("Crawling", "first"),
+        ("SourceDone", "first"),
+        ("BatchDone", "first"),
+        ("Crawling", "second"),
+        ("SourceDone", "second"),
+        ("BatchDone", "second"),
+    ]
+    assert all(m.result.verdict is CrawlVerdict.COMPLETE for m in messages if isinstance(m, SourceDone))
