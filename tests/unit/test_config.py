@@ -6,7 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from rolewatch.config import ConfigError, Schedule, parse_config, parse_duration
+from rolewatch.config import (
+    MAX_ALIAS_NODES,
+    ConfigError,
+    Schedule,
+    environment_value,
+    load_yaml,
+    parse_config,
+    parse_duration,
+)
 from rolewatch.example import example_config
 
 GOOD = """
@@ -143,3 +151,62 @@ def test_every_subscription_problem_is_reported_with_its_name() -> None:
         assert any(p.startswith(f"subscriptions[0].{key} (ds-interns): ") for p in problems), (key, problems)
     assert any("position" in p for p in problems if ".query" in p)
     assert "s3cret" not in "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("15m", "15m"),
+        ("0", 0),
+        ("-3", -3),
+        ("2.5", 2.5),
+        ("true", True),
+        ("False", False),
+        ("null", None),
+        ("", ""),
+        ("[new, closed]", ["new", "closed"]),
+        ("{amount: 40, currency: USD}", {"amount": 40, "currency": "USD"}),
+        ("a #b", "a #b"),  # YAML would cut a comment
+        ("key: value", "key: value"),  # YAML would read a mapping
+        ("13:30", "13:30"),  # YAML 1.1 would read 810
+        ("no", "no"),  # YAML 1.1 would read False (Norway's country code)
+        ("'quoted'", "'quoted'"),
+        ("2024-01-01", "2024-01-01"),
+    ],
+)
+def test_an_environment_value_is_its_text_unless_plainly_something_else(text: str, expected: object) -> None:
+    assert environment_value(text) == expected
+
+
+def test_an_environment_collection_that_does_not_parse_is_refused_without_its_text() -> None:
+    with pytest.raises(ValueError) as caught:
+        environment_value("[1, hunter2")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_bad_environment_value_is_attributed_to_its_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(GOOD, {"ROLEWATCH_SOURCES__0__INTERVAL": "often"})
+    assert caught.value.problems == [
+        "sources[0].interval: not a duration: 'often' (use a number and a unit: 90s, 15m, 2h, 1d) "
+        "(set by ROLEWATCH_SOURCES__0__INTERVAL)"
+    ]
+
+
+def test_aliases_are_expanded_as_usual_up_to_the_limit() -> None:
+    assert load_yaml("base: &b {x: 1}\nall: [*b, *b]\n") == {"base": {"x": 1}, "all": [{"x": 1}, {"x": 1}]}
+    merged = load_yaml("base: &b {delay: 0s}\nsource: {<<: *b, retries: 0}\n")
+    assert merged["source"] == {"delay": "0s", "retries": 0}
+    # Just under the limit: one list of n scalars, aliased often enough to add MAX_ALIAS_NODES nodes.
+    n = 1000
+    copies = MAX_ALIAS_NODES // (n + 1)
+    text = f"a: &a [{', '.join(['x'] * n)}]\nb: [{', '.join(['*a'] * copies)}]\n"
+    assert len(load_yaml(text)["b"]) == copies
+
+
+def test_aliases_that_expand_past_the_limit_are_refused() -> None:
+    n = 1000
+    copies = MAX_ALIAS_NODES // (n + 1) + 1
+    text = f"a: &a [{', '.join(['x'] * n)}]\nb: [{', '.join(['*a'] * copies)}]\n"
+    with pytest.raises(ConfigError, match="aliases expand it by more than 100,000 nodes"):
+        parse_config(text)
