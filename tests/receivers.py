@@ -141,6 +141,8 @@ class _WebhookHandler(BaseHTTPRequestHandler):
         if receiver.hanging:
             receiver.released.wait(HANG_LIMIT_S)
             return
+        if receiver.delay_s:
+            receiver.released.wait(receiver.delay_s)
         self.send_response(receiver.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", "2")
@@ -152,13 +154,14 @@ class _WebhookHandler(BaseHTTPRequestHandler):
 
 
 class Webhook:
-    """A JSON webhook on 127.0.0.1 that records requests and answers as told: a status, a hang
-    (no answer until the test ends), or a closed port (connection refused)."""
+    """A JSON webhook on 127.0.0.1 that records requests and answers as told: a status, slowly, a
+    hang (no answer until the test ends), or a closed port (connection refused)."""
 
     def __init__(self) -> None:
         self.requests: list[WebhookRequest] = []
         self.status = 200
         self.hanging = False
+        self.delay_s = 0.0
         self.released = threading.Event()
         self._server = _WebhookHTTPServer(("127.0.0.1", 0), _WebhookHandler)
         self._server.receiver = self
@@ -176,6 +179,10 @@ class Webhook:
 
     def respond_with(self, status: int) -> None:
         self.status = status
+
+    def slow(self, seconds: float) -> None:
+        """Answer each request as told, but only after `seconds`: a slow but working service."""
+        self.delay_s = seconds
 
     def hang(self) -> None:
         """Read each request and never answer it (until the fixture ends)."""
