@@ -1,4 +1,4 @@
-"""Bad input to the configuration, the command line and the scheduler lock: refused clearly, never a traceback.
+"""Bad input to the configuration, the command line and the scheduler lock: a clear refusal, no traceback.
 
 Each test is a user's (or an attacker's) input and what they see: an environment value that does
 not parse, a "billion laughs" YAML file, a database URL that cannot work, an unreachable database,
