@@ -159,7 +159,8 @@ def crawls(engine: Engine) -> list[tuple[str, str, str]]:
         SourceRow, SourceRow.id == CrawlRow.source_id
     )
     with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(query.order_by(CrawlRow.id))]  # type: ignore[misc]
+        rows = connection.execute(query.order_by(CrawlRow.id))
+        return [(source, verdict, reason) for source, verdict, reason in rows]
 
 
 def test_a_consumer_that_raises_mid_batch_retires_the_worker_and_the_next_batch_gets_its_own_results(
