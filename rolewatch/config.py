@@ -516,6 +516,14 @@ class Daemon(_Strict):
         "03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="daily maintenance time, HH:MM UTC"
     )
 
+    @field_validator("http")
+    @classmethod
+    def _port_exists(cls, value: str | None) -> str | None:
+        """Refused by `check`, not first by `run` (the pattern has checked it ends in digits)."""
+        if value is not None and not 0 < int(value.rpartition(":")[2]) < 65536:
+            raise ValueError("the port must be from 1 to 65535")
+        return value
+
 
 class Config(_Strict):
     """The whole configuration file."""

@@ -181,6 +181,13 @@ def test_a_database_url_that_cannot_work_is_a_configuration_error_for_every_comm
         assert SECRET not in result.output
 
 
+def test_an_http_address_with_a_port_that_cannot_exist_is_refused_by_check() -> None:
+    Path("rolewatch.yaml").write_text("daemon: {http: '127.0.0.1:99999'}\n", encoding="utf-8")
+    result = rolewatch("check")
+    assert_clean_exit(result, 2)
+    assert "daemon.http: the port must be from 1 to 65535" in result.output
+
+
 def test_check_connect_reports_an_unreachable_database_with_the_password_masked() -> None:
     Path("rolewatch.yaml").write_text(f'database: "{unreachable_postgresql()}"\n', encoding="utf-8")
 
