@@ -568,9 +568,10 @@ def _add_command_modules() -> None:
     """The notifier's and the daemon's commands live in their own modules; they join the group here."""
     from rolewatch.cli_daemon import run
     from rolewatch.cli_notify import COMMANDS
+    from rolewatch.cli_web import web
     from rolewatch.demo import demo
 
-    for command in (*COMMANDS, run, demo):
+    for command in (*COMMANDS, run, demo, web):
         cli.add_command(command)
 
 

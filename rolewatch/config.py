@@ -525,6 +525,34 @@ class Daemon(_Strict):
         return value
 
 
+_SECRET_HASH = r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$"
+
+
+class WebAuth(_Strict):
+    """Optional access control for an exposed dashboard; secrets are stored hashed (`rolewatch web --hash`)."""
+
+    token: str | None = Field(
+        None, pattern=_SECRET_HASH, description="hash of the bearer token (Authorization: Bearer …)"
+    )
+    username: str | None = Field(None, description="basic-auth user name (with `password`)")
+    password: str | None = Field(None, pattern=_SECRET_HASH, description="hash of the basic-auth password")
+    feed_key: str | None = Field(
+        None, min_length=32, description="secret that signs each feed's own URL token (32+ characters)"
+    )
+
+
+class Web(_Strict):
+    """The read-only dashboard, feeds and API (`rolewatch web`, and `rolewatch run --http`)."""
+
+    http: str = Field(
+        "127.0.0.1:8787",
+        pattern=r"^\[?[A-Za-z0-9.:-]*\]?:\d{1,5}$",
+        description="`rolewatch web` serves on HOST:PORT (as `web --http`, which wins)",
+    )
+    page_size: int = Field(50, ge=1, le=500, description="rows per page in pages, feeds and the API")
+    auth: WebAuth = Field(default_factory=WebAuth)
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -537,6 +565,7 @@ class Config(_Strict):
     operators: Operators = Field(default_factory=Operators)
     delivery: Delivery = Field(default_factory=Delivery)
     daemon: Daemon = Field(default_factory=Daemon)
+    web: Web = Field(default_factory=Web)
     salary_conversions: list[SalaryConversion] = Field(
         default_factory=list, description="rules letting min_salary compare other currencies or periods"
     )

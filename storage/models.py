@@ -141,6 +141,11 @@ class PostingRow(Base):
             "raw_digest",
             "deadline",
         ),
+        # Keyset pages of the web's posting list (newest first, or by title) and the time-to-close chart.
+        Index(None, "status", "id"),
+        Index(None, "status", "title", "id"),
+        Index(None, "title", "id"),
+        Index(None, "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -193,7 +198,13 @@ class EventRow(Base):
     """A new, changed, closed or reopened posting, as announced at the time (title and link included)."""
 
     __tablename__ = "events"
-    __table_args__ = (Index(None, "source_id", "at"),)
+    __table_args__ = (
+        Index(None, "source_id", "at"),
+        # Keyset pages of the web's timeline in (at, id) order, whole or by type or company.
+        Index(None, "at", "id"),
+        Index(None, "type", "at", "id"),
+        Index(None, "company", "at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str]

@@ -19,6 +19,8 @@ from rolewatch.config import (
     Politeness,
     SourceConfig,
     Subscription,
+    Web,
+    WebAuth,
     parse_config,
 )
 
@@ -49,10 +51,16 @@ def test_every_source_type_has_a_section(name: str) -> None:
 SETTINGS = (
     [f"defaults.{f}" for f in Defaults.model_fields if f != "politeness"]
     + [f"defaults.politeness.{f}" for f in Politeness.model_fields]
-    + [f for f in Config.model_fields if f not in ("defaults", "sources", "operators", "delivery", "daemon")]
+    + [
+        f
+        for f in Config.model_fields
+        if f not in ("defaults", "sources", "operators", "delivery", "daemon", "web")
+    ]
     + [f"operators.{f}" for f in Operators.model_fields]
     + [f"delivery.{f}" for f in Delivery.model_fields]
     + [f"daemon.{f}" for f in Daemon.model_fields]
+    + [f"web.{f}" for f in Web.model_fields if f != "auth"]
+    + [f"web.auth.{f}" for f in WebAuth.model_fields]
     + [f"subscriptions[].{f}" for f in Subscription.model_fields]
     + [f"sources[].{f}" for f in ("name", "type", "enabled", "base_url", "allowed_hosts")]
 )

@@ -1,0 +1,86 @@
+"""`/postings?q=…`: the subscriptions' own query language and structured filters, applied to postings.
+
+A search is compiled exactly as a subscription is (`notifier.query`, `notifier.matching`), so a
+query tried on the page behaves the same once it is put in the configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException
+
+from notifier.matching import compile_filter
+from notifier.query import QuerySyntaxError, compile_query
+from rolewatch.config import Config, Subscription, format_loc
+from rolewatch.domain import Posting
+from storage.browse import POSTING_SORTS, PostingFilter
+
+#: Query parameter → subscription field; each may be repeated (`?location=Sydney&location=Remote`).
+LIST_FILTERS = {
+    "company": "companies",
+    "location": "locations",
+    "employment_type": "employment_types",
+    "workplace": "workplace",
+    "sponsorship": "sponsorship",
+}
+
+
+@dataclass(frozen=True)
+class PostingSearch:
+    """What storage can narrow by index, and the rest as a predicate (None when storage does it all)."""
+
+    where: PostingFilter
+    accepts: Callable[[Posting], bool] | None
+
+
+def posting_search(params: QueryParams, config: Config) -> PostingSearch:
+    subscription = _as_subscription(params)
+    sort = params.get("sort") or "newest"
+    if sort not in POSTING_SORTS:
+        raise HTTPException(400, f"sort: one of {', '.join(POSTING_SORTS)}")
+    where = PostingFilter(
+        open_only=params.get("status", "open") != "all",
+        source=params.get("source") or None,
+        employment_types=tuple(subscription.employment_types),
+        sort=sort,
+    )
+    needs_python = subscription.query or any(
+        getattr(subscription, field) for field in ("companies", "locations", "workplace", "sponsorship")
+    )
+    if not needs_python and subscription.min_salary is None:
+        return PostingSearch(where, None)
+    query = compile_query(subscription.query) if subscription.query else None
+    structured = compile_filter(subscription, config.salary_conversions)
+
+    def accepts(posting: Posting) -> bool:
+        return structured.accepts(posting) and (query is None or query.matches(posting))
+
+    return PostingSearch(where, accepts)
+
+
+def _as_subscription(params: QueryParams) -> Subscription:
+    fields: dict[str, object] = {
+        field: [value for value in params.getlist(name) if value.strip()]
+        for name, field in LIST_FILTERS.items()
+    }
+    fields["query"] = params.get("q", "").strip() or None
+    if params.get("min_salary"):
+        fields["min_salary"] = {
+            "amount": params.get("min_salary"),
+            "currency": params.get("currency", "USD").upper(),
+            "per": params.get("per", "year"),
+        }
+    try:
+        subscription = Subscription.model_validate({"name": "search", **fields})
+        if subscription.query:
+            compile_query(subscription.query)
+    except ValidationError as error:
+        problems = "; ".join(f"{format_loc(e['loc'])}: {e['msg']}" for e in error.errors())
+        raise HTTPException(400, problems) from None
+    except QuerySyntaxError as error:
+        raise HTTPException(400, f"q: {error}") from None
+    return subscription

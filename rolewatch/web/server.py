@@ -1,0 +1,38 @@
+"""Serving the app with uvicorn: alone (`rolewatch web`) or on a loop that is already running (the daemon)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+
+#: Connections served at once before new ones are answered 503 at once; bounded so that a flood of
+#: clients costs a fixed number of sockets and threads, never the process's file descriptors.
+LIMIT_CONCURRENCY = 64
+#: Pending connections the kernel queues for accept().
+BACKLOG = 128
+#: An idle keep-alive connection is closed after this long.
+KEEP_ALIVE_S = 5
+
+
+def server_config(app: Any, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for rolewatch: bounded connections, no Server header, our own logging."""
+    settings: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "limit_concurrency": LIMIT_CONCURRENCY,
+        "backlog": BACKLOG,
+        "timeout_keep_alive": KEEP_ALIVE_S,
+        "server_header": False,
+        "proxy_headers": False,
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "off",
+    }
+    settings.update(options)
+    return uvicorn.Config(app, **settings)
+
+
+def serve_forever(app: Any, host: str, port: int) -> None:
+    """Run until SIGINT or SIGTERM (uvicorn handles both and finishes the requests in flight)."""
+    uvicorn.Server(server_config(app, host, port)).run()

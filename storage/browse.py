@@ -1,0 +1,383 @@
+"""The read side for the web: keyset pages of events, postings and crawls, and the overview's figures.
+
+Every page is one index range read from a cursor (the last row's sort key), never an OFFSET, so
+page 2,000 costs what page 1 costs. Rows become the same plain objects the CLI prints
+(`storage.queries`), so the API can give exactly what `--format json` gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from rolewatch.domain import CrawlVerdict, Event, EventType, Posting, PostingStatus
+from storage.models import CrawlRow, EventRow, OutboxRow, PostingRow, SourceRow
+from storage.queries import (
+    CrawlSummary,
+    PostingSummary,
+    _consecutive_failures,
+    _crawl_summary,
+    _event,
+    _events_query,
+    _latest_crawls,
+    _posting_counts,
+    _postings_query,
+    _summary,
+)
+from storage.snapshot import posting_from_row
+
+T = TypeVar("T")
+
+#: A search that filters in Python reads at most this many postings (or events) per page, so a query
+#: that matches little answers in bounded time and offers to read on rather than scanning everything.
+SCAN_LIMIT = 5_000
+SCAN_BATCH = 500
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """One stored source: its last verdict and why, its failure streak, what it holds."""
+
+    name: str
+    type: str
+    last_crawl_at: datetime | None
+    verdict: CrawlVerdict | None
+    note: str
+    consecutive_failures: int
+    open_postings: int
+    total_postings: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    sources: tuple[SourceHealth, ...]
+    open_postings: int
+    events_last_day: int
+    events_last_week: int
+    outbox_depth: int
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    type: str | None = None
+    source: str | None = None
+    company: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """An event and the posting it is about (the CLI's object has no posting id; links need one)."""
+
+    event: Event
+    posting_id: int
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page; `cursor` is the key to ask for the next one, None on the last page.
+
+    `scanned_out` is True when a Python-filtered search stopped at its scan limit before filling
+    the page: there may be more further on, and the cursor continues from where it stopped.
+    """
+
+    items: tuple[T, ...]
+    cursor: tuple[Any, ...] | None
+    scanned_out: bool = False
+
+
+@dataclass(frozen=True)
+class PostingFilter:
+    open_only: bool = True
+    source: str | None = None
+    employment_types: tuple[str, ...] = ()
+    sort: str = "newest"
+
+
+POSTING_SORTS = ("newest", "oldest", "title")
+
+
+# --- overview ------------------------------------------------------------------------------------
+
+
+def source_health(engine: Engine) -> list[SourceHealth]:
+    """Every stored source by name, with its latest crawl's verdict and its posting counts."""
+    with Session(engine) as session:
+        rows = list(session.execute(select(SourceRow).order_by(SourceRow.name)).scalars())
+        ids = [row.id for row in rows]
+        latest = _latest_crawls(session, ids)
+        counts = _posting_counts(session, ids)
+        failures = _consecutive_failures(session, ids)
+    health = []
+    for row in rows:
+        crawl = latest.get(row.id)
+        open_count, total = counts.get(row.id, (0, 0))
+        health.append(
+            SourceHealth(
+                name=row.name,
+                type=row.type,
+                last_crawl_at=row.last_crawl_at,
+                verdict=CrawlVerdict(crawl.verdict) if crawl else None,
+                note=(crawl.note or crawl.reason) if crawl else "",
+                consecutive_failures=failures.get(row.id, 0),
+                open_postings=open_count,
+                total_postings=total,
+            )
+        )
+    return health
+
+
+def overview(engine: Engine, now: datetime) -> Overview:
+    """The front page's figures: a handful of counts, each served by an index."""
+    with Session(engine) as session:
+        open_count = session.execute(
+            select(func.count()).where(PostingRow.status == PostingStatus.OPEN.value)
+        ).scalar_one()
+        day, week = (
+            session.execute(select(func.count()).where(EventRow.at >= now - span)).scalar_one()
+            for span in (timedelta(days=1), timedelta(days=7))
+        )
+        depth = session.execute(select(func.count()).where(OutboxRow.status == "pending")).scalar_one()
+    return Overview(tuple(source_health(engine)), open_count, day, week, depth)
+
+
+def source_names(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return list(session.execute(select(SourceRow.name).order_by(SourceRow.name)).scalars())
+
+
+# --- events --------------------------------------------------------------------------------------
+
+
+def event_page(
+    engine: Engine,
+    wanted: EventFilter,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 50,
+    newest_first: bool = True,
+) -> Page[TimelineEvent]:
+    """Events in (at, id) order from the cursor `after`; the timeline reads newest first, the API oldest.
+
+    Ordering by the time (not the id alone) lets `since` and `until` bound the index range, so a
+    filter matching little never walks the whole table.
+    """
+    query = _timeline_query(wanted)
+    key = tuple_(EventRow.at, EventRow.id)
+    if after is not None:
+        bound = tuple_(literal(after[0], EventRow.at.type), literal(after[1]))
+        query = query.where(key < bound if newest_first else key > bound)
+    order = (EventRow.at.desc(), EventRow.id.desc()) if newest_first else (EventRow.at, EventRow.id)
+    with Session(engine) as session:
+        rows = session.execute(query.order_by(*order).limit(limit + 1)).all()
+    items = tuple(TimelineEvent(_event(row), row.posting_id) for row in rows[:limit])
+    cursor = _event_cursor(items[-1].event) if len(rows) > limit else None
+    return Page(items, cursor)
+
+
+def _timeline_query(wanted: EventFilter) -> Select[*tuple[Any, ...]]:
+    query = _events_query().add_columns(EventRow.posting_id)
+    if wanted.type is not None:
+        query = query.where(EventRow.type == EventType(wanted.type).value)
+    if wanted.source is not None:
+        query = query.where(SourceRow.name == wanted.source)
+    if wanted.company is not None:
+        query = query.where(EventRow.company == wanted.company)
+    if wanted.since is not None:
+        query = query.where(EventRow.at >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(EventRow.at < wanted.until)
+    return query
+
+
+def _event_cursor(event: Event) -> tuple[datetime, int]:
+    assert event.id is not None  # stored events always have one
+    return (event.at, event.id)
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What a feed's validators are made of: the newest matching event, and the newest event of all
+    (any insert changes it, so an event recorded with an older time still refreshes the ETag)."""
+
+    newest_id: int | None
+    newest_at: datetime | None
+    last_id: int
+
+
+def feed_state(engine: Engine, wanted: EventFilter) -> FeedState:
+    query = _timeline_query(wanted).order_by(EventRow.at.desc(), EventRow.id.desc()).limit(1)
+    with Session(engine) as session:
+        row = session.execute(query).first()
+        last = session.execute(select(func.max(EventRow.id))).scalar_one()
+    return FeedState(row.id if row else None, row.at if row else None, int(last or 0))
+
+
+def api_event_page(
+    engine: Engine, wanted: EventFilter, *, after: int | None = None, limit: int = 50
+) -> Page[Event]:
+    """Events in id order (the order they were recorded, as `rolewatch events` lists them).
+
+    The id, not the time, is the API's cursor: a client polling with it never misses an event that
+    was recorded after its last call with an earlier time (a long crawl finishing late).
+    """
+    query = _timeline_query(wanted)
+    if after is not None:
+        query = query.where(EventRow.id > after)
+    with Session(engine) as session:
+        rows = session.execute(query.order_by(EventRow.id).limit(limit + 1)).all()
+    items = tuple(_event(row) for row in rows[:limit])
+    return Page(items, (items[-1].id,) if len(rows) > limit else None)
+
+
+def scan_events(
+    engine: Engine, wanted: EventFilter, after: tuple[datetime, int] | None
+) -> Iterator[tuple[list[int], tuple[datetime, int]]]:
+    """Event ids newest first in batches, each with the cursor after it, for filters run in Python."""
+    cursor = after
+    while True:
+        page = event_page(engine, wanted, after=cursor, limit=SCAN_BATCH)
+        if not page.items:
+            return
+        ids = [item.event.id for item in page.items if item.event.id is not None]
+        cursor = _event_cursor(page.items[-1].event)
+        yield ids, cursor
+        if page.cursor is None:
+            return
+
+
+# --- postings ------------------------------------------------------------------------------------
+
+
+def posting_page(
+    engine: Engine,
+    wanted: PostingFilter,
+    *,
+    after: tuple[Any, ...] | None = None,
+    limit: int = 50,
+    accepts: Callable[[Posting], bool] | None = None,
+) -> Page[PostingSummary]:
+    """Postings in the chosen order from the cursor; `accepts` (the subscription filters) is run in Python.
+
+    Without `accepts` this is one index range. With it, rows are read in batches and tested until
+    the page is full or `SCAN_LIMIT` rows were read.
+    """
+    if accepts is None:
+        query = _paged(_postings_query(), wanted, after).limit(limit + 1)
+        with Session(engine) as session:
+            rows = session.execute(query).all()
+        items = tuple(_summary(row) for row in rows[:limit])
+        return Page(items, _posting_cursor(items[-1], wanted.sort) if len(rows) > limit else None)
+    return _searched_page(engine, wanted, after, limit, accepts)
+
+
+def _searched_page(
+    engine: Engine,
+    wanted: PostingFilter,
+    after: tuple[Any, ...] | None,
+    limit: int,
+    accepts: Callable[[Posting], bool],
+) -> Page[PostingSummary]:
+    found: list[int] = []
+    scanned = 0
+    cursor = after
+    base = select(PostingRow, SourceRow.name).join(SourceRow, SourceRow.id == PostingRow.source_id)
+    with Session(engine) as session:
+        while len(found) < limit and scanned < SCAN_LIMIT:
+            batch = session.execute(_paged(base, wanted, cursor).limit(SCAN_BATCH)).all()
+            for row, source in batch:
+                scanned += 1
+                cursor = _row_cursor(row, wanted.sort)
+                if accepts(posting_from_row(row, source)):
+                    found.append(row.id)
+                    if len(found) == limit:
+                        break
+            session.expunge_all()
+            if len(batch) < SCAN_BATCH and len(found) < limit:
+                cursor = None
+                break
+        summaries = {
+            row.id: _summary(row)
+            for row in session.execute(_postings_query().where(PostingRow.id.in_(found)))
+        }
+    items = tuple(summaries[posting_id] for posting_id in found)
+    return Page(items, cursor, scanned_out=len(found) < limit and cursor is not None)
+
+
+def _paged(query: Select[*tuple[Any, ...]], wanted: PostingFilter, after: tuple[Any, ...] | None) -> Select[*tuple[Any, ...]]:
+    if wanted.open_only:
+        query = query.where(PostingRow.status == PostingStatus.OPEN.value)
+    if wanted.source is not None:
+        query = query.where(SourceRow.name == wanted.source)
+    if wanted.employment_types:
+        query = query.where(PostingRow.employment_type.in_(wanted.employment_types))
+    if after is not None:
+        query = query.where(_after(wanted.sort, after))
+    return query.order_by(*_order(wanted.sort))
+
+
+def _after(sort: str, after: tuple[Any, ...]) -> ColumnElement[bool]:
+    if sort == "title":
+        return tuple_(PostingRow.title, PostingRow.id) > tuple_(
+            literal(str(after[0])), literal(int(after[1]))
+        )
+    if sort == "oldest":
+        return PostingRow.id > int(after[0])
+    return PostingRow.id < int(after[0])
+
+
+def _order(sort: str) -> Sequence[Any]:
+    if sort == "title":
+        return (PostingRow.title, PostingRow.id)
+    if sort == "oldest":
+        return (PostingRow.id,)
+    return (PostingRow.id.desc(),)
+
+
+def _posting_cursor(summary: PostingSummary, sort: str) -> tuple[Any, ...]:
+    return (summary.title, summary.id) if sort == "title" else (summary.id,)
+
+
+def _row_cursor(row: PostingRow, sort: str) -> tuple[Any, ...]:
+    return (row.title, row.id) if sort == "title" else (row.id,)
+
+
+def posting_ref(engine: Engine, posting_id: int) -> str | None:
+    """`source/external_id` of a posting, for its page's title and links."""
+    query = (
+        select(SourceRow.name, PostingRow.external_id)
+        .join(SourceRow, SourceRow.id == PostingRow.source_id)
+        .where(PostingRow.id == posting_id)
+    )
+    with Session(engine) as session:
+        row = session.execute(query).first()
+    return f"{row[0]}/{row[1]}" if row else None
+
+
+# --- crawls --------------------------------------------------------------------------------------
+
+
+def crawl_page(
+    engine: Engine, source: str, *, before: int | None = None, limit: int = 50
+) -> Page[CrawlSummary]:
+    """One source's crawl log, newest first, keyset on the crawl id (the (source_id, id) index)."""
+    query = (
+        select(CrawlRow, SourceRow.name.label("source"))
+        .join(SourceRow, SourceRow.id == CrawlRow.source_id)
+        .where(SourceRow.name == source)
+        .order_by(CrawlRow.source_id, CrawlRow.id.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        query = query.where(CrawlRow.id < before)
+    with Session(engine) as session:
+        rows = session.execute(query).all()
+        items = tuple(_crawl_summary(row.CrawlRow, row.source) for row in rows[:limit])
+    return Page(items, (items[-1].id,) if len(rows) > limit else None)

@@ -1,0 +1,29 @@
+"""Fixtures for the web tests: a seeded database on each backend and the app over it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.engine import Engine
+from starlette.testclient import TestClient
+
+from rolewatch.config import Config, parse_config
+from rolewatch.web import create_app
+from tests.integration.web_seed import CONFIG, Seeded, seed
+
+
+@pytest.fixture
+def web_config() -> Config:
+    return parse_config(CONFIG)
+
+
+@pytest.fixture
+def web_seeded(engine: Engine) -> Seeded:
+    return seed(engine)
+
+
+@pytest.fixture
+def web_client(engine: Engine, web_seeded: Seeded, web_config: Config) -> Iterator[TestClient]:
+    with TestClient(create_app(engine, lambda: web_config)) as client:
+        yield client
