@@ -30,7 +30,7 @@ from crawler.normalize.text import clean_text, html_to_text, sanitize_html, unes
 from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, ListingError, ListingTruncated, PostingError
-from crawler.spiders._cutoff import check_html_whole
+from crawler.spiders._cutoff import check_html_whole, xml_cut_off
 from rolewatch.config import SourceOptions, http_url
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
@@ -41,6 +41,11 @@ START, DETAIL, SITEMAP = "start", "detail", "sitemap"
 GONE = (404, 410)
 #: Nested sitemaps a sitemap index may send us to, at most, per crawl.
 MAX_SITEMAPS = 50
+#: Sitemaps are parsed without resolving anything (XXE, billion laughs); a cut one, leniently.
+_SITEMAP_PARSER = lxml.etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+_CUT_SITEMAP_PARSER = lxml.etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=False, recover=True
+)
 #: Depth at which walking nested JSON-LD stops (hostile or cyclic-looking markup).
 MAX_DEPTH = 12
 #: JobPosting properties that are not part of the normalised posting but worth keeping.
@@ -212,20 +217,28 @@ class JsonLdSpider(BoardSpider[Options]):
             yield Request(url, meta={_KIND: DETAIL, "handle_httpstatus_list": list(GONE)})
 
     def _sitemap(self, response: Response, board: Board[Options]) -> Iterator[Request]:
-        kind, locations = read_sitemap(response)
+        """The sitemaps an index names, or the detail pages a sitemap names (a cut one: partial)."""
+        cut_off = xml_cut_off(response.body)
+        kind, locations = read_sitemap(response) if cut_off is None else read_cut_sitemap(response)
         if kind == "sitemapindex":
-            crawl = self._crawls[board.name]
-            for raw in locations:
-                url = _web_url(raw, response.url)
-                if url is None or url in crawl.sitemaps:
-                    continue
-                if len(crawl.sitemaps) >= MAX_SITEMAPS:
-                    raise ListingTruncated(f"the sitemap index lists more than {MAX_SITEMAPS} sitemaps")
-                crawl.sitemaps.add(url)
-                yield Request(url, meta={_KIND: SITEMAP})
-            return
-        wanted = re.compile(board.options.sitemap_filter or "")
-        yield from self._follow(board, (url for url in locations if wanted.search(url)), response.url)
+            yield from self._nested(board, locations, response.url)
+        else:
+            wanted = re.compile(board.options.sitemap_filter or "")
+            yield from self._follow(board, (url for url in locations if wanted.search(url)), response.url)
+        if cut_off is not None:
+            raise ListingTruncated(cut_off)
+
+    def _nested(self, board: Board[Options], locations: Iterable[str], base: str) -> Iterator[Request]:
+        """One request per new sitemap a sitemap index names, up to MAX_SITEMAPS in the whole crawl."""
+        crawl = self._crawls[board.name]
+        for raw in locations:
+            url = _web_url(raw, base)
+            if url is None or url in crawl.sitemaps:
+                continue
+            if len(crawl.sitemaps) >= MAX_SITEMAPS:
+                raise ListingTruncated(f"the sitemap index lists more than {MAX_SITEMAPS} sitemaps")
+            crawl.sitemaps.add(url)
+            yield Request(url, meta={_KIND: SITEMAP})
 
 
 # --- reading pages ---------------------------------------------------------------------------------
@@ -370,7 +383,17 @@ def _selected_links(response: Response, selector: str | None) -> list[str]:
 
 def read_sitemap(response: Response) -> tuple[str, list[str]]:
     """(`urlset` or `sitemapindex`, its `<loc>` URLs); anything else is a ListingError."""
-    parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    kind, entries = _sitemap_entries(response, _SITEMAP_PARSER)
+    return kind, _locations(entries)
+
+
+def read_cut_sitemap(response: Response) -> tuple[str, list[str]]:
+    """What a sitemap cut off in transfer holds: its entries but the last, which may be cut mid-URL."""
+    kind, entries = _sitemap_entries(response, _CUT_SITEMAP_PARSER)
+    return kind, _locations(entries[:-1])
+
+
+def _sitemap_entries(response: Response, parser: lxml.etree.XMLParser) -> tuple[str, list[Any]]:
     try:
         root = lxml.etree.fromstring(response.body, parser=parser)
     except lxml.etree.XMLSyntaxError as exc:
@@ -378,14 +401,20 @@ def read_sitemap(response: Response) -> tuple[str, list[str]]:
         raise ListingError(
             "response is not a sitemap (an HTML page)" if looks_html else f"response is not a sitemap ({exc})"
         ) from None
+    if root is None:
+        raise ListingError("response is not a sitemap (no XML element in it)")
     kind = lxml.etree.QName(root).localname
     if kind == "html":
         raise ListingError("response is not a sitemap (an HTML page)")
     if kind not in ("urlset", "sitemapindex"):
         raise ListingError(f"response is not a sitemap (its root element is <{kind}>)")
     child = "url" if kind == "urlset" else "sitemap"
-    locations = root.xpath(f"./*[local-name()='{child}']/*[local-name()='loc']/text()")
-    return kind, [str(url).strip() for url in locations if str(url).strip()]
+    return kind, list(root.xpath(f"./*[local-name()='{child}']"))
+
+
+def _locations(entries: Iterable[Any]) -> list[str]:
+    found = [str(url).strip() for entry in entries for url in entry.xpath("./*[local-name()='loc']/text()")]
+    return [url for url in found if url]
 
 
 def _because(page: Page) -> str:
