@@ -9,6 +9,7 @@ import pytest
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.utils.test import get_crawler
 
 from crawler.middlewares import (
     META_CONDITIONAL,
@@ -16,6 +17,7 @@ from crawler.middlewares import (
     META_EXPIRED,
     META_VALIDATORS_SEEN,
     ConditionalRequestMiddleware,
+    PoliteRetryMiddleware,
     SourceDeadlineMiddleware,
     parse_retry_after,
 )
@@ -98,3 +100,17 @@ def test_a_source_out_of_time_sends_nothing_more_and_downloads_are_capped_at_its
     assert 5 < soon.meta["download_timeout"] <= 6, (
         "capped just past the deadline, so the deadline speaks first"
     )
+
+
+def test_a_cut_body_fails_while_retries_remain_and_the_last_attempt_keeps_what_arrived() -> None:
+    settings = scrapy_settings(Politeness(retries=1), UA, obey_robots=False)
+    assert settings["DOWNLOAD_FAIL_ON_DATALOSS"] is True
+    retry = PoliteRetryMiddleware.from_crawler(get_crawler(settings_dict=settings))
+    attempts = [
+        Request("https://board.example/jobs", meta={"max_retry_times": 1}),
+        Request("https://board.example/jobs", meta={"max_retry_times": 1, "retry_times": 1}),
+        Request("https://board.example/jobs", meta={"dont_retry": True}),
+    ]
+    for request in attempts:
+        retry.process_request(request)
+    assert [r.meta["download_fail_on_dataloss"] for r in attempts] == [True, False, False]
