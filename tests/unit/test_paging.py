@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from scrapy import Request
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 
+from crawler.registry import source_types
 from crawler.spider import Board, ListingTruncated
-from crawler.spiders._paging import PageBudget, page_identity, read_page, stop_at_repeat
+from crawler.spiders._paging import META_PAGES_READ, PageBudget, page_identity, read_page, stop_at_repeat
 from crawler.spiders.lever import Options
+from tests.fixtures.boards import lever_postings
+from tests.fixtures.gradconnection import gc_groups
+from tests.fixtures.smartrecruiters import sr_page, sr_postings
+from tests.fixtures.themuse import muse_jobs, muse_page
+from tests.fixtures.tiktok import tiktok_answer, tiktok_posts
+from tests.fixtures.workday import wd_page, wd_postings
 from tests.integration.crawling import resolved
 
 URL = "https://board.example/jobs"
@@ -64,3 +72,66 @@ def test_a_budget_grants_page_requests_per_source_up_to_max_pages() -> None:
     assert budget.grant(board, 10, 5) == 4, "a fan-out is trimmed to what is left"
     assert budget.grant(board, 1, 5) == 0
     assert budget.grant(other, 3, 5) == 3, "each source has its own"
+
+
+# --- every paged type: a repeated page and a cap of one page ----------------------------------------
+
+
+def _answer(payload: Any) -> bytes:
+    return json.dumps(payload).encode()
+
+
+#: For each paged type: its source keys and one full page that says there is more (body, headers).
+PAGED_TYPES: dict[str, tuple[dict[str, Any], bytes, dict[str, str]]] = {
+    "lever": ({"site": "bilby"}, _answer(lever_postings(100)), {}),
+    "smartrecruiters": (
+        {"company": "Wombat"},
+        _answer(sr_page(sr_postings(100), offset=0, limit=100, total=10_000)),
+        {},
+    ),
+    "workday": (
+        {"url": "https://acme.wd5.myworkdayjobs.com/External"},
+        _answer(wd_page(wd_postings(20), 1000)),
+        {},
+    ),
+    "themuse": ({}, _answer(muse_page(muse_jobs(20), page=0, page_count=50)), {}),
+    "tiktok": ({}, _answer(tiktok_answer(tiktok_posts(100), count=10_000)), {}),
+    "gradconnection": ({}, _answer(gc_groups(100)), {"count": "10000"}),
+}
+
+
+def first_page(kind: str, **keys: Any) -> tuple[Any, Board[Any], Request]:
+    options, _, _ = PAGED_TYPES[kind]
+    (source,) = resolved([{"name": "hostile", "type": kind, **options, **keys}])
+    spider = source_types()[kind].spider()
+    board: Board[Any] = Board(source.name, source.options, source)
+    (request,) = spider.start_requests_for(board)
+    return spider, board, request
+
+
+def answer(kind: str, request: Request) -> TextResponse:
+    _, body, headers = PAGED_TYPES[kind]
+    return TextResponse(request.url, body=body, headers=headers, request=request, encoding="utf-8")
+
+
+def next_page(outputs: list[Any]) -> Request:
+    (follow,) = [out for out in outputs if isinstance(out, Request) and META_PAGES_READ in out.meta]
+    return follow
+
+
+@pytest.mark.parametrize("kind", sorted(PAGED_TYPES))
+def test_every_paged_type_stops_at_a_page_that_repeats_the_first(kind: str) -> None:
+    spider, board, request = first_page(kind)
+    follow = next_page(list(spider.parse_listing(answer(kind, request), board)))
+    with pytest.raises(ListingTruncated, match="page 2 holds the same postings as page 1"):
+        list(spider.parse_listing(answer(kind, follow), board))
+
+
+@pytest.mark.parametrize("kind", sorted(PAGED_TYPES))
+def test_every_paged_type_has_a_page_cap(kind: str) -> None:
+    assert "max_pages" in source_types()[kind].options.model_fields
+    spider, board, request = first_page(kind, max_pages=1)
+    outputs: list[Any] = []
+    with pytest.raises(ListingTruncated, match=r"max_pages"):
+        outputs.extend(spider.parse_listing(answer(kind, request), board))
+    assert not [out for out in outputs if isinstance(out, Request) and META_PAGES_READ in out.meta]
