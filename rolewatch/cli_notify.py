@@ -115,7 +115,8 @@ def deliver_now(config: Config) -> DeliveryReport:
     report = deliver_due(_engine(config, upgrade=True), config)
     click.echo(
         f"alerts: {report.sent} sent, {report.failed} failed (will be retried), "
-        f"{report.dead} given up, {report.remaining} still owed",
+        f"{report.dead} given up, {report.remaining} still owed"
+        + (f", {report.cancelled} cancelled (no longer configured)" if report.cancelled else ""),
         err=True,
     )
     return report

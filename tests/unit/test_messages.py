@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from notifier.messages import (
+    UNTITLED_CHANNEL_TITLE_CHARS,
     Alert,
     Message,
     MessageFormat,
@@ -355,3 +356,25 @@ def test_messages_are_plain_values() -> None:
     message = render(alert())
     assert replace(message, title="x").body == message.body
     assert message.format is MessageFormat.TEXT
+
+
+@pytest.mark.parametrize("format", ALL_FORMATS)
+def test_an_escaped_title_still_fits_the_untitled_channel_title_length(format: MessageFormat) -> None:
+    title = render(alert(title="*[<&>]*" * 80, company=None, locations=()), format, limits=(0, 4000)).title
+    assert len(title) <= UNTITLED_CHANNEL_TITLE_CHARS
+    assert title.endswith("…")
+    if format is MessageFormat.MARKDOWN:
+        assert not unescaped(r"[\[\]*<>]", title.replace("\\\\", ""))
+
+
+@pytest.mark.parametrize("format", ALL_FORMATS)
+@pytest.mark.parametrize("limits", [ROOMY, (0, 32768)])
+def test_room_wide_mentions_never_ping_in_any_format(format: MessageFormat, limits: tuple[int, int]) -> None:
+    message = render(
+        alert(title="Intern @everyone @here", company="@room Co", description_text="@channel @all hi"),
+        format,
+        limits=limits,
+    )
+    for text in (message.title, message.body):
+        assert not re.search(r"@(everyone|here|room|channel|all)\b", text)
+    assert "@\u200beveryone" in message.title and "@\u200bchannel" in message.body
