@@ -116,7 +116,7 @@ def deliver_now(config: Config) -> DeliveryReport:
     click.echo(
         f"alerts: {report.sent} sent, {report.failed} failed (will be retried), "
         f"{report.dead} given up, {report.remaining} still owed"
-        + (f", {report.cancelled} cancelled (no longer configured)" if report.cancelled else ""),
+        + (f", {report.cancelled} cancelled (no longer owed)" if report.cancelled else ""),
         err=True,
     )
     return report
