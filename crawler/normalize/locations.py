@@ -184,6 +184,16 @@ def _workplace(value: str) -> str | None:
 _cached_workplace: Final = lru_cache(maxsize=16_384)(_workplace)
 
 
+def workplace_of(stated: str | None, places: list[str], locations: tuple[Location, ...]) -> str | None:
+    """The board's own workplace word, else what the location texts say ("Remote", "Hybrid - Sydney")."""
+    workplace = workplace_from(stated)
+    if workplace is None and places:
+        workplace = workplace_from(" / ".join(places))
+    if workplace is None and locations and all(place.remote for place in locations):
+        workplace = "remote"
+    return workplace
+
+
 @lru_cache(maxsize=65_536)
 def _parse_text(text: str, hint: str | None) -> tuple[Location, ...]:
     """Cached: a crawl sees the same few hundred location strings over and over."""

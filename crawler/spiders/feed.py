@@ -26,7 +26,7 @@ from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, ListingError, PostingError, quoted_json
 from crawler.spiders._cutoff import check_xml_whole
-from crawler.spiders.jsonld import posting_from_jsonld
+from crawler.spiders._jobposting import posting_from_jsonld
 from rolewatch.config import Duration, SourceOptions, http_url
 from rolewatch.domain import Posting, Salary, WorkRights
 

@@ -15,8 +15,9 @@ from scrapy import Request
 from scrapy.http import Response, TextResponse
 
 from crawler.normalize.dates import parse_datetime
+from crawler.normalize.descriptions import describe_html, describe_text
 from crawler.normalize.employment import employment_type
-from crawler.normalize.locations import parse_locations
+from crawler.normalize.locations import parse_locations, workplace_of
 from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text
 from crawler.normalize.text import clean_text, html_to_text
@@ -24,15 +25,8 @@ from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, ListingError, ListingTruncated, PostingError
 from crawler.spiders._cutoff import check_html_whole
+from crawler.spiders._options import OptionBlock, paths_need_base, rehost
 from crawler.spiders._paging import stop_at_repeat
-from crawler.spiders.json import (
-    OptionBlock,
-    describe_html,
-    describe_text,
-    paths_need_base,
-    rehost,
-    workplace_of,
-)
 from rolewatch.config import SourceOptions, WebUrl
 from rolewatch.domain import Posting, WorkRights
 

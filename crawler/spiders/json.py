@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from copy import deepcopy
 from datetime import UTC, datetime
 from functools import lru_cache
-from html import escape
 from typing import Annotated, Any, Literal
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import jmespath
 from jmespath import exceptions as jmespath_errors
 from jmespath.functions import Functions
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -30,11 +26,12 @@ from scrapy.http import Response
 from w3lib.url import add_or_replace_parameter
 
 from crawler.normalize.dates import parse_datetime
+from crawler.normalize.descriptions import describe
 from crawler.normalize.employment import employment_type
-from crawler.normalize.locations import parse_locations, workplace_from
+from crawler.normalize.locations import parse_locations, workplace_of
 from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text, salary_from_range
-from crawler.normalize.text import clean_text, html_to_text, sanitize_html, unescape_entities
+from crawler.normalize.text import clean_text
 from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
 from crawler.spider import (
@@ -47,9 +44,10 @@ from crawler.spider import (
     json_request,
     quoted_json,
 )
+from crawler.spiders._options import OptionBlock, paths_need_base, rehost
 from crawler.spiders._paging import read_page
 from rolewatch.config import SourceOptions, WebUrl
-from rolewatch.domain import Location, Posting, Salary, WorkRights
+from rolewatch.domain import Posting, Salary, WorkRights
 
 # Request meta keys: the page state travels with each request (the base class replaces callbacks).
 _PAGE = "json_page"  # 1 for the first request, 2 for the next…
@@ -58,10 +56,6 @@ _SEEN = "json_seen"  # items read on the pages before this one
 _VISITED = "json_visited"  # next links / cursors already followed (a cycle is the end)
 _URL = "json_url"  # the URL before this page's parameters were added
 _ORIGIN = "json_origin"  # this page's URL on the real service, before `base_url` moved it
-
-_HTML_TAG = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9-]*|/[a-zA-Z]|!--)")
-_ESCAPED_TAG = re.compile(r"&lt;(?:[a-zA-Z][a-zA-Z0-9-]*|/[a-zA-Z])")
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 # --- expressions: compiled when the configuration is validated ---------------------------------
@@ -131,12 +125,6 @@ def truthy(value: Any) -> bool:
 
 
 # --- options -----------------------------------------------------------------------------------
-
-
-class OptionBlock(BaseModel):
-    """Nested option blocks refuse unknown keys, like every other part of the configuration."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class SalaryFields(OptionBlock):
@@ -242,12 +230,6 @@ class Paging(OptionBlock):
     @property
     def page_size_param(self) -> str | None:
         return self.size_param if self.type == "page" else self.limit_param
-
-
-def paths_need_base(urls: Iterable[str], info: ValidationInfo) -> None:
-    """A `/path` names no host by itself; `base_url` (validated first, by the base class) must."""
-    if not info.data.get("base_url") and any(url.startswith("/") for url in urls):
-        raise ValueError("a /path needs `base_url`, the host it is on")
 
 
 def service_url(url: str, base_url: str | None) -> str:
@@ -487,15 +469,7 @@ class JsonSpider(BoardSpider[Options]):
         return structured or parse_salary_text(stated, default_currency=currency)
 
 
-# --- helpers the html type shares --------------------------------------------------------------
-
-
-def rehost(url: str, base_url: str | None) -> str:
-    """`url` on `base_url`'s scheme and host (a mirror, a proxy, a test server); unchanged without one."""
-    if not base_url:
-        return url
-    base, target = urlsplit(base_url.rstrip("/")), urlsplit(url)
-    return urlunsplit((base.scheme, base.netloc, base.path + target.path, target.query, target.fragment))
+# --- reading values --------------------------------------------------------------------------------
 
 
 def flat_text(value: Any) -> str | None:
@@ -519,40 +493,6 @@ def place_texts(value: Any) -> list[str]:
     if isinstance(value, list):
         return [place for part in value for place in place_texts(part)]
     return []
-
-
-def workplace_of(stated: str | None, places: list[str], locations: tuple[Location, ...]) -> str | None:
-    """The board's own workplace word, else what the location texts say ("Remote", "Hybrid - Sydney")."""
-    workplace = workplace_from(stated)
-    if workplace is None and places:
-        workplace = workplace_from(" / ".join(places))
-    if workplace is None and locations and all(place.remote for place in locations):
-        workplace = "remote"
-    return workplace
-
-
-def describe(value: Any) -> tuple[str, str]:
-    """(sanitised HTML, plain text) for a description given as HTML, entity-escaped HTML or plain text."""
-    if isinstance(value, list):
-        value = "\n\n".join(part for part in value if isinstance(part, str))
-    if not isinstance(value, str) or not value.strip():
-        return "", ""
-    if not _HTML_TAG.search(value) and _ESCAPED_TAG.search(value):
-        value = unescape_entities(value)  # HTML escaped once more, as some APIs send it
-    return describe_html(value) if _HTML_TAG.search(value) else describe_text(value)
-
-
-def describe_html(value: str) -> tuple[str, str]:
-    """Board HTML as (sanitised HTML, plain text): scripts, styles and handlers never survive."""
-    html = sanitize_html(value)
-    return html, html_to_text(html)
-
-
-def describe_text(value: str) -> tuple[str, str]:
-    """Plain text as (escaped HTML paragraphs, text); markup-looking text stays text, never markup."""
-    paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(value.replace("\r\n", "\n")) if p.strip()]
-    html = "".join(f"<p>{escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
-    return html, html_to_text(html)
 
 
 def _identifier(value: Any) -> str | None:

@@ -7,32 +7,26 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import extruct
 import lxml.etree
 import lxml.html
-import pycountry
 from extruct.jsonld import JsonLdExtractor
 from parsel import Selector
 from pydantic import Field, field_validator, model_validator
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
-from crawler.normalize.dates import parse_datetime
-from crawler.normalize.employment import employment_type
-from crawler.normalize.locations import parse_locations
-from crawler.normalize.rights import sponsorship_from_text
-from crawler.normalize.salary import parse_salary_text, salary_from_range
-from crawler.normalize.text import clean_text, html_to_text, sanitize_html, unescape_entities
+from crawler.normalize.text import clean_text
 from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
-from crawler.spider import Board, BoardSpider, ListingError, ListingTruncated, PostingError
+from crawler.spider import Board, BoardSpider, ListingError, ListingTruncated
 from crawler.spiders._cutoff import check_html_whole, xml_cut_off
+from crawler.spiders._jobposting import as_list, first_of, posting_from_jsonld, text_of, texts_of
 from rolewatch.config import SourceOptions, http_url
-from rolewatch.domain import Location, Posting, Salary, WorkRights
+from rolewatch.domain import Posting
 
 #: Request meta key: what a response is (a start page, a detail page, a sitemap).
 _KIND = "jsonld_kind"
@@ -48,13 +42,6 @@ _CUT_SITEMAP_PARSER = lxml.etree.XMLParser(
 )
 #: Depth at which walking nested JSON-LD stops (hostile or cyclic-looking markup).
 MAX_DEPTH = 12
-#: JobPosting properties that are not part of the normalised posting but worth keeping.
-EXTRA_FIELDS = (
-    "industry", "occupationalCategory", "directApply", "jobLocationType", "workHours", "jobStartDate",
-    "experienceRequirements", "educationRequirements",
-)  # fmt: skip
-_ESCAPED_MARKUP = re.compile(r"&lt;/?[a-zA-Z][a-zA-Z0-9]*(?:\s[^&]*)?/?&gt;")
-_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 _WRAPPERS = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
 
 
@@ -276,11 +263,13 @@ def records(postings: list[dict[str, Any]], page: str) -> Iterator[dict[str, Any
     Several postings on one page that name neither an identifier nor a URL of their own
     would share the page's URL as their id; each then carries its title as an anchor.
     """
-    anonymous = [p for p in postings if not _identifier(p.get("identifier")) and not _text(p.get("url"))]
+    anonymous = [p for p in postings if not _identifier(p.get("identifier")) and not text_of(p.get("url"))]
     for posting in postings:
         record: dict[str, Any] = {"page": page, "posting": posting}
         if len(anonymous) > 1 and posting in anonymous:
-            record["anchor"] = clean_text(_text(posting.get("title")) or _text(posting.get("name"))).lower()
+            record["anchor"] = clean_text(
+                text_of(posting.get("title")) or text_of(posting.get("name"))
+            ).lower()
         record["id"] = posting_identity(record)  # named in messages about the record
         yield record
 
@@ -310,7 +299,7 @@ def _walk(node: Any, page: Page, depth: int) -> None:
         page.postings.append(node)
         return
     if types & {"ItemList", "DataFeed"}:
-        for element in _as_list(node.get("itemListElement")) + _as_list(node.get("dataFeedElement")):
+        for element in as_list(node.get("itemListElement")) + as_list(node.get("dataFeedElement")):
             _list_element(element, page, depth + 1)
         return
     for key, value in node.items():
@@ -432,7 +421,7 @@ def _web_url(raw: str, base: str) -> str | None:
     return url if url and url.startswith(("http://", "https://")) else None
 
 
-# --- one JobPosting as a Posting -----------------------------------------------------------------
+# --- which posting a record is --------------------------------------------------------------------
 
 
 def posting_identity(record: Mapping[str, Any]) -> str:
@@ -442,186 +431,16 @@ def posting_identity(record: Mapping[str, Any]) -> str:
     identifier = _identifier(posting.get("identifier"))
     if identifier:
         return identifier
-    own = canonical_url(_text(posting.get("url")) or None, base=page)
+    own = canonical_url(text_of(posting.get("url")) or None, base=page)
     if own:
         return own
     where = canonical_url(page) or page
     return f"{where}#{record['anchor']}" if record.get("anchor") else where
 
 
-def posting_from_jsonld(
-    posting: Mapping[str, Any],
-    *,
-    source: str,
-    external_id: str,
-    page: str | None,
-    company: str | None = None,
-    now: datetime | None = None,
-) -> Posting:
-    """One schema.org JobPosting as a Posting; a `validThrough` already past closes it."""
-    title = _clean(_text(posting.get("title")) or _text(posting.get("name")))
-    if not title:
-        raise PostingError("'title' is missing or blank")
-    markup = sanitize_html(description_html(posting.get("description")))
-    text = html_to_text(markup)
-    url = canonical_url(_text(posting.get("url")) or None, base=page) or canonical_url(page)
-    locations, remote = locations_of(posting)
-    deadline = parse_datetime(_text(posting.get("validThrough")) or None)
-    sponsorship = sponsorship_from_text(text)
-    extra = {key: posting[key] for key in EXTRA_FIELDS if posting.get(key) not in (None, "", [])}
-    if page and canonical_url(page) != url:
-        extra["page"] = page
-    return Posting(
-        source=source,
-        external_id=external_id,
-        title=title,
-        url=url,
-        apply_url=url,
-        company=company_of(posting) or company,
-        locations=locations,
-        workplace="remote" if remote else None,
-        employment_type=employment_type(", ".join(_texts(posting.get("employmentType"))) or None, title),
-        salary=salary_of(posting),
-        posted_at=parse_datetime(_text(posting.get("datePosted")) or None),
-        deadline=deadline,
-        work_rights=WorkRights(sponsorship=sponsorship) if sponsorship else None,
-        description_text=text,
-        description_html=markup,
-        extra=extra,
-        closed=deadline is not None and deadline < (now or datetime.now(UTC)),
-    )
-
-
-def description_html(value: Any) -> str:
-    """The description as HTML; one that arrives entity-escaped (`&lt;p&gt;`) is unescaped once."""
-    text = value if isinstance(value, str) else _text(value)
-    if "<" not in text and _ESCAPED_MARKUP.search(text):
-        return unescape_entities(text)
-    return text
-
-
-def company_of(posting: Mapping[str, Any]) -> str | None:
-    organization = _first(posting.get("hiringOrganization"))
-    name = organization.get("name") if isinstance(organization, Mapping) else organization
-    return _clean(_text(name)) or None
-
-
-def locations_of(posting: Mapping[str, Any]) -> tuple[tuple[Location, ...], bool]:
-    """Places from `jobLocation`, remote areas from `applicantLocationRequirements`; and whether remote."""
-    remote = any("telecommute" in value.lower() for value in _texts(posting.get("jobLocationType")))
-    found: dict[Location, None] = {}
-    for place in _as_list(posting.get("jobLocation")):
-        found.update(dict.fromkeys(_place(place)))
-    areas = [_text(area.get("name") if isinstance(area, Mapping) else area)
-             for area in _as_list(posting.get("applicantLocationRequirements"))]  # fmt: skip
-    if remote:
-        for area in filter(None, areas):
-            found.update(dict.fromkeys(parse_locations(f"Remote, {area}")))
-        if not any(location.remote for location in found):
-            found[Location("Remote", remote=True)] = None
-    return tuple(found), remote
-
-
-def _place(place: Any) -> tuple[Location, ...]:
-    """One Place: its PostalAddress read as "locality, region" with the country code as the hint."""
-    if isinstance(place, str):
-        return parse_locations(place)
-    if not isinstance(place, Mapping):
-        return ()
-    address = _first(place.get("address"))
-    if isinstance(address, str):
-        return parse_locations(address)
-    if not isinstance(address, Mapping):
-        name = _text(place.get("name"))
-        return parse_locations(name) if name else ()
-    locality = clean_text(_text(address.get("addressLocality")))
-    region = clean_text(_text(address.get("addressRegion")))
-    country = country_code(address.get("addressCountry"))
-    text = ", ".join(part for part in (locality, region) if part)
-    if not text:
-        named = country_name(address.get("addressCountry"))
-        return parse_locations(named) if named else ()
-    for attempt in (text, locality):
-        found = parse_locations(attempt, country_hint=country) if attempt else ()
-        if (
-            found
-            and (found[0].city or not locality)
-            and (country is None or found[0].country in (country, None))
-        ):
-            best = found[0]
-            return (Location(best.name, best.city, best.region, best.country or country, best.remote),)
-    return (Location(locality or text, city=locality or None, country=country),)
-
-
-def country_code(value: Any) -> str | None:
-    """ISO 3166 alpha-2 from a code ("ES", "ESP"), a name ("United States") or a Country object.
-
-    A short string is only ever read as a code: "B" is a stray letter, not some country's region.
-    """
-    name = country_name(value)
-    code = name.upper()
-    country = None
-    if len(code) == 2:
-        country = pycountry.countries.get(alpha_2="GB" if code == "UK" else code)
-    elif len(code) == 3:
-        country = pycountry.countries.get(alpha_3=code)
-    if country is not None:
-        return str(country.alpha_2)
-    if len(code) <= 3:
-        return None
-    try:
-        return str(pycountry.countries.lookup(name).alpha_2)
-    except LookupError:
-        found = parse_locations(name)
-        only = found[0] if len(found) == 1 else None
-        return only.country if only and not only.city and not only.region else None
-
-
-def country_name(value: Any) -> str:
-    value = _first(value)
-    if isinstance(value, Mapping):
-        value = value.get("name") or value.get("identifier")
-    return clean_text(_text(value))
-
-
-def salary_of(posting: Mapping[str, Any]) -> Salary | None:
-    """`baseSalary` (else `estimatedSalary`) exactly as offered, in its own `unitText` period."""
-    for key in ("baseSalary", "estimatedSalary"):
-        for amount in _as_list(posting.get(key)):
-            salary = _money(amount, _text(posting.get("salaryCurrency")) or None)
-            if salary is not None:
-                return salary
-    return None
-
-
-def _money(amount: Any, currency: str | None) -> Salary | None:
-    if isinstance(amount, bool):
-        return None
-    if isinstance(amount, int | float):
-        return salary_from_range(amount, amount, currency, None)
-    if isinstance(amount, str):
-        return parse_salary_text(amount, default_currency=currency) or salary_from_range(
-            amount, amount, currency, None
-        )
-    if not isinstance(amount, Mapping):
-        return None
-    currency = _text(amount.get("currency")) or currency
-    value, unit = amount.get("value"), _text(amount.get("unitText")) or None
-    if isinstance(value, Mapping):  # a QuantitativeValue: one value, or minValue and maxValue
-        unit = _text(value.get("unitText")) or unit
-        low, high = value.get("minValue"), value.get("maxValue")
-        if low is None and high is None:
-            low = high = value.get("value")
-        if low is None and high is None:  # the bounds written beside it, on the MonetaryAmount
-            low, high = amount.get("minValue"), amount.get("maxValue")
-    else:
-        low, high = amount.get("minValue", value), amount.get("maxValue", value)
-    return salary_from_range(low, high, currency, unit)
-
-
 def _identifier(value: Any) -> str:
     """`identifier` as text: a PropertyValue's `value`, or the string or number itself."""
-    value = _first(value)
+    value = first_of(value)
     if isinstance(value, Mapping):
         value = value.get("value") if value.get("value") is not None else value.get("@id")
     if isinstance(value, bool) or value is None:
@@ -631,37 +450,7 @@ def _identifier(value: Any) -> str:
 
 def _types(node: Mapping[str, Any]) -> set[str]:
     """`@type` as bare names: "JobPosting" from "schema:JobPosting" or "http://schema.org/JobPosting"."""
-    return {re.split(r"[/:#]", value)[-1] for value in _texts(node.get("@type"))}
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _first(value: Any) -> Any:
-    items = _as_list(value)
-    return items[0] if items else None
-
-
-def _text(value: Any) -> str:
-    """A property as text: strings as they are, numbers written out, a language value's `@value`."""
-    value = _first(value)
-    if isinstance(value, Mapping):
-        value = value.get("@value")
-    if isinstance(value, bool) or value is None:
-        return ""
-    return str(value) if isinstance(value, str | int | float) else ""
-
-
-def _texts(value: Any) -> list[str]:
-    return [text for item in _as_list(value) if (text := _text(item))]
-
-
-def _clean(value: str) -> str:
-    """Whitespace-normalised, with entities a site escaped into plain text ("R&amp;D") decoded once."""
-    return clean_text(unescape_entities(value) if _ENTITY.search(value) else value)
+    return {re.split(r"[/:#]", value)[-1] for value in texts_of(node.get("@type"))}
 
 
 SOURCE_TYPE = SourceType(
