@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -559,6 +559,11 @@ class Config(_Strict):
     database: str = Field(
         "sqlite:///rolewatch.db", description="SQLAlchemy URL: sqlite:/// or postgresql+psycopg://"
     )
+    engine: Literal["local", "procrastinate"] = Field(
+        "local",
+        description="local: one daemon does everything; procrastinate: `run` schedules, `worker`s crawl "
+        "(PostgreSQL only)",
+    )
     defaults: Defaults = Field(default_factory=Defaults)
     sources: list[SourceConfig] = Field(default_factory=list)
     subscriptions: list[Subscription] = Field(default_factory=list)
@@ -574,6 +579,15 @@ class Config(_Strict):
     @classmethod
     def _supported_database(cls, value: str) -> str:
         return check_database_url(value)
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_needs_postgresql(cls, value: str, info: ValidationInfo) -> str:
+        """procrastinate keeps its jobs, locks and workers in PostgreSQL; SQLite cannot share them."""
+        database = str(info.data.get("database", ""))
+        if value == "procrastinate" and not database.startswith("postgres"):
+            raise ValueError("procrastinate needs a PostgreSQL database (postgresql+psycopg://…)")
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
