@@ -9,8 +9,10 @@ import pytest
 from scrapy import Request
 from scrapy.http import TextResponse
 
+from crawler.normalize.descriptions import describe
 from crawler.spider import Board, ListingError, PostingError
-from crawler.spiders.json import JsonSpider, describe, rehost, truthy
+from crawler.spiders._options import rehost
+from crawler.spiders.json import JsonSpider, truthy
 from rolewatch.config import ConfigError, parse_config
 from rolewatch.domain import Salary
 from tests.fixtures.json import QUOKKA_FIELDS, quokka_job, quokka_page

@@ -9,7 +9,8 @@ import pytest
 from scrapy.http import HtmlResponse, Response, TextResponse
 
 from crawler.spider import Board, ListingError, PostingError
-from crawler.spiders.jsonld import JsonLdSpider, country_code, read_page, read_sitemap, records
+from crawler.spiders._jobposting import country_code
+from crawler.spiders.jsonld import JsonLdSpider, read_page, read_sitemap, records
 from rolewatch.config import ConfigError, parse_config
 from rolewatch.domain import Location, Posting, Salary
 from tests.fixtures.jsonld import (
