@@ -25,6 +25,7 @@ from rolewatch.domain import (
 from storage.diff import field_changes
 from storage.history import last_sighting
 from storage.models import CrawlRow, EventRow, PostingRow, PostingVersionRow, SourceRow
+from storage.outbox import StoredAlert, load_alerts
 from storage.snapshot import locations_from, posting_from_snapshot, salary_from, work_rights_from
 
 if TYPE_CHECKING:
@@ -427,6 +428,15 @@ def list_events(
     with Session(engine) as session:
         events = [_event(row) for row in session.execute(query)]
     return sorted(events, key=lambda event: event.id or 0)
+
+
+def events_after(engine: Engine, after: int) -> list[StoredAlert]:
+    """Every event recorded after event id `after`, oldest first, with its posting as stored now."""
+    with engine.connect() as connection:
+        query = select(EventRow.id).where(EventRow.id > after).order_by(EventRow.id)
+        ids = list(connection.execute(query).scalars())
+        found = load_alerts(connection, ids)
+    return [found[event_id] for event_id in ids if event_id in found]
 
 
 def _events_query() -> Select[*tuple[Any, ...]]:
