@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import OperationalError
+
+if TYPE_CHECKING:
+    from crawler.workers import CrawlWorkers
 
 # =================================================================================================
 # storage: a migrated database on SQLite and on PostgreSQL (the `engine` fixture runs a test on both)
@@ -156,6 +161,37 @@ def board_server() -> Iterator[BoardServer]:
     """A fresh board server per test; routes, answers and the request log start empty."""
     with BoardServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def crawl_workers() -> Iterator[CrawlWorkers]:
+    """Warm crawl workers, as the daemon keeps them: a test's crawls skip a worker's start-up (seconds
+    of imports on a loaded machine). Tests whose point is a fresh worker (its start, its death, its
+    time limit) start their own."""
+    from crawler.workers import CrawlWorkers
+
+    pool = CrawlWorkers()
+    yield pool
+    pool.close()
+
+
+def _live_crawl_workers() -> set[int]:
+    import psutil  # type: ignore[import-untyped]
+
+    live = set()
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if "crawler.child" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                live.add(child.pid)
+    return live
+
+
+@pytest.fixture
+def worker_pids() -> Callable[[], set[int]]:
+    """The live crawl workers this test started: the idle ones of the session's `crawl_workers`,
+    running before the test began, are not its own."""
+    before = _live_crawl_workers()
+    return lambda: _live_crawl_workers() - before
 
 
 # ===================================== end of crawler fixtures ===================================

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]
 import pytest
 import yaml
 from sqlalchemy import select
@@ -128,14 +127,6 @@ def configuration(server: BoardServer, path: Path, interval: str = "1h") -> Conf
     return parse_config(yaml.safe_dump(document))
 
 
-def worker_pids() -> set[int]:
-    return {
-        child.pid
-        for child in psutil.Process().children()
-        if "crawler.child" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE
-    }
-
-
 def titles(result: CrawlResult) -> list[str]:
     return sorted(posting.title for posting in result.postings)
 
@@ -164,7 +155,7 @@ def crawls(engine: Engine) -> list[tuple[str, str, str]]:
 
 
 def test_a_consumer_that_raises_mid_batch_retires_the_worker_and_the_next_batch_gets_its_own_results(
-    board_server: BoardServer, workers: CrawlWorkers
+    board_server: BoardServer, workers: CrawlWorkers, worker_pids: Callable[[], set[int]]
 ) -> None:
     boards = Boards(board_server)
     sources = resolved(
@@ -193,7 +184,10 @@ def test_a_consumer_that_raises_mid_batch_retires_the_worker_and_the_next_batch_
 
 
 def test_messages_of_another_batch_queued_ahead_of_a_batch_are_discarded_and_the_worker_retired(
-    board_server: BoardServer, workers: CrawlWorkers, caplog: pytest.LogCaptureFixture
+    board_server: BoardServer,
+    workers: CrawlWorkers,
+    caplog: pytest.LogCaptureFixture,
+    worker_pids: Callable[[], set[int]],
 ) -> None:
     """A correct worker never sends them now; if one ever did (a result and a `BatchDone` of an
     earlier batch, here put straight into its queue), the batch still gets its own results."""

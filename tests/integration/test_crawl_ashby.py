@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Location, Salary
 from tests.boardserver import BoardServer
 from tests.fixtures.ashby import (
@@ -70,11 +71,12 @@ def quokka_jobs() -> list[dict[str, object]]:
 
 def test_a_board_is_read_into_normalised_postings_unlisted_rows_left_out_and_then_304(
     board_server: BoardServer,
+    crawl_workers: CrawlWorkers,
 ) -> None:
     board_server.set_json(BOARD, ashby_board(quokka_jobs()))
     sources = resolved([{"name": "quokka", "type": "ashby", "board": "quokka", "base_url": board_server.url}])
 
-    (result,) = crawl_sources(sources)
+    (result,) = crawl_sources(sources, workers=crawl_workers)
 
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
     assert result.stats.errors == () and result.stats.items == 3, "isListed: false is no posting and no error"
@@ -111,12 +113,12 @@ def test_a_board_is_read_into_normalised_postings_unlisted_rows_left_out_and_the
     assert listing.headers["accept"] == "application/json"
 
     # one request is the whole board, so the server's validators vouch for all of it
-    (again,) = crawl_sources(sources, validators={"quokka": result.validators})
+    (again,) = crawl_sources(sources, validators={"quokka": result.validators}, workers=crawl_workers)
     assert again.verdict is CrawlVerdict.COMPLETE and again.unchanged and again.postings == ()
     assert board_server.requests_to(BOARD)[-1].status == 304
 
 
-def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
+def test_each_fault_gets_its_own_verdict(board_server: BoardServer, crawl_workers: CrawlWorkers) -> None:
     server = board_server
     server.fail("/posting-api/job-board/broken", 500, times=99)
     server.set_raw(
@@ -140,7 +142,7 @@ def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
         {"name": n.replace(" ", "-"), "type": "ashby", "board": n, "base_url": server.url} for n in names
     ]
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     def url(board: str) -> str:
         return f"GET {server.url}/posting-api/job-board/{board}?includeCompensation=true"

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import itertools
-import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import psutil  # type: ignore[import-untyped]
 import pytest
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlResult, CrawlVerdict
 from tests.boardserver import BoardServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.integration.crawling import resolved, with_limits
 
 
-def test_sources_on_one_host_share_one_download_slot(board_server: BoardServer) -> None:
+def test_sources_on_one_host_share_one_download_slot(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     """One spider per type crawls all its sources, so one host sees one request at a time, spaced."""
     names = ["alpha", "beta", "gamma"]
     for name in names:
@@ -31,7 +34,9 @@ def test_sources_on_one_host_share_one_download_slot(board_server: BoardServer) 
     sources = resolved(entries, concurrency_per_host=1, delay="0.6s")
     streamed: list[str] = []
 
-    results = crawl_sources(sources, on_result=lambda result: streamed.append(result.source))
+    results = crawl_sources(
+        sources, on_result=lambda result: streamed.append(result.source), workers=crawl_workers
+    )
 
     assert [r.source for r in results] == names, "results come back in the order of the sources"
     assert sorted(streamed) == sorted(names), "each result is streamed once, as it finishes"
@@ -47,7 +52,9 @@ def test_sources_on_one_host_share_one_download_slot(board_server: BoardServer) 
         assert after.received_at - before.received_at >= 0.6 * 0.5
 
 
-def test_a_killed_child_leaves_failed_results_and_no_hang(board_server: BoardServer) -> None:
+def test_a_killed_child_leaves_failed_results_and_no_hang(
+    board_server: BoardServer, worker_pids: Callable[[], set[int]]
+) -> None:
     board_server.set_json("/v1/boards/slow/jobs", greenhouse_board([]))
     board_server.hang("/v1/boards/slow/jobs", 60)
     sources = resolved(
@@ -62,7 +69,7 @@ def test_a_killed_child_leaves_failed_results_and_no_hang(board_server: BoardSer
     crawl = threading.Thread(target=lambda: results.extend(crawl_sources(sources, on_result=streamed.append)))
 
     crawl.start()
-    child = _wait_for_crawl_child(board_server, "/v1/boards/slow/jobs")
+    child = _wait_for_crawl_child(board_server, "/v1/boards/slow/jobs", worker_pids)
     child.send_signal(signal.SIGKILL)
     crawl.join(timeout=15)
 
@@ -77,7 +84,9 @@ def test_a_killed_child_leaves_failed_results_and_no_hang(board_server: BoardSer
         assert result.stats.errors == (result.reason,)
 
 
-def test_a_child_that_overruns_is_killed(board_server: BoardServer) -> None:
+def test_a_child_that_overruns_is_killed(
+    board_server: BoardServer, worker_pids: Callable[[], set[int]]
+) -> None:
     """A frozen child (SIGSTOP) is killed at max(timeout + request time-out) + grace; nothing hangs."""
     board_server.set_json("/v1/boards/frozen/jobs", greenhouse_board([]))
     board_server.hang("/v1/boards/frozen/jobs", 60)
@@ -92,7 +101,7 @@ def test_a_child_that_overruns_is_killed(board_server: BoardServer) -> None:
 
     began = time.monotonic()
     crawl.start()
-    child = _wait_for_crawl_child(board_server, "/v1/boards/frozen/jobs")
+    child = _wait_for_crawl_child(board_server, "/v1/boards/frozen/jobs", worker_pids)
     child.send_signal(signal.SIGSTOP)
     crawl.join(timeout=20)
 
@@ -104,30 +113,29 @@ def test_a_child_that_overruns_is_killed(board_server: BoardServer) -> None:
     assert not psutil.pid_exists(child.pid) or child.status() == psutil.STATUS_ZOMBIE
 
 
-def test_unknown_types_and_empty_batches_never_start_a_crawl() -> None:
-    assert crawl_sources([]) == []
+def test_unknown_types_and_empty_batches_never_start_a_crawl(crawl_workers: CrawlWorkers) -> None:
+    assert crawl_sources([], workers=crawl_workers) == []
     (source,) = resolved(
         [{"name": "acme", "type": "greenhouse", "board": "acme", "base_url": "http://127.0.0.1:9"}]
     )
     import dataclasses
 
-    (result,) = crawl_sources([dataclasses.replace(source, type="no-such-board")])
+    (result,) = crawl_sources([dataclasses.replace(source, type="no-such-board")], workers=crawl_workers)
     assert result.verdict is CrawlVerdict.FAILED and result.reason == "unknown source type 'no-such-board'"
     with pytest.raises(ValueError, match="unique"):
-        crawl_sources([source, source])
+        crawl_sources([source, source], workers=crawl_workers)
 
 
-def _wait_for_crawl_child(server: BoardServer, path: str, timeout_s: float = 15) -> psutil.Process:
-    """The crawl child once it is mid-crawl (its request reached the server)."""
+def _wait_for_crawl_child(
+    server: BoardServer, path: str, worker_pids: Callable[[], set[int]], timeout_s: float = 60
+) -> psutil.Process:
+    """The crawl child once it is mid-crawl (its request reached the server); a loaded machine may take
+    tens of seconds to start one (`crawler.workers.STARTUP_LIMIT_S`)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        children = [
-            child
-            for child in psutil.Process(os.getpid()).children()
-            if "crawler.child" in " ".join(child.cmdline())
-        ]
+        children = sorted(worker_pids())
         if children and server.requests_to(path):
-            return children[0]
+            return psutil.Process(children[0])
         time.sleep(0.05)
     raise AssertionError("the crawl child never reached the board server")
 

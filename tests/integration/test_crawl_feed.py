@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, EventType, Location, Salary
 from storage.diff import Policy, SourceState, apply_outcome, diff
 from tests.boardserver import BoardRequest, BoardServer, Handler, Reply
@@ -71,7 +72,9 @@ def quoll(server: BoardServer) -> dict[str, object]:
     return {"name": "quoll", "type": "feed", "url": f"{server.url}/jobs.rss", "company": "Quoll Conservancy"}
 
 
-def test_rss_atom_and_json_feed_items_are_normalised_and_revalidated(board_server: BoardServer) -> None:
+def test_rss_atom_and_json_feed_items_are_normalised_and_revalidated(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     server = board_server
     server.route("/jobs.rss", validated(rss_feed(QUOLL_ITEMS), RSS, etag='"q1"'))
     entry = atom_entry(
@@ -129,7 +132,7 @@ def test_rss_atom_and_json_feed_items_are_normalised_and_revalidated(board_serve
         },
     ]
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     feed = results["quoll"]
     assert feed.verdict is CrawlVerdict.COMPLETE, feed.reason
@@ -188,12 +191,16 @@ def test_rss_atom_and_json_feed_items_are_normalised_and_revalidated(board_serve
     (listing,) = server.requests_to("/jobs.rss")
     assert "application/rss+xml" in listing.headers["accept"]
     assert list(feed.validators) == [f"{server.url}/jobs.rss"]
-    (again,) = crawl_sources(resolved([quoll(server)]), validators={"quoll": feed.validators})
+    (again,) = crawl_sources(
+        resolved([quoll(server)]), validators={"quoll": feed.validators}, workers=crawl_workers
+    )
     assert again.verdict is CrawlVerdict.COMPLETE and again.unchanged and again.postings == ()
     assert server.requests_to("/jobs.rss")[-1].headers["if-none-match"] == '"q1"'
 
 
-def test_faults_get_their_verdicts_and_items_leaving_the_window_stay_open(board_server: BoardServer) -> None:
+def test_faults_get_their_verdicts_and_items_leaving_the_window_stay_open(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     server = board_server
     page = b"<!DOCTYPE html><html><body><h1>Jobs moved to our new site</h1></body></html>"
     server.set_raw("/html.rss", page, headers={"Content-Type": "text/html"})
@@ -212,7 +219,7 @@ def test_faults_get_their_verdicts_and_items_leaving_the_window_stay_open(board_
     entries = [{"name": n, "type": "feed", "url": server.url + paths.get(n, f"/{n}.rss")} for n in names]
     entries[-1]["max_age"] = "14d"
 
-    results = by_name(crawl_sources(resolved(entries, retries=0)))
+    results = by_name(crawl_sources(resolved(entries, retries=0), workers=crawl_workers))
 
     def url(name: str) -> str:
         return f"GET {server.url}{paths.get(name, f'/{name}.rss')}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Salary, WorkRights
 from tests.boardserver import BoardRequest, BoardServer, Handler, Reply, json_reply
 from tests.fixtures.gradconnection import (
@@ -69,7 +70,9 @@ def special_groups() -> list[dict[str, object]]:
     ]
 
 
-def test_follows_link_headers_skips_placeholders_and_normalises_campaigns(board_server: BoardServer) -> None:
+def test_follows_link_headers_skips_placeholders_and_normalises_campaigns(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     groups = [*special_groups(), *gc_groups(236, start=100)]
     board_server.route(SEARCH, paged_search(groups, link_host="https://au.gradconnection.com"))
     entries: list[dict[str, object]] = [
@@ -78,7 +81,7 @@ def test_follows_link_headers_skips_placeholders_and_normalises_campaigns(board_
          "base_url": board_server.url},
     ]  # fmt: skip
 
-    (result,) = crawl_sources(resolved(entries))
+    (result,) = crawl_sources(resolved(entries), workers=crawl_workers)
 
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
     assert len(result.postings) == 239, "236 + 3: the event and the notify-me placeholder are not postings"
@@ -134,7 +137,9 @@ def test_follows_link_headers_skips_placeholders_and_normalises_campaigns(board_
     assert quant.apply_url == f"{base}/track-link/{campaign_id(1004)}/"
 
 
-def test_fallback_padding_ends_the_listing_at_the_last_real_match(board_server: BoardServer) -> None:
+def test_fallback_padding_ends_the_listing_at_the_last_real_match(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     padded = gc_groups(2, start=10, title="Quantum Analyst") + gc_groups(8, start=500, title="Unrelated Role")
     spread = gc_groups(7, start=20, title="Actuarial Intern") + gc_groups(
         8, start=600, title="Unrelated Role"
@@ -158,7 +163,7 @@ def test_fallback_padding_ends_the_listing_at_the_last_real_match(board_server: 
         for q in ("quantum", "actuarial", "vague")
     ]
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     quantum = results["quantum"]
     assert quantum.verdict is CrawlVerdict.COMPLETE, quantum.reason
@@ -181,7 +186,9 @@ def test_fallback_padding_ends_the_listing_at_the_last_real_match(board_server: 
     )
 
 
-def test_caps_and_faults_get_their_own_verdicts(board_server: BoardServer) -> None:
+def test_caps_and_faults_get_their_own_verdicts(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     hostile = gc_groups(3, start=40)
     del hostile[1]["campaigns"][0]["title"]
     html = Reply(200, b"<html><body>Bad gateway</body></html>", {"Content-Type": "text/html"})
@@ -206,7 +213,7 @@ def test_caps_and_faults_get_their_own_verdicts(board_server: BoardServer) -> No
         for n in names
     ]  # fmt: skip
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     long = results["long"]
     assert long.verdict is CrawlVerdict.PARTIAL and len(long.postings) == 20

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Location, Salary
 from tests.boardserver import BoardServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
@@ -42,10 +43,12 @@ def koala_source(server: BoardServer) -> dict[str, object]:
     return {"name": "koala", "type": "greenhouse", "board": "koala", "base_url": server.url}
 
 
-def test_a_board_is_read_into_normalised_postings(board_server: BoardServer) -> None:
+def test_a_board_is_read_into_normalised_postings(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     board_server.set_json(BOARD, greenhouse_board(koala_jobs()))
 
-    (result,) = crawl_sources(resolved([koala_source(board_server)]))
+    (result,) = crawl_sources(resolved([koala_source(board_server)]), workers=crawl_workers)
 
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
     assert (result.reason, result.unchanged) == ("", False)
@@ -92,17 +95,18 @@ def test_a_board_is_read_into_normalised_postings(board_server: BoardServer) -> 
 
 def test_an_unchanged_board_answers_304_and_an_updated_at_bump_keeps_fingerprints(
     board_server: BoardServer,
+    crawl_workers: CrawlWorkers,
 ) -> None:
     """Three crawls from one test process: no reactor restart problem, one child per crawl."""
     board_server.set_json(BOARD, greenhouse_board(koala_jobs()))
     sources = resolved([koala_source(board_server)])
 
-    (first,) = crawl_sources(sources)
+    (first,) = crawl_sources(sources, workers=crawl_workers)
     (url,) = first.validators
     assert url.endswith("/v1/boards/koala/jobs?content=true")
     assert set(first.validators[url]) == {"etag", "last_modified"}
 
-    (second,) = crawl_sources(sources, validators={"koala": first.validators})
+    (second,) = crawl_sources(sources, validators={"koala": first.validators}, workers=crawl_workers)
     assert second.verdict is CrawlVerdict.COMPLETE and second.unchanged
     assert second.postings == () and second.stats.not_modified == 1
     assert second.validators == first.validators
@@ -113,7 +117,7 @@ def test_an_unchanged_board_answers_304_and_an_updated_at_bump_keeps_fingerprint
 
     # Greenhouse bulk-bumps updated_at: a new body (so a 200), but no posting really changed.
     board_server.set_json(BOARD, greenhouse_board(koala_jobs(updated_at="2026-08-02T10:00:00-04:00")))
-    (third,) = crawl_sources(sources, validators={"koala": first.validators})
+    (third,) = crawl_sources(sources, validators={"koala": first.validators}, workers=crawl_workers)
     assert third.verdict is CrawlVerdict.COMPLETE and not third.unchanged
     assert board_server.requests_to(BOARD)[-1].status == 200
     assert third.validators[url]["etag"] != first.validators[url]["etag"]
@@ -122,7 +126,9 @@ def test_an_unchanged_board_answers_304_and_an_updated_at_bump_keeps_fingerprint
     assert {p.extra["updated_at"] for p in third.postings} == {"2026-08-02T10:00:00-04:00"}
 
 
-def test_each_fault_gets_its_own_verdict_and_message(board_server: BoardServer) -> None:
+def test_each_fault_gets_its_own_verdict_and_message(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     """Many sources of one type, one host, one crawl: each fault stays with its own source."""
     server = board_server
     server.set_json("/v1/boards/fine/jobs", greenhouse_board(koala_jobs()))
@@ -159,7 +165,7 @@ def test_each_fault_gets_its_own_verdict_and_message(board_server: BoardServer) 
     )
 
     began = time.monotonic()
-    results = by_name(crawl_sources(sources))
+    results = by_name(crawl_sources(sources, workers=crawl_workers))
     elapsed = time.monotonic() - began
 
     def url(board: str) -> str:

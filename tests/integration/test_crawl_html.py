@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Salary
 from tests.boardserver import BoardRequest, BoardServer, Handler, Reply
 from tests.fixtures.html import HTML, careers_page, opening, roles_table
@@ -51,7 +52,9 @@ def html_source(server: BoardServer, name: str, path: str = "/careers", **keys: 
     }
 
 
-def test_a_careers_page_is_read_across_its_pages_into_normalised_postings(board_server: BoardServer) -> None:
+def test_a_careers_page_is_read_across_its_pages_into_normalised_postings(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     first = careers_page(
         [
             opening(7, "Data <em>Scientist</em> Intern", places=("Sydney, NSW", "Remote")),
@@ -93,7 +96,7 @@ def test_a_careers_page_is_read_across_its_pages_into_normalised_postings(board_
     }  # fmt: skip
 
     began = datetime.now(UTC)
-    results = by_name(crawl_sources(resolved([numbat, table])))
+    results = by_name(crawl_sources(resolved([numbat, table]), workers=crawl_workers))
 
     result = results["numbat"]
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
@@ -145,6 +148,7 @@ def test_a_careers_page_is_read_across_its_pages_into_normalised_postings(board_
 
 def test_a_selector_that_matches_nothing_fails_and_each_fault_gets_its_own_verdict(
     board_server: BoardServer,
+    crawl_workers: CrawlWorkers,
 ) -> None:
     server = board_server
     redesigned = b"<html><body><div class='jobs-grid'><article>Data Analyst</article></div></body></html>"
@@ -181,7 +185,7 @@ def test_a_selector_that_matches_nothing_fails_and_each_fault_gets_its_own_verdi
         html_source(server, "binary", "/binary"),
     ]
 
-    results = by_name(crawl_sources(resolved(entries, retries=0)))
+    results = by_name(crawl_sources(resolved(entries, retries=0), workers=crawl_workers))
 
     def label(path: str) -> str:
         return f"GET {server.url}{path}"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Salary
 from tests.boardserver import BoardRequest, BoardServer, Handler, Reply, json_reply
 from tests.fixtures.json import QUOKKA_FIELDS, quokka_job, quokka_jobs, quokka_page
@@ -79,7 +80,9 @@ def quokka_source(server: BoardServer, name: str = "quokka", **keys: Any) -> dic
     }
 
 
-def test_a_paged_api_is_mapped_into_normalised_postings(board_server: BoardServer) -> None:
+def test_a_paged_api_is_mapped_into_normalised_postings(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     jobs = [
         quokka_job(101, "Data Scientist Intern", ["Sydney, NSW", "San Jose, CA"]),
         quokka_job(
@@ -107,7 +110,7 @@ def test_a_paged_api_is_mapped_into_normalised_postings(board_server: BoardServe
               "total": "meta.total"}  # fmt: skip
     source = quokka_source(board_server, paging=paging, closed_when="state == 'filled'")
 
-    (result,) = crawl_sources(resolved([source]))
+    (result,) = crawl_sources(resolved([source]), workers=crawl_workers)
 
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
     requests = board_server.requests_to("/api/jobs")
@@ -166,7 +169,9 @@ def test_a_paged_api_is_mapped_into_normalised_postings(board_server: BoardServe
     assert escaped.extra == {"requisition": "REQ-105", "tags": []}
 
 
-def test_post_offset_paging_in_the_body_and_next_link_and_cursor_paging(board_server: BoardServer) -> None:
+def test_post_offset_paging_in_the_body_and_next_link_and_cursor_paging(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     feed = [quokka_jobs(2, start=1), quokka_jobs(2, start=3), quokka_jobs(1, start=5)]
     board_server.route("/api/feed", by_next_link(feed))
     board_server.route("/api/looping", by_next_link(feed[:2], last_next="/api/looping?p=2"))
@@ -196,7 +201,7 @@ def test_post_offset_paging_in_the_body_and_next_link_and_cursor_paging(board_se
         api.route("/robots.txt", lambda _request: robots)
         api.route("/api/search", by_offset_in_body(quokka_jobs(7)))
         search["url"] = f"{api.url}/api/search?lang=en"
-        results = by_name(crawl_sources(resolved([search, linked, looping, cursor])))
+        results = by_name(crawl_sources(resolved([search, linked, looping, cursor]), workers=crawl_workers))
         sent = api.requests_to("/api/search")
 
     wombat = results["wombat"]
@@ -224,7 +229,7 @@ def test_post_offset_paging_in_the_body_and_next_link_and_cursor_paging(board_se
     assert len(board_server.requests_to("/api/looping")) == 2, "a last page linking to itself is the end"
 
 
-def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
+def test_each_fault_gets_its_own_verdict(board_server: BoardServer, crawl_workers: CrawlWorkers) -> None:
     server = board_server
     server.set_json("/wrong-shape", {"error": "unknown board", "code": 404})
     server.set_json("/not-a-list", {"data": {"jobs": {"id": 1, "name": "Analyst"}}})
@@ -258,7 +263,7 @@ def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
             entry["max_pages"] = 2
         entries.append(entry)
 
-    results = by_name(crawl_sources(resolved(entries, retries=0)))
+    results = by_name(crawl_sources(resolved(entries, retries=0), workers=crawl_workers))
 
     def label(name: str, query: str = "") -> str:
         return f"GET {server.url}/{name}{query}"

@@ -6,6 +6,7 @@ import html
 from datetime import UTC, datetime
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Location, Salary
 from tests.boardserver import BoardServer
 from tests.fixtures.jsonld import (
@@ -77,7 +78,9 @@ def serve_wombat(server: BoardServer) -> None:
     server.set_raw("/jobs/103", page(body=graduate), headers=HTML)
 
 
-def test_start_page_links_are_followed_and_each_detail_page_is_normalised(board_server: BoardServer) -> None:
+def test_start_page_links_are_followed_and_each_detail_page_is_normalised(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     serve_wombat(board_server)
     source = {
         "name": "wombat",
@@ -87,7 +90,7 @@ def test_start_page_links_are_followed_and_each_detail_page_is_normalised(board_
         "base_url": board_server.url,
     }
 
-    (result,) = crawl_sources(resolved([source]))
+    (result,) = crawl_sources(resolved([source]), workers=crawl_workers)
 
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
     assert (result.stats.requests, result.stats.items, result.stats.errors) == (5, 3, ())
@@ -139,7 +142,9 @@ def test_start_page_links_are_followed_and_each_detail_page_is_normalised(board_
     assert start.headers["accept"].startswith("text/html")
 
 
-def test_item_lists_sitemaps_caps_and_faults_each_get_their_verdict(board_server: BoardServer) -> None:
+def test_item_lists_sitemaps_caps_and_faults_each_get_their_verdict(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     server = board_server
     expired = job_posting(
         "Summer Research Intern",
@@ -189,7 +194,7 @@ def test_item_lists_sitemaps_caps_and_faults_each_get_their_verdict(board_server
         source("down", start_urls=["/down"]),
     ]
 
-    results = by_name(crawl_sources(resolved(entries, retries=0)))
+    results = by_name(crawl_sources(resolved(entries, retries=0), workers=crawl_workers))
 
     def url(path: str) -> str:
         return f"GET {server.url}{path}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Salary
 from tests.boardserver import BoardRequest, BoardServer, Handler, Reply, json_reply
 from tests.fixtures.boards import lever_posting, lever_postings
@@ -21,7 +22,9 @@ def paged(postings: list[dict[str, object]]) -> Handler:
     return handler
 
 
-def test_pages_until_a_short_page_and_normalises_postings(board_server: BoardServer) -> None:
+def test_pages_until_a_short_page_and_normalises_postings(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     intern = lever_posting(
         "5ac1a1e0-1111-4c4c-9d9d-000000000001",
         "Machine Learning Intern, Perception",
@@ -35,7 +38,7 @@ def test_pages_until_a_short_page_and_normalises_postings(board_server: BoardSer
             {"name": "bilby", "type": "lever", "site": "bilby", "base_url": board_server.url},
             {"name": "bilby-eu", "type": "lever", "site": "bilby-eu", "page_size": 50, "base_url": eu.url},
         ]
-        results = by_name(crawl_sources(resolved(entries)))
+        results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
         eu_pages = eu.requests_to("/v0/postings/bilby-eu")
 
     bilby = results["bilby"]
@@ -78,6 +81,7 @@ def test_pages_until_a_short_page_and_normalises_postings(board_server: BoardSer
 
 def test_a_failing_or_slow_second_page_keeps_the_first_and_an_error_object_fails(
     board_server: BoardServer,
+    crawl_workers: CrawlWorkers,
 ) -> None:
     first_page = lever_postings(10)
 
@@ -108,7 +112,7 @@ def test_a_failing_or_slow_second_page_keeps_the_first_and_an_error_object_fails
     sources = resolved(entries)
     sources[2] = with_limits(sources[2], timeout_s=2)
 
-    results = by_name(crawl_sources(sources))
+    results = by_name(crawl_sources(sources, workers=crawl_workers))
 
     flaky = results["flaky"]
     assert flaky.verdict is CrawlVerdict.PARTIAL

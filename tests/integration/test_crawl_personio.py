@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Location
 from tests.boardserver import BoardRequest, BoardServer, Handler, Reply
 from tests.fixtures.personio import personio_feed, personio_position
@@ -43,7 +44,9 @@ def wombat_feed() -> bytes:
     )
 
 
-def test_a_feed_is_read_into_normalised_postings_and_revalidated(board_server: BoardServer) -> None:
+def test_a_feed_is_read_into_normalised_postings_and_revalidated(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     board_server.route("/xml", validated(wombat_feed()))
     board_server.route("/de/xml", validated(personio_feed([personio_position(601, "Datenanalyst")])))
     entries = [
@@ -54,7 +57,7 @@ def test_a_feed_is_read_into_normalised_postings_and_revalidated(board_server: B
     ]  # fmt: skip
     sources = resolved(entries)
 
-    results = by_name(crawl_sources(sources))
+    results = by_name(crawl_sources(sources, workers=crawl_workers))
 
     result = results["wombat"]
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
@@ -100,12 +103,12 @@ def test_a_feed_is_read_into_normalised_postings_and_revalidated(board_server: B
     )
     assert planner.locations == (Location("Remote", None, None, "DE", remote=True),)
 
-    (again,) = crawl_sources(sources[:1], validators={"wombat": result.validators})
+    (again,) = crawl_sources(sources[:1], validators={"wombat": result.validators}, workers=crawl_workers)
     assert again.verdict is CrawlVerdict.COMPLETE and again.unchanged and again.postings == ()
     assert board_server.requests_to("/xml")[-1].status == 304
 
 
-def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
+def test_each_fault_gets_its_own_verdict(board_server: BoardServer, crawl_workers: CrawlWorkers) -> None:
     server = board_server
     feed = personio_feed([personio_position(701, "Data Analyst"), personio_position(702, "Data Engineer")])
     server.set_raw("/fine/xml", feed, headers={"Content-Type": XML})
@@ -128,7 +131,7 @@ def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
     names = ["fine", "maintenance", "cut", "json", "rss", "broken", "empty", "onebad", "missing"]
     entries = [{"name": n, "type": "personio", "company": n, "base_url": f"{server.url}/{n}"} for n in names]
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     def url(name: str) -> str:
         return f"GET {server.url}/{name}/xml?language=en"

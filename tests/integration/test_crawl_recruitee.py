@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Location, Salary
 from tests.boardserver import BoardServer
 from tests.fixtures.recruitee import recruitee_location, recruitee_offer, recruitee_offers
@@ -69,11 +70,13 @@ def quokka(server: BoardServer) -> dict[str, object]:
     return {"name": "quokka", "type": "recruitee", "company": "quokka", "base_url": server.url}
 
 
-def test_offers_are_normalised_and_closed_by_status_or_a_past_close_at(board_server: BoardServer) -> None:
+def test_offers_are_normalised_and_closed_by_status_or_a_past_close_at(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     board_server.set_json(OFFERS, recruitee_offers(quokka_offers(now)))
 
-    (result,) = crawl_sources(resolved([quokka(board_server)]))
+    (result,) = crawl_sources(resolved([quokka(board_server)]), workers=crawl_workers)
 
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
     postings = {p.external_id: p for p in result.postings}
@@ -129,13 +132,15 @@ def test_offers_are_normalised_and_closed_by_status_or_a_past_close_at(board_ser
     assert [(p.city, p.country) for p in advisor.locations] == [("Auckland", "NZ")]
 
 
-def test_an_unchanged_list_answers_304_and_a_reordering_is_only_sightings(board_server: BoardServer) -> None:
+def test_an_unchanged_list_answers_304_and_a_reordering_is_only_sightings(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     board_server.set_json(OFFERS, recruitee_offers(quokka_offers(now)))
     sources = resolved([quokka(board_server)])
 
-    (first,) = crawl_sources(sources)
-    (second,) = crawl_sources(sources, validators={"quokka": first.validators})
+    (first,) = crawl_sources(sources, workers=crawl_workers)
+    (second,) = crawl_sources(sources, validators={"quokka": first.validators}, workers=crawl_workers)
     assert second.verdict is CrawlVerdict.COMPLETE and second.unchanged
     assert board_server.requests_to(OFFERS)[-1].status == 304
 
@@ -144,7 +149,9 @@ def test_an_unchanged_list_answers_304_and_a_reordering_is_only_sightings(board_
     reordered[0]["updated_at"] = "2026-11-20 10:00:00 UTC"
     board_server.set_json(OFFERS, recruitee_offers(reordered))
     known = {"quokka": {p.external_id: p.raw_digest for p in first.postings}}
-    (third,) = crawl_sources(sources, validators={"quokka": first.validators}, known=known)
+    (third,) = crawl_sources(
+        sources, validators={"quokka": first.validators}, known=known, workers=crawl_workers
+    )
 
     assert third.verdict is CrawlVerdict.COMPLETE and not third.unchanged
     assert [p.external_id for p in third.postings] == ["1001"], "updated_at is a real edit, not noise"
@@ -155,7 +162,7 @@ def test_an_unchanged_list_answers_304_and_a_reordering_is_only_sightings(board_
     assert sorted(third.sightings) == ["1002", "1003", "1004", "1005", "1007"]
 
 
-def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
+def test_each_fault_gets_its_own_verdict(board_server: BoardServer, crawl_workers: CrawlWorkers) -> None:
     server = board_server
     now = datetime.now(UTC)
     server.set_json("/fine/api/offers/", recruitee_offers(quokka_offers(now)[:2]))
@@ -176,7 +183,7 @@ def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
     names = ["fine", "maintenance", "other", "broken", "cut", "empty", "onebad", "missing"]
     entries = [{"name": n, "type": "recruitee", "company": n, "base_url": f"{server.url}/{n}"} for n in names]
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     def url(name: str) -> str:
         return f"GET {server.url}/{name}/api/offers/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, WorkRights
 from tests.boardserver import BoardServer
 from tests.fixtures.boards import simplify_listing
@@ -29,7 +30,9 @@ GRADS = [simplify_listing("g1", "TikTok", "Software Engineer, New Grad", ["San J
          simplify_listing("g2", "TikTok", "Data Analyst", ["Sydney, NSW"])]  # fmt: skip
 
 
-def test_listings_are_normalised_closed_by_their_own_flags_and_revalidated(board_server: BoardServer) -> None:
+def test_listings_are_normalised_closed_by_their_own_flags_and_revalidated(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     board_server.set_json("/interns/listings.json", LISTINGS)
     board_server.set_json("/grads/listings.json", GRADS)
     entries = [
@@ -39,7 +42,7 @@ def test_listings_are_normalised_closed_by_their_own_flags_and_revalidated(board
     ]  # fmt: skip
     sources = resolved(entries)
 
-    results = by_name(crawl_sources(sources))
+    results = by_name(crawl_sources(sources, workers=crawl_workers))
 
     interns = results["interns"]
     assert interns.verdict is CrawlVerdict.COMPLETE, interns.reason
@@ -66,7 +69,7 @@ def test_listings_are_normalised_closed_by_their_own_flags_and_revalidated(board
     grads = {p.external_id: p.employment_type for p in results["grads"].postings}
     assert grads == {"g1": "graduate", "g2": None}  # no option: the title, else honestly unknown
 
-    (again,) = crawl_sources(sources[:1], validators={"interns": interns.validators})
+    (again,) = crawl_sources(sources[:1], validators={"interns": interns.validators}, workers=crawl_workers)
     assert again.verdict is CrawlVerdict.COMPLETE and again.unchanged and again.postings == ()
     last = board_server.requests_to("/interns/listings.json")[-1]
     assert (

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlResult, CrawlVerdict, Location, Salary
 from tests.boardserver import BoardRequest, BoardServer, Reply, json_reply
 from tests.fixtures.smartrecruiters import sr_detail, sr_page, sr_posting, sr_postings
@@ -84,7 +85,9 @@ CONTRACTOR = sr_posting(
 REMOVED = sr_posting("744000000000104", "Fleet Analyst")
 
 
-def test_postings_pages_details_closures_caps_and_faults(board_server: BoardServer) -> None:
+def test_postings_pages_details_closures_caps_and_faults(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     server = board_server
     serve(
         server,
@@ -117,7 +120,7 @@ def test_postings_pages_details_closures_caps_and_faults(board_server: BoardServ
         *(source(server, name) for name in ("broken", "maintenance", "unknown", "empty")),
     ]
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     wombat = results["wombat"]
     assert wombat.verdict is CrawlVerdict.COMPLETE, wombat.reason
@@ -190,6 +193,7 @@ def test_postings_pages_details_closures_caps_and_faults(board_server: BoardServ
 
 def test_a_recrawl_fetches_details_only_for_new_changed_or_still_missing_records(
     board_server: BoardServer,
+    crawl_workers: CrawlWorkers,
 ) -> None:
     server = board_server
     steady = sr_postings(12)
@@ -200,14 +204,14 @@ def test_a_recrawl_fetches_details_only_for_new_changed_or_still_missing_records
     sources = resolved(
         [source(server, "steady"), source(server, "moving"), source(server, "capped", max_details=3)]
     )
-    first = crawl_sources(sources)
+    first = crawl_sources(sources, workers=crawl_workers)
     assert [r.verdict for r in first] == [CrawlVerdict.COMPLETE, CrawlVerdict.COMPLETE, CrawlVerdict.PARTIAL]
     assert [len(detail_requests(server, name)) for name in ("steady", "moving", "capped")] == [12, 4, 3]
     server.clear_log()
 
     edited = {**moving[2], "name": "Operations Analyst 52 (Night Shift)"}
     serve(server, "moving", [*moving[:2], edited, moving[3]])
-    second = by_name(crawl_sources(sources, known=known_from(*first)))
+    second = by_name(crawl_sources(sources, known=known_from(*first), workers=crawl_workers))
 
     steady_again = second["steady"]
     assert steady_again.verdict is CrawlVerdict.COMPLETE, steady_again.reason

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Location, Salary
 from tests.boardserver import BoardRequest, BoardServer, Handler, Reply, json_reply
 from tests.fixtures.themuse import JOBS, muse_job, muse_jobs, muse_page, paged_jobs
@@ -39,7 +40,9 @@ def by_company(handlers: dict[str, Handler]) -> Handler:
     return handler
 
 
-def test_pages_in_order_with_filters_and_normalises_jobs(board_server: BoardServer) -> None:
+def test_pages_in_order_with_filters_and_normalises_jobs(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     intern = muse_job(11_300_201, "  Data Analyst Intern ", locations=("New York, NY", "Flexible / Remote"))
     grad = muse_job(
         11_300_202,
@@ -65,7 +68,7 @@ def test_pages_in_order_with_filters_and_normalises_jobs(board_server: BoardServ
          "base_url": board_server.url},
     ]  # fmt: skip
 
-    (result,) = crawl_sources(resolved(entries))
+    (result,) = crawl_sources(resolved(entries), workers=crawl_workers)
 
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
     assert len(result.postings) == 45
@@ -122,7 +125,9 @@ def one_job_a_page(page_count: int) -> Handler:
     return handler
 
 
-def test_the_page_cap_and_a_spent_rate_limit_make_crawls_partial(board_server: BoardServer) -> None:
+def test_the_page_cap_and_a_spent_rate_limit_make_crawls_partial(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     board_server.route(
         JOBS,
         by_company(
@@ -137,7 +142,7 @@ def test_the_page_cap_and_a_spent_rate_limit_make_crawls_partial(board_server: B
         for n in ("Big", "Limited")
     ]
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     big = results["big"]
     assert big.verdict is CrawlVerdict.PARTIAL
@@ -156,7 +161,7 @@ def test_the_page_cap_and_a_spent_rate_limit_make_crawls_partial(board_server: B
     )
 
 
-def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
+def test_each_fault_gets_its_own_verdict(board_server: BoardServer, crawl_workers: CrawlWorkers) -> None:
     hostile = muse_jobs(3)
     del hostile[1]["name"]
     html = Reply(200, b"<!doctype html><html><body>Oops</body></html>", {"Content-Type": "text/html"})
@@ -177,7 +182,7 @@ def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
         {"name": n.lower(), "type": "themuse", "company": n, "base_url": board_server.url} for n in names
     ]
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     assert results["shape"].verdict is CrawlVerdict.FAILED
     assert results["shape"].reason.endswith(

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Salary
 from tests.boardserver import BoardRequest, BoardServer, Handler, Reply, json_reply
 from tests.fixtures.tiktok import (
@@ -72,7 +73,9 @@ def bodies(server: BoardServer, keyword: str) -> list[dict[str, object]]:
     return [body for body in found if body["keyword"] == keyword]
 
 
-def test_pages_to_the_count_with_portal_headers_and_normalises_postings(board_server: BoardServer) -> None:
+def test_pages_to_the_count_with_portal_headers_and_normalises_postings(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     posts = [*special_posts(), *tiktok_posts(226, start=10)]
     board_server.route(SEARCH, paged_search(posts))
     entries: list[dict[str, object]] = [
@@ -82,7 +85,7 @@ def test_pages_to_the_count_with_portal_headers_and_normalises_postings(board_se
          "page_size": 50, "base_url": board_server.url},
     ]  # fmt: skip
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     every = results["tiktok-all"]
     assert every.verdict is CrawlVerdict.COMPLETE, every.reason
@@ -145,7 +148,9 @@ def test_pages_to_the_count_with_portal_headers_and_normalises_postings(board_se
     assert {tuple(b["recruitment_id_list"]) for b in intern_pages} == {("2",)}  # type: ignore[arg-type]
 
 
-def test_max_postings_makes_a_capped_read_partial(board_server: BoardServer) -> None:
+def test_max_postings_makes_a_capped_read_partial(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     board_server.route(SEARCH, paged_search(tiktok_posts(250)))
     entries: list[dict[str, object]] = [
         {
@@ -157,7 +162,7 @@ def test_max_postings_makes_a_capped_read_partial(board_server: BoardServer) -> 
         }
     ]
 
-    (result,) = crawl_sources(resolved(entries))
+    (result,) = crawl_sources(resolved(entries), workers=crawl_workers)
 
     assert result.verdict is CrawlVerdict.PARTIAL
     assert len(result.postings) == 120
@@ -165,7 +170,7 @@ def test_max_postings_makes_a_capped_read_partial(board_server: BoardServer) -> 
     assert "listing truncated: read 120 of 250 postings (max_postings)" in result.reason
 
 
-def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
+def test_each_fault_gets_its_own_verdict(board_server: BoardServer, crawl_workers: CrawlWorkers) -> None:
     hostile = tiktok_posts(3, title="Data Analyst")
     del hostile[1]["title"]
     html = Reply(200, b"<html><body>Service unavailable</body></html>", {"Content-Type": "text/html"})
@@ -186,7 +191,7 @@ def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
     names = ["invalid", "html", "broken", "shape", "empty", "nothing", "hostile"]
     entries = [{"name": n, "type": "tiktok", "keyword": n, "base_url": board_server.url} for n in names]
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     label = f"POST {board_server.url}{SEARCH}"
     assert results["invalid"].verdict is CrawlVerdict.FAILED

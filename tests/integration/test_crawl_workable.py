@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Location, Salary
 from tests.boardserver import BoardServer
 from tests.fixtures.workable import workable_account, workable_place, workable_row
@@ -53,10 +54,12 @@ def numbat(server: BoardServer) -> dict[str, object]:
     return {"name": "numbat", "type": "workable", "account": "numbat", "base_url": server.url}
 
 
-def test_rows_of_one_shortcode_become_one_posting_with_every_location(board_server: BoardServer) -> None:
+def test_rows_of_one_shortcode_become_one_posting_with_every_location(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     board_server.set_json(WIDGET, workable_account(numbat_rows()))
 
-    (result,) = crawl_sources(resolved([numbat(board_server)]))
+    (result,) = crawl_sources(resolved([numbat(board_server)]), workers=crawl_workers)
 
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
     assert (result.stats.requests, result.stats.items) == (1, 4), "five rows, four jobs"
@@ -102,17 +105,21 @@ def test_rows_of_one_shortcode_become_one_posting_with_every_location(board_serv
     )
 
 
-def test_digests_are_taken_on_the_merged_record_whatever_the_row_order(board_server: BoardServer) -> None:
+def test_digests_are_taken_on_the_merged_record_whatever_the_row_order(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     board_server.set_json(WIDGET, workable_account(numbat_rows()))
     sources = resolved([numbat(board_server)])
-    (first,) = crawl_sources(sources)
-    (second,) = crawl_sources(sources, validators={"numbat": first.validators})
+    (first,) = crawl_sources(sources, workers=crawl_workers)
+    (second,) = crawl_sources(sources, validators={"numbat": first.validators}, workers=crawl_workers)
     assert second.unchanged and board_server.requests_to(WIDGET)[-1].status == 304
 
     # Same jobs, rows in another order (a new body, so a 200): every job is only a sighting.
     board_server.set_json(WIDGET, workable_account(list(reversed(numbat_rows()))))
     known = {"numbat": {p.external_id: p.raw_digest for p in first.postings}}
-    (third,) = crawl_sources(sources, validators={"numbat": first.validators}, known=known)
+    (third,) = crawl_sources(
+        sources, validators={"numbat": first.validators}, known=known, workers=crawl_workers
+    )
 
     assert third.verdict is CrawlVerdict.COMPLETE and not third.unchanged
     assert board_server.requests_to(WIDGET)[-1].status == 200
@@ -120,7 +127,7 @@ def test_digests_are_taken_on_the_merged_record_whatever_the_row_order(board_ser
     assert sorted(third.sightings) == sorted(p.external_id for p in first.postings)
 
 
-def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
+def test_each_fault_gets_its_own_verdict(board_server: BoardServer, crawl_workers: CrawlWorkers) -> None:
     server = board_server
 
     def path(name: str) -> str:
@@ -142,7 +149,7 @@ def test_each_fault_gets_its_own_verdict(board_server: BoardServer) -> None:
     names = ["fine", "maintenance", "other", "broken", "empty", "onebad", "missing"]
     entries = [{"name": n, "type": "workable", "account": n, "base_url": f"{server.url}/{n}"} for n in names]
 
-    results = by_name(crawl_sources(resolved(entries)))
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
 
     def url(name: str) -> str:
         return f"GET {server.url}{path(name)}?details=true"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlResult, CrawlVerdict, Location, Salary
 from tests.boardserver import BoardRequest, BoardServer
 from tests.fixtures.workday import Tenant, wd_detail, wd_posting, wd_postings
@@ -65,7 +66,9 @@ CASUAL = wd_posting("JR-7103", "Warehouse Operator - Casual", "Bega", time_type=
 REMOVED = wd_posting("JR-7104", "Quality Technician", "Bega")
 
 
-def test_search_paging_details_dates_partitions_and_faults(board_server: BoardServer) -> None:
+def test_search_paging_details_dates_partitions_and_faults(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     server = board_server
     bilby = Tenant([INTERN, GRADUATE, CASUAL, REMOVED, *wd_postings(41)])
     serve(
@@ -130,7 +133,7 @@ def test_search_paging_details_dates_partitions_and_faults(board_server: BoardSe
         *(source(server, name) for name in ("broken", "maintenance", "refused", "empty", "onebad")),
     ]
 
-    results = by_name(crawl_sources(resolved(entries, timeout="60s")))
+    results = by_name(crawl_sources(resolved(entries, timeout="60s"), workers=crawl_workers))
 
     result = results["bilby"]
     assert result.verdict is CrawlVerdict.COMPLETE, result.reason
@@ -225,19 +228,20 @@ def test_search_paging_details_dates_partitions_and_faults(board_server: BoardSe
 
 def test_a_recrawl_skips_details_of_unchanged_postings_even_as_posted_on_ages(
     board_server: BoardServer,
+    crawl_workers: CrawlWorkers,
 ) -> None:
     server = board_server
     postings = wd_postings(25)
     serve(server, "steady", Tenant(postings))
     sources = resolved([source(server, "steady")])
-    (first,) = crawl_sources(sources)
+    (first,) = crawl_sources(sources, workers=crawl_workers)
     assert first.verdict is CrawlVerdict.COMPLETE and len(detail_requests(server, "steady")) == 25
     server.clear_log()
 
     aged = [{**p, "postedOn": "Posted 4 Days Ago"} for p in postings]  # every list record's text moved on
     aged[7] = {**aged[7], "title": "Production Operator 7 (Night Shift)"}
     serve(server, "steady", Tenant(aged))
-    (second,) = crawl_sources(sources, known=known_from(first))
+    (second,) = crawl_sources(sources, known=known_from(first), workers=crawl_workers)
 
     assert second.verdict is CrawlVerdict.COMPLETE, second.reason
     assert [r.path for r in detail_requests(server, "steady")] == [

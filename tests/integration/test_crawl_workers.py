@@ -33,18 +33,12 @@ def _board(server: BoardServer, name: str, titles: list[str]) -> ResolvedSource:
     return source
 
 
-def _worker_pids() -> set[int]:
-    return {
-        child.pid
-        for child in psutil.Process().children()
-        if "crawler.child" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE
-    }
-
-
-def test_one_warm_worker_serves_batch_after_batch(board_server: BoardServer, workers: CrawlWorkers) -> None:
+def test_one_warm_worker_serves_batch_after_batch(
+    board_server: BoardServer, workers: CrawlWorkers, worker_pids: Callable[[], set[int]]
+) -> None:
     source = _board(board_server, "koala", ["Data Analyst", "Research Intern"])
     workers.prestart()
-    (pid,) = _worker_pids()
+    (pid,) = worker_pids()
 
     (first,) = crawl_sources([source], workers=workers)
     _board(board_server, "koala", ["Data Analyst", "Research Intern", "Quant Intern"])
@@ -52,11 +46,11 @@ def test_one_warm_worker_serves_batch_after_batch(board_server: BoardServer, wor
 
     assert first.verdict is CrawlVerdict.COMPLETE and len(first.postings) == 2
     assert second.verdict is CrawlVerdict.COMPLETE and len(second.postings) == 3
-    assert workers.started == 1 and _worker_pids() == {pid}, "the second batch reused the warm worker"
+    assert workers.started == 1 and worker_pids() == {pid}, "the second batch reused the warm worker"
 
 
 def test_a_worker_killed_mid_batch_fails_that_batch_only(
-    board_server: BoardServer, workers: CrawlWorkers
+    board_server: BoardServer, workers: CrawlWorkers, worker_pids: Callable[[], set[int]]
 ) -> None:
     slow = _board(board_server, "slow", [])
     board_server.hang("/v1/boards/slow/jobs", 60)
@@ -65,7 +59,7 @@ def test_a_worker_killed_mid_batch_fails_that_batch_only(
     crawl = threading.Thread(target=lambda: results.extend(crawl_sources([slow], workers=workers)))
     crawl.start()
     _wait_for(lambda: bool(board_server.requests_to("/v1/boards/slow/jobs")))
-    (killed,) = _worker_pids()
+    (killed,) = worker_pids()
     psutil.Process(killed).kill()
     crawl.join(timeout=15)
 
@@ -79,11 +73,11 @@ def test_a_worker_killed_mid_batch_fails_that_batch_only(
     fine = _board(board_server, "fine", ["Graduate Engineer"])
     (after,) = crawl_sources([fine], workers=workers)
     assert after.verdict is CrawlVerdict.COMPLETE and after.postings[0].title == "Graduate Engineer"
-    assert workers.started == 2 and killed not in _worker_pids(), "a dead worker is never reused"
+    assert workers.started == 2 and killed not in worker_pids(), "a dead worker is never reused"
 
 
 def test_a_worker_that_overruns_is_killed_and_replaced(
-    board_server: BoardServer, workers: CrawlWorkers
+    board_server: BoardServer, workers: CrawlWorkers, worker_pids: Callable[[], set[int]]
 ) -> None:
     frozen = _board(board_server, "frozen", [])
     board_server.hang("/v1/boards/frozen/jobs", 60)
@@ -94,13 +88,13 @@ def test_a_worker_that_overruns_is_killed_and_replaced(
     )
     crawl.start()
     _wait_for(lambda: bool(board_server.requests_to("/v1/boards/frozen/jobs")))
-    (stopped,) = _worker_pids()
+    (stopped,) = worker_pids()
     psutil.Process(stopped).suspend()
     crawl.join(timeout=20)
 
     (result,) = results
     assert result.reason == "the crawl process overran its 3s time limit and was killed"
-    assert stopped not in _worker_pids()
+    assert stopped not in worker_pids()
     (after,) = crawl_sources([_board(board_server, "next", ["Analyst"])], workers=workers)
     assert after.verdict is CrawlVerdict.COMPLETE and workers.started == 2
 
@@ -110,7 +104,9 @@ def test_a_worker_that_overruns_is_killed_and_replaced(
     [Retirement(max_batches=2), Retirement(max_rss=1), Retirement(max_age_s=0)],
     ids=["batches", "memory", "age"],
 )
-def test_workers_retire_when_due(board_server: BoardServer, retirement: Retirement) -> None:
+def test_workers_retire_when_due(
+    board_server: BoardServer, retirement: Retirement, worker_pids: Callable[[], set[int]]
+) -> None:
     pool = CrawlWorkers(retirement)
     source = _board(board_server, "koala", ["Data Analyst"])
     try:
@@ -121,21 +117,21 @@ def test_workers_retire_when_due(board_server: BoardServer, retirement: Retireme
         assert pool.started == expected
     finally:
         pool.close()
-    _wait_for(lambda: not _worker_pids())
+    _wait_for(lambda: not worker_pids())
 
 
-def test_closing_the_pool_ends_its_idle_workers() -> None:
+def test_closing_the_pool_ends_its_idle_workers(worker_pids: Callable[[], set[int]]) -> None:
     pool = CrawlWorkers()
     pool.prestart(2)
-    assert len(_worker_pids()) == 2
+    assert len(worker_pids()) == 2
     pool.close()
-    _wait_for(lambda: not _worker_pids())
+    _wait_for(lambda: not worker_pids())
     (source,) = resolved(
         [{"name": "late", "type": "greenhouse", "board": "late", "base_url": "http://127.0.0.1:9"}]
     )
     (result,) = crawl_sources([source], workers=pool)
     assert result.verdict is CrawlVerdict.FAILED, "a closed pool still crawls, in a worker it then ends"
-    _wait_for(lambda: not _worker_pids())
+    _wait_for(lambda: not worker_pids())
 
 
 def _wait_for(condition: Callable[[], bool], timeout_s: float = 15) -> None:

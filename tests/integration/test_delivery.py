@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from crawler.workers import CrawlWorkers
 from notifier.outbox import deliver_due
 from rolewatch.config import Config, parse_config
 from rolewatch.pipeline import crawl_and_record
@@ -42,8 +43,8 @@ def serve(server: BoardServer, jobs: list[dict[str, Any]]) -> None:
     server.route(PATH, lambda request: json_reply(greenhouse_board(jobs)))
 
 
-def crawl(engine: Engine, config: Config) -> None:
-    crawl_and_record(engine, config, config.resolved_sources())
+def crawl(engine: Engine, config: Config, *, workers: CrawlWorkers) -> None:
+    crawl_and_record(engine, config, config.resolved_sources(), workers=workers)
 
 
 def statuses(engine: Engine) -> list[str]:
@@ -56,7 +57,11 @@ CHEF = greenhouse_job(102, "Head Chef", location="Melbourne, VIC")
 
 
 def test_each_subscription_hears_of_its_roles_once_per_channel(
-    engine: Engine, board_server: BoardServer, smtp_server: SmtpServer, webhook: Webhook
+    engine: Engine,
+    board_server: BoardServer,
+    smtp_server: SmtpServer,
+    webhook: Webhook,
+    crawl_workers: CrawlWorkers,
 ) -> None:
     serve(board_server, [INTERN, CHEF])
     config = config_for(
@@ -73,7 +78,7 @@ def test_each_subscription_hears_of_its_roles_once_per_channel(
             {"name": "nobody", "query": "astronaut", "notify": [webhook.url]},
         ],
     )
-    crawl(engine, config)
+    crawl(engine, config, workers=crawl_workers)
     report = deliver_due(engine, config)
     assert (report.sent, report.failed, report.remaining) == (3, 0, 0)
     titles = sorted(request.json["title"] for request in webhook.wait_for(2))
@@ -86,24 +91,24 @@ def test_each_subscription_hears_of_its_roles_once_per_channel(
     html = next(part for part in mail.walk() if part.get_content_type() == "text/html").get_content()
     assert "job-boards.greenhouse.io/koala/jobs/101" in html
 
-    crawl(engine, config)  # the same board again: nothing new, nothing sent again
+    crawl(engine, config, workers=crawl_workers)  # the same board again: nothing new, nothing sent again
     assert deliver_due(engine, config).sent == 0
     assert len(webhook.requests) == 2 and len(smtp_server.messages) == 1
 
 
 def test_a_channel_that_is_down_for_several_rounds_gets_every_alert_once(
-    engine: Engine, board_server: BoardServer, webhook: Webhook
+    engine: Engine, board_server: BoardServer, webhook: Webhook, crawl_workers: CrawlWorkers
 ) -> None:
     serve(board_server, [INTERN])
     config = config_for(board_server, engine, [{"name": "all", "notify": [webhook.url]}])
     webhook.respond_with(500)
-    crawl(engine, config)
+    crawl(engine, config, workers=crawl_workers)
     clock = datetime.now(UTC)
     for round_ in range(3):
         report = deliver_due(engine, config, now=clock + timedelta(seconds=10 * round_))
         assert (report.sent, report.failed) == (0, 1)
     serve(board_server, [INTERN, CHEF])
-    crawl(engine, config)
+    crawl(engine, config, workers=crawl_workers)
     webhook.respond_with(200)
     failing_since = len(webhook.requests)
     report = deliver_due(engine, config, now=clock + timedelta(minutes=5))
@@ -117,7 +122,7 @@ def test_a_channel_that_is_down_for_several_rounds_gets_every_alert_once(
 
 
 def test_a_hanging_or_refusing_channel_fails_in_bounded_time_and_the_other_channel_still_gets_it(
-    engine: Engine, board_server: BoardServer, webhook: Webhook
+    engine: Engine, board_server: BoardServer, webhook: Webhook, crawl_workers: CrawlWorkers
 ) -> None:
     serve(board_server, [INTERN])
     hanging, refused = Webhook(), Webhook()
@@ -127,7 +132,7 @@ def test_a_hanging_or_refusing_channel_fails_in_bounded_time_and_the_other_chann
         config = config_for(
             board_server, engine, [{"name": "all", "notify": [hanging.url, refused.url, webhook.url]}]
         )
-        crawl(engine, config)
+        crawl(engine, config, workers=crawl_workers)
         started = datetime.now(UTC)
         report = deliver_due(engine, config)
         assert (report.sent, report.failed) == (1, 2)
@@ -141,11 +146,11 @@ def test_a_hanging_or_refusing_channel_fails_in_bounded_time_and_the_other_chann
 
 
 def test_a_sender_that_dies_after_claiming_loses_nothing(
-    engine: Engine, board_server: BoardServer, webhook: Webhook
+    engine: Engine, board_server: BoardServer, webhook: Webhook, crawl_workers: CrawlWorkers
 ) -> None:
     serve(board_server, [INTERN])
     config = config_for(board_server, engine, [{"name": "all", "notify": [webhook.url]}])
-    crawl(engine, config)
+    crawl(engine, config, workers=crawl_workers)
     now = datetime.now(UTC)
     assert len(claim_due(engine, now, config.delivery.lease, 10)) == 1  # …and the process dies here
     assert deliver_due(engine, config, now=now).sent == 0, "claimed rows wait for their lease"
@@ -154,10 +159,14 @@ def test_a_sender_that_dies_after_claiming_loses_nothing(
 
 
 def test_a_channel_removed_from_the_configuration_is_cancelled_not_retried(
-    engine: Engine, board_server: BoardServer, webhook: Webhook
+    engine: Engine, board_server: BoardServer, webhook: Webhook, crawl_workers: CrawlWorkers
 ) -> None:
     serve(board_server, [INTERN])
-    crawl(engine, config_for(board_server, engine, [{"name": "all", "notify": [webhook.url]}]))
+    crawl(
+        engine,
+        config_for(board_server, engine, [{"name": "all", "notify": [webhook.url]}]),
+        workers=crawl_workers,
+    )
     config = config_for(board_server, engine, [{"name": "all", "notify": []}])
     report = deliver_due(engine, config)
     assert (report.sent, report.dead, report.cancelled) == (0, 0, 1)
@@ -168,13 +177,17 @@ HOSTILE_TITLE = "Intern <script>alert(1)</script> [click](javascript:alert(2)) @
 
 
 def test_hostile_postings_arrive_escaped_and_cut(
-    engine: Engine, board_server: BoardServer, smtp_server: SmtpServer, webhook: Webhook
+    engine: Engine,
+    board_server: BoardServer,
+    smtp_server: SmtpServer,
+    webhook: Webhook,
+    crawl_workers: CrawlWorkers,
 ) -> None:
     huge = "<p>" + ("Lorem ipsum dolor sit amet. " * 40_000) + "</p><script>steal()</script>"
     serve(board_server, [greenhouse_job(103, HOSTILE_TITLE, content_html=huge)])
     discord_like = webhook.url + "?format=markdown"
     config = config_for(board_server, engine, [{"name": "all", "notify": [smtp_server.url, discord_like]}])
-    crawl(engine, config)
+    crawl(engine, config, workers=crawl_workers)
     report = deliver_due(engine, config)
     assert report.sent == 2
     (mail,) = smtp_server.wait_for(1)
@@ -191,7 +204,7 @@ def test_hostile_postings_arrive_escaped_and_cut(
 
 @pytest.mark.parametrize("zone", ["Australia/Sydney", "America/New_York"])
 def test_a_daily_digest_waits_for_its_time_and_sends_one_message_grouped_by_company(
-    engine: Engine, board_server: BoardServer, webhook: Webhook, zone: str
+    engine: Engine, board_server: BoardServer, webhook: Webhook, zone: str, crawl_workers: CrawlWorkers
 ) -> None:
     serve(board_server, [INTERN, CHEF, greenhouse_job(104, "Data Engineer Intern", location="Sydney, NSW")])
     config = config_for(
@@ -199,7 +212,7 @@ def test_a_daily_digest_waits_for_its_time_and_sends_one_message_grouped_by_comp
         engine,
         [{"name": "daily", "notify": [webhook.url], "digest": "daily 08:00", "timezone": zone}],
     )
-    crawl(engine, config)
+    crawl(engine, config, workers=crawl_workers)
     assert deliver_due(engine, config).sent == 0, "a digest is not sent before its time"
     with Session(engine) as session:
         due_at = session.execute(select(func.min(OutboxRow.due_at))).scalar_one()

@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 
+from crawler.workers import CrawlWorkers
 from rolewatch.config import parse_config
 from rolewatch.domain import CrawlVerdict, EventType
 from rolewatch.pipeline import crawl_and_record
@@ -74,14 +75,16 @@ def open_count(engine: Any) -> int:
         return int(connection.execute(query).scalar_one())
 
 
-def test_faulty_crawls_never_close_postings(engine: Any, board_server: BoardServer) -> None:
+def test_faulty_crawls_never_close_postings(
+    engine: Any, board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
     config = configuration(board_server, engine.url.render_as_string(hide_password=False))
     for name in GREENHOUSE_FAULTS:
         board_server.set_json(greenhouse_path(name), healthy_board(name))
     second_page_fails = [False]
     board_server.route("/v0/postings/paged", lever_pages(lever_postings(OPEN_PER_BOARD), second_page_fails))
 
-    first = crawl_and_record(engine, config, config.resolved_sources())
+    first = crawl_and_record(engine, config, config.resolved_sources(), workers=crawl_workers)
     assert {r.source: r.verdict for r in first} == {s.name: CrawlVerdict.COMPLETE for s in config.sources}
     total_open = OPEN_PER_BOARD * len(config.sources)
     assert open_count(engine) == total_open
@@ -112,7 +115,7 @@ def test_faulty_crawls_never_close_postings(engine: Any, board_server: BoardServ
         "lever-paged": CrawlVerdict.PARTIAL,
     }
     for _ in range(config.defaults.close_after_misses):
-        records = crawl_and_record(engine, config, config.resolved_sources())
+        records = crawl_and_record(engine, config, config.resolved_sources(), workers=crawl_workers)
         assert {r.source: r.verdict for r in records} == expected, [(r.source, r.note) for r in records]
         closed = [e for r in records for e in r.events if e.type is EventType.CLOSED]
         assert closed == []

@@ -8,6 +8,7 @@ import yaml
 from sqlalchemy import func, select
 
 from crawler.run import crawl_sources
+from crawler.workers import CrawlWorkers
 from rolewatch.config import parse_config
 from rolewatch.domain import EventType
 from rolewatch.pipeline import crawl_and_record
@@ -45,34 +46,36 @@ def versions(engine: Any) -> int:
 
 
 def test_edit_bump_remove_reorder_and_readd_through_the_pipeline(
-    engine: Any, board_server: BoardServer
+    engine: Any, board_server: BoardServer, crawl_workers: CrawlWorkers
 ) -> None:
     config = config_for(board_server, engine)
     jobs = [greenhouse_job(n, f"Data Scientist Intern {n}") for n in range(30)]
     serve(board_server, jobs)
-    (first,) = crawl_and_record(engine, config, config.resolved_sources())
+    (first,) = crawl_and_record(engine, config, config.resolved_sources(), workers=crawl_workers)
     assert first.counts["new"] == 30 and versions(engine) == 30
 
     bumped = [{**job, "updated_at": "2026-11-20T10:00:00-04:00"} for job in jobs]
     bumped[3] = greenhouse_job(3, "Data Scientist Intern 3 (Sydney)")
     serve(board_server, bumped)
-    (second,) = crawl_and_record(engine, config, config.resolved_sources())
+    (second,) = crawl_and_record(engine, config, config.resolved_sources(), workers=crawl_workers)
     assert [(e.type, e.external_id) for e in second.events] == [(EventType.CHANGED, "3")]
     assert second.stats.items == 30 and versions(engine) == 31
 
-    (third,) = crawl_and_record(engine, config, config.resolved_sources())
+    (third,) = crawl_and_record(engine, config, config.resolved_sources(), workers=crawl_workers)
     assert third.events == () and third.verdict.value == "complete" and versions(engine) == 31
-    (sighted,) = crawl_sources(config.resolved_sources(), known=load_known_digests(engine, ["koala"]))
+    (sighted,) = crawl_sources(
+        config.resolved_sources(), known=load_known_digests(engine, ["koala"]), workers=crawl_workers
+    )
     assert len(sighted.sightings) == 30 and sighted.postings == ()
 
     serve(board_server, bumped[:29])
-    crawl_and_record(engine, config, config.resolved_sources())
-    (closing,) = crawl_and_record(engine, config, config.resolved_sources())
+    crawl_and_record(engine, config, config.resolved_sources(), workers=crawl_workers)
+    (closing,) = crawl_and_record(engine, config, config.resolved_sources(), workers=crawl_workers)
     assert [(e.type, e.external_id) for e in closing.events] == [(EventType.CLOSED, "29")]
 
     reordered = list(reversed(bumped))
     serve(board_server, reordered)
-    (readded,) = crawl_and_record(engine, config, config.resolved_sources())
+    (readded,) = crawl_and_record(engine, config, config.resolved_sources(), workers=crawl_workers)
     assert [(e.type, e.external_id, e.episode) for e in readded.events] == [(EventType.REOPENED, "29", 2)]
-    (still,) = crawl_and_record(engine, config, config.resolved_sources())
+    (still,) = crawl_and_record(engine, config, config.resolved_sources(), workers=crawl_workers)
     assert still.events == ()
