@@ -188,7 +188,7 @@ def health_report(
         database["error"] = database_error
     document = {
         "status": "ok" if healthy else "unhealthy",
-        "role": "active" if state.active else "standby",
+        "role": state.role or ("active" if state.active else "standby"),
         "version": __version__,
         "scheduler": {
             "alive": alive,

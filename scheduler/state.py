@@ -32,6 +32,8 @@ class DaemonState:
     heartbeat_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: True once this instance holds the scheduler lock; a standby serves `/healthz` too.
     active: bool = False
+    #: Said by `/healthz` instead of active/standby: "worker" for `rolewatch worker`.
+    role: str | None = None
     sources: dict[str, SourceSchedule] = field(default_factory=dict)
     stopping: bool = False
 
