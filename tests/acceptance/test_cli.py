@@ -1,30 +1,17 @@
-"""The command line as a user runs it: a real `rolewatch` process, a real board server, a real SQLite file."""
+"""The command line as a user runs it: the real `rolewatch` commands, a real board server, a real SQLite file.
+
+The commands run in this process (`tests/acceptance/command_line.py`); the daemon, which needs a
+process of its own, is run as one in `test_daemon.py`.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.acceptance.command_line import BOARD_PATH, rolewatch
 from tests.boardserver import BoardServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job, simplify_listing
-
-BOARD_PATH = "/v1/boards/koala/jobs"
-
-
-def rolewatch(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ROLEWATCH_")}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "rolewatch", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def write_config(path: Path, server: BoardServer) -> None:

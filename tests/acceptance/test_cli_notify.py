@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.acceptance.test_cli import BOARD_PATH, rolewatch
+from tests.acceptance.command_line import BOARD_PATH, rolewatch
 from tests.boardserver import BoardServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.receivers import SmtpServer, Webhook
