@@ -27,6 +27,13 @@ pytest_plugins = ["tests.receivers"]
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives a browser is end to end (a `rolewatch web` process, Chromium): `slow` too."""
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
 class PostgresServer:
     """The server named by ROLEWATCH_TEST_PG_URL; hands out throwaway databases and drops them."""
 

@@ -30,6 +30,9 @@ from tests.conftest import PostgresServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job, simplify_listing
 from tests.receivers import Webhook
 
+#: Each test runs `rolewatch run` processes and waits on their intervals and signals.
+pytestmark = pytest.mark.slow
+
 KOALA = "/v1/boards/koala/jobs"
 STANDBY = "another rolewatch scheduler is active on this database; standing by"
 ACTIVE = "this instance is the active scheduler"

@@ -12,7 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.receivers import Webhook
+
+#: `rolewatch demo` in a process of its own: the whole demo, 15-30 s on a busy machine.
+pytestmark = pytest.mark.slow
 
 #: Generous: the demo takes 15-30 s on a busy two-core machine and checks its own rounds.
 DEMO_TIMEOUT_S = 150

@@ -36,6 +36,9 @@ from tests.boardserver import BoardRequest, BoardServer, Reply, json_reply
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.integration.crawling import by_name, resolved
 
+#: Fresh worker processes are the point: each test watches its own workers end or be retired.
+pytestmark = pytest.mark.slow
+
 OLD = {"alpha": ["Old Alpha Analyst"], "beta": ["Old Beta Analyst"]}
 NEW = {"alpha": ["New Alpha Analyst", "New Alpha Intern"], "beta": ["New Beta Engineer"]}
 

@@ -52,6 +52,7 @@ def test_sources_on_one_host_share_one_download_slot(
         assert after.received_at - before.received_at >= 0.6 * 0.5
 
 
+@pytest.mark.slow  # a fresh crawl child of its own, killed or frozen
 def test_a_killed_child_leaves_failed_results_and_no_hang(
     board_server: BoardServer, worker_pids: Callable[[], set[int]]
 ) -> None:
@@ -84,6 +85,7 @@ def test_a_killed_child_leaves_failed_results_and_no_hang(
         assert result.stats.errors == (result.reason,)
 
 
+@pytest.mark.slow  # a fresh crawl child of its own, killed or frozen
 def test_a_child_that_overruns_is_killed(
     board_server: BoardServer, worker_pids: Callable[[], set[int]]
 ) -> None:
@@ -140,6 +142,7 @@ def _wait_for_crawl_child(
     raise AssertionError("the crawl child never reached the board server")
 
 
+@pytest.mark.slow  # a fresh crawl child of its own, killed or frozen
 def test_a_crawl_child_dies_with_its_parent(board_server: BoardServer) -> None:
     """A daemon killed with -9 must not leave its crawl running on: the kernel ends the child too."""
     import subprocess

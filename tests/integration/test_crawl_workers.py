@@ -18,6 +18,9 @@ from tests.boardserver import BoardServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.integration.crawling import resolved, with_limits
 
+#: Fresh worker processes are the point: started, killed, frozen and retired here.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def workers() -> Iterator[CrawlWorkers]:

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -37,6 +38,7 @@ def test_a_second_scheduler_is_kept_out_until_the_first_lets_go(engine: Engine) 
         second.release()
 
 
+@pytest.mark.slow  # the holder is a Python process of its own, killed
 def test_the_lock_of_a_killed_scheduler_is_free_at_once(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
     lock = scheduler_lock(engine)
