@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psutil  # type: ignore[import-untyped]
 from sqlalchemy import select
 
-from rolewatch.config import parse_config
+from rolewatch.resolve import parse_config
 from scheduler.active import RunTrace
 from scheduler.daemon import Daemon
 from scheduler.memory import cap_malloc_arenas

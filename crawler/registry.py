@@ -54,3 +54,11 @@ def built_in_modules() -> list[str]:
     """The module names under `crawler/spiders/` (private helpers, `_name`, excluded)."""
     package = import_module(BUILT_IN_PACKAGE)
     return [info.name for info in iter_modules(package.__path__) if not info.name.startswith("_")]
+
+
+def options_model(name: str) -> type[SourceOptions]:
+    """The options model of the source type `name`; ValueError naming the known types otherwise."""
+    known = source_types()
+    if name not in known:
+        raise ValueError(f"unknown source type {name!r}; known: {', '.join(sorted(known))}")
+    return known[name].options

@@ -25,6 +25,7 @@ with warnings.catch_warnings():
     from apprise.manager_plugins import NotificationManager
 
 from notifier.messages import Message, MessageFormat
+from rolewatch import logs
 from rolewatch.redaction import (
     MASK,
     SECRET_KEY,
@@ -479,3 +480,7 @@ def _outcome(result: Any, secrets: frozenset[str]) -> SendOutcome:
         summary += f" after {len(service.attempts)} attempts"
     detail = summary + (": " + "; ".join(lines) if lines else "")
     return SendOutcome(ok, redact_text(detail, secrets))
+
+
+# Log lines show a channel URL as the CLI does; `rolewatch.logs`, below the stages, is handed the rule.
+logs.redact_channels_with(redact_text)

@@ -1,13 +1,18 @@
-"""The configuration model: every setting, its default and its validation in one place."""
+"""The configuration model: every setting, its default and its validation in one place.
+
+What only a stage can judge (a source type's own keys, a channel URL, a query, a digest rhythm, the
+database driver, a cron expression) is checked through the `Resolvers` the application passes in
+(`rolewatch.resolve`); this module imports none of the stages.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -88,49 +93,45 @@ def _parse_size(value: Any) -> int:
     return int(float(amount) * _SIZE_UNITS[(unit or "b").lower()])
 
 
-# Standard cron numbers weekdays from Sunday (0 or 7); APScheduler 3.x from Monday. Names agree.
-_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_NUMERIC_WEEKDAYS = re.compile(r"^(\*|\d)(?:-(\d))?(?:/(\d+))?$")
+@dataclass(frozen=True)
+class Resolvers:
+    """The checks only a stage can make, handed to validation by the application.
 
-
-def crontab_trigger(expression: str) -> Any:
-    """A five-field crontab expression as an APScheduler trigger in UTC, with cron's own weekdays.
-
-    APScheduler 3.x's `CronTrigger.from_crontab` reads 0 as Monday (its issue 286), so numeric
-    weekdays are spelled out as names first.
+    Each raises ValueError with the message the problem shows; without them (`parse_config` with
+    `resolvers=None`) the configuration is read for its shape alone and every source keeps the
+    common keys only.
     """
-    from apscheduler.triggers.cron import CronTrigger
 
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
-    minute, hour, day, month, weekday = fields
-    return CronTrigger(
-        minute=minute, hour=hour, day=day, month=month, day_of_week=cron_weekdays(weekday), timezone=UTC
-    )
-
-
-def cron_weekdays(field: str) -> str:
-    """`1-5` → `mon,tue,wed,thu,fri`; `*/2` → `sun,tue,thu,sat`; names and `*` pass through."""
-    names: list[str] = []
-    for part in field.split(","):
-        match = _NUMERIC_WEEKDAYS.match(part)
-        if not match or (match.group(1) == "*" and not match.group(3)):
-            names.append(part)
-            continue
-        start, end, step = match.groups()
-        first = 0 if start == "*" else int(start)
-        last = 6 if start == "*" else int(end) if end is not None else first
-        if step is not None and end is None and start != "*":
-            last = 6
-        numbers = range(first, last + 1, int(step or 1))
-        names.extend(_CRON_WEEKDAYS[n] for n in numbers if 0 <= n <= 7)
-    return ",".join(dict.fromkeys(names)) or field
+    source_options: Callable[[str], type[SourceOptions]]
+    """A source type's own options model; ValueError for a type nobody registered."""
+    channel: Callable[[str], object]
+    """An apprise URL is usable now, not at the first send; the message shows it redacted."""
+    query: Callable[[str], object]
+    """A subscription query compiles."""
+    digest: Callable[[str], object]
+    """A digest rhythm parses."""
+    database: Callable[[str], object]
+    """A database URL parses, for a supported backend, with its driver installed."""
+    cron: Callable[[str], object]
+    """A five-field cron expression is one the scheduler can run."""
 
 
-def _check_cron(expression: str) -> str:
+RESOLVERS = "resolvers"
+"""The key of the `Resolvers` in pydantic's validation context."""
+
+
+def _resolvers(info: ValidationInfo) -> Resolvers | None:
+    context = info.context
+    found = context.get(RESOLVERS) if isinstance(context, Mapping) else None
+    return found if isinstance(found, Resolvers) else None
+
+
+def _check_cron(expression: str, info: ValidationInfo) -> str:
+    resolvers = _resolvers(info)
+    if resolvers is None:
+        return expression
     try:
-        crontab_trigger(expression)
+        resolvers.cron(expression)
     except ValueError as error:
         raise ValueError(f"not a cron expression: {expression!r} ({error})") from None
     return expression
@@ -147,27 +148,28 @@ class Schedule:
         return self.cron if self.cron else format_duration(self.every or timedelta())
 
 
-def _parse_schedule(value: Any) -> Schedule:
+def _parse_schedule(value: Any, info: ValidationInfo) -> Schedule:
     if isinstance(value, Schedule):
         return value
     if isinstance(value, Mapping) and "cron" in value:
-        return Schedule(cron=_check_cron(str(value["cron"])))
+        return Schedule(cron=_check_cron(str(value["cron"]), info))
     if isinstance(value, str) and len(value.split()) == 5:
-        return Schedule(cron=_check_cron(value))
+        return Schedule(cron=_check_cron(value, info))
     every = parse_duration(value)
     if every < timedelta(seconds=1):
         raise ValueError("interval must be at least 1s")
     return Schedule(every=every)
 
 
-def _check_channels(urls: list[str]) -> list[str]:
+def _check_channels(urls: list[str], info: ValidationInfo) -> list[str]:
     """Every apprise URL must be usable now, not at the first send; messages show them redacted."""
-    from notifier.channels import validate_channel
-
+    resolvers = _resolvers(info)
+    if resolvers is None:
+        return urls
     problems = []
     for index, url in enumerate(urls):
         try:
-            validate_channel(url)
+            resolvers.channel(url)
         except ValueError as error:
             problems.append(f"[{index}] {error}")
     if problems:
@@ -182,39 +184,6 @@ def _check_timezone(value: str) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {value!r} (use an IANA name like Australia/Sydney)") from None
-    return value
-
-
-_DATABASE_FORMS = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
-
-
-def check_database_url(value: str) -> str:
-    """A URL SQLAlchemy parses, for SQLite or PostgreSQL, with a port that exists and a driver installed.
-
-    Refused here so `rolewatch check` reports it; otherwise every later command fails on it with a
-    traceback. No message repeats the URL: it may hold a password.
-    """
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    from storage.database import database_url
-
-    if not value.startswith(("sqlite:", "sqlite+", "postgresql")):
-        raise ValueError(_DATABASE_FORMS)
-    try:
-        url = database_url(value)
-    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        raise ValueError(f"not a database URL SQLAlchemy can read; {_DATABASE_FORMS}") from None
-    if url.port is not None and not 0 < url.port < 65536:
-        raise ValueError(f"port {url.port} is out of range (1-65535)")
-    try:
-        dialect = url.get_dialect()
-        dialect.import_dbapi()
-    except (NoSuchModuleError, ImportError):
-        raise ValueError(
-            f"the database driver {url.drivername!r} is not installed or not known; {_DATABASE_FORMS}"
-        ) from None
-    if dialect.is_async:
-        raise ValueError(f"{url.drivername!r} is an asyncio driver; {_DATABASE_FORMS}")
     return value
 
 
@@ -364,12 +333,10 @@ class SourceConfig(BaseModel):
 
     @field_validator("type")
     @classmethod
-    def _type_is_known(cls, value: str) -> str:
-        from crawler.registry import source_types
-
-        known = source_types()
-        if value not in known:
-            raise ValueError(f"unknown source type {value!r}; known: {', '.join(sorted(known))}")
+    def _type_is_known(cls, value: str, info: ValidationInfo) -> str:
+        resolvers = _resolvers(info)
+        if resolvers is not None:
+            resolvers.source_options(value)
         return value
 
 
@@ -451,22 +418,21 @@ class Subscription(_Strict):
 
     @field_validator("query")
     @classmethod
-    def _query_parses(cls, value: str | None) -> str | None:
-        from notifier.query import QuerySyntaxError, compile_query
-
-        if value is not None:
+    def _query_parses(cls, value: str | None, info: ValidationInfo) -> str | None:
+        resolvers = _resolvers(info)
+        if value is not None and resolvers is not None:
             try:
-                compile_query(value)
-            except QuerySyntaxError as error:
+                resolvers.query(value)
+            except ValueError as error:
                 raise ValueError(str(error)) from None
         return value
 
     @field_validator("digest")
     @classmethod
-    def _digest_parses(cls, value: str) -> str:
-        from notifier.digest import parse_digest
-
-        parse_digest(value)
+    def _digest_parses(cls, value: str, info: ValidationInfo) -> str:
+        resolvers = _resolvers(info)
+        if resolvers is not None:
+            resolvers.digest(value)
         return value
 
 
@@ -529,7 +495,7 @@ _SECRET_HASH = r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$"
 
 
 class WebAuth(_Strict):
-    """Optional access control for an exposed dashboard; secrets are stored hashed (`rolewatch web --hash`)."""
+    """Optional access control for an exposed dashboard; secrets stored hashed (`rolewatch web --hash`)."""
 
     token: str | None = Field(
         None, pattern=_SECRET_HASH, description="hash of the bearer token (Authorization: Bearer …)"
@@ -577,8 +543,11 @@ class Config(_Strict):
 
     @field_validator("database")
     @classmethod
-    def _supported_database(cls, value: str) -> str:
-        return check_database_url(value)
+    def _supported_database(cls, value: str, info: ValidationInfo) -> str:
+        resolvers = _resolvers(info)
+        if resolvers is not None:
+            resolvers.database(value)
+        return value
 
     @field_validator("engine")
     @classmethod
@@ -693,11 +662,13 @@ def _named(loc: tuple[str | int, ...], data: Mapping[str, Any] | None) -> str:
     return f" ({name})" if isinstance(name, str) and name else ""
 
 
-def _validate_options(raw_sources: Any, problems: list[str]) -> list[dict[str, Any]]:
-    """Validate each source's type-specific keys against its type's own model."""
-    from crawler.registry import source_types
+def _validate_options(
+    raw_sources: Any, problems: list[str], resolvers: Resolvers | None
+) -> list[dict[str, Any]]:
+    """Validate each source's type-specific keys against its type's own model.
 
-    known = source_types()
+    Without resolvers the keys are set aside unread: only the source type knows them.
+    """
     validated = []
     common = set(SourceConfig.model_fields)
     for index, raw in enumerate(raw_sources if isinstance(raw_sources, list) else []):
@@ -705,17 +676,27 @@ def _validate_options(raw_sources: Any, problems: list[str]) -> list[dict[str, A
             validated.append(raw)
             continue
         entry = dict(raw)
-        kind = known.get(str(entry.get("type")))
+        options = _options_model(str(entry.get("type")), resolvers)
         own = {k: v for k, v in entry.items() if k not in common}
-        if kind is not None:
+        if options is not None:
             try:
-                entry["options"] = kind.options.model_validate(own)
+                entry["options"] = options.model_validate(own)
             except ValidationError as error:
                 problems.extend(_problems(error, ("sources", index)))
         for key in own:
             entry.pop(key)
         validated.append(entry)
     return validated
+
+
+def _options_model(source_type: str, resolvers: Resolvers | None) -> type[SourceOptions] | None:
+    """The type's own options model; None when unknown (`type` itself reports that) or unresolved."""
+    if resolvers is None:
+        return None
+    try:
+        return resolvers.source_options(source_type)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -828,10 +809,8 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(explicit or os.environ.get("ROLEWATCH_CONFIG") or DEFAULT_CONFIG_PATH)
 
 
-def load_config(
-    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
-) -> Config:
-    """Read, overlay the environment and validate; raise ConfigError listing every problem."""
+def read_config_file(path: str | os.PathLike[str] | None = None) -> tuple[str, str]:
+    """The configuration file's text and its name for messages; ConfigError when it cannot be read."""
     source = config_path(path)
     try:
         text = source.read_text(encoding="utf-8")
@@ -839,10 +818,21 @@ def load_config(
         raise ConfigError([f"{source}: no configuration file (run `rolewatch init` to write one)"]) from None
     except OSError as error:
         raise ConfigError([f"{source}: {error.strerror}"]) from None
-    return parse_config(text, environ if environ is not None else os.environ, origin=str(source))
+    return text, str(source)
 
 
-def parse_config(text: str, environ: Mapping[str, str] | None = None, origin: str = "<config>") -> Config:
+def parse_config(
+    text: str,
+    environ: Mapping[str, str] | None = None,
+    origin: str = "<config>",
+    *,
+    resolvers: Resolvers | None,
+) -> Config:
+    """Read YAML text, overlay the environment and validate; raise ConfigError listing every problem.
+
+    `resolvers` are the stages' checks (`rolewatch.resolve.parse_config` passes them); None reads
+    the shape alone, so it is a required argument rather than a quiet default.
+    """
     data = _read_yaml(text, origin) or {}
     if not isinstance(data, dict):
         raise ConfigError([f"{origin}: the top level must be a mapping of keys"])
@@ -850,9 +840,9 @@ def parse_config(text: str, environ: Mapping[str, str] | None = None, origin: st
     data = _apply(data, overrides)
     problems: list[str] = []
     if "sources" in data:
-        data["sources"] = _validate_options(data["sources"], problems)
+        data["sources"] = _validate_options(data["sources"], problems, resolvers)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={RESOLVERS: resolvers})
     except ValidationError as error:
         problems = _problems(error, data=data) + problems
         raise ConfigError(_attribute(sorted(set(problems), key=problems.index), overrides)) from None

@@ -7,7 +7,6 @@ its message with the arguments merged in, its exception and stack text, and its 
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sys
@@ -40,24 +39,31 @@ def redact_url(url: str) -> str:
     return redaction.redact_url(url)
 
 
+#: The notifier's redaction of free text, once it is loaded (`redact_channels_with`).
+_channel_redaction: list[Callable[[str], str]] = []
+
+
+def redact_channels_with(redact_text: Callable[[str], str]) -> None:
+    """Redact log text as `redact_text` does from now on: the notifier hands in its own when loaded.
+
+    So logs, CLI output and error messages agree on what a secret in a channel URL is, without
+    every command (or this module) loading apprise to learn it.
+    """
+    _channel_redaction[:] = [redact_text]
+
+
 def redact(text: str) -> str:
     """The text with every URL in it redacted.
 
-    By the notifier's own redaction, so logs, CLI output and error messages agree on what a secret
-    is; it loads apprise, so it is imported at the first record that needs it rather than by every
-    command. Until it can be (or should it fail), every URL is masked by `redact_url`.
+    By the notifier's own redaction once it is loaded; until then (or should it fail), every URL
+    is masked by `redact_url`.
     """
     try:
-        return _channel_redaction()(text)
+        if _channel_redaction:
+            return _channel_redaction[0](text)
     except Exception:
-        return URL.sub(lambda match: redact_url(match.group()), text)
-
-
-@functools.cache
-def _channel_redaction() -> Callable[[str], str]:
-    from notifier.channels import redact_text
-
-    return redact_text
+        pass
+    return URL.sub(lambda match: redact_url(match.group()), text)
 
 
 class RedactSecrets(logging.Filter):

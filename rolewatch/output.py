@@ -18,6 +18,15 @@ from rolewatch.domain import Event
 FORMATS = ("table", "json", "jsonl", "csv")
 
 
+def jsonable(value: Any) -> Any:
+    """Enums to their values; everything else as `plain` renders it."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return getattr(value, "value", value) if isinstance(value, Enum) else value
+
+
 def plain(value: Any) -> Any:
     """A JSON-friendly form of a value: datetimes as ISO 8601 UTC, tuples as lists."""
     if isinstance(value, datetime):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,12 +10,55 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from rolewatch.config import Schedule, cron_weekdays, crontab_trigger
+from rolewatch.config import Schedule
 
 #: Overdue sources start this far apart after a (re)start, so a long outage does not fire them all at once…
 CATCH_UP_STEP = timedelta(seconds=1)
 #: …unless there are so many that this window would be exceeded; then they share it evenly.
 CATCH_UP_WINDOW = timedelta(minutes=1)
+
+# Standard cron numbers weekdays from Sunday (0 or 7); APScheduler 3.x from Monday. Names agree.
+_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_NUMERIC_WEEKDAYS = re.compile(r"^(\*|\d)(?:-(\d))?(?:/(\d+))?$")
+
+
+def crontab_trigger(expression: str) -> Any:
+    """A five-field crontab expression as an APScheduler trigger in UTC, with cron's own weekdays.
+
+    APScheduler 3.x's `CronTrigger.from_crontab` reads 0 as Monday (its issue 286), so numeric
+    weekdays are spelled out as names first. A ValueError says what is wrong with the expression.
+    """
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=cron_weekdays(weekday), timezone=UTC
+    )
+
+
+def cron_weekdays(field: str) -> str:
+    """`1-5` → `mon,tue,wed,thu,fri`; `*/2` → `sun,tue,thu,sat`; names and `*` pass through."""
+    names: list[str] = []
+    for part in field.split(","):
+        match = _NUMERIC_WEEKDAYS.match(part)
+        if not match or (match.group(1) == "*" and not match.group(3)):
+            names.append(part)
+            continue
+        start, end, step = match.groups()
+        first = 0 if start == "*" else int(start)
+        last = 6 if start == "*" else int(end) if end is not None else first
+        if step is not None and end is None and start != "*":
+            last = 6
+        numbers = range(first, last + 1, int(step or 1))
+        names.extend(_CRON_WEEKDAYS[n] for n in numbers if 0 <= n <= 7)
+    return ",".join(dict.fromkeys(names)) or field
+
+
+def next_cron_fire(expression: str, now: datetime) -> datetime | None:
+    """When a crontab expression next fires after `now`, in UTC; None when it never does."""
+    fire: datetime | None = crontab_trigger(expression).get_next_fire_time(None, now)
+    return fire.astimezone(UTC) if fire is not None else None
 
 
 def trigger_for(schedule: Schedule, jitter: float) -> Any:

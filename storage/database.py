@@ -14,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -104,3 +105,32 @@ def is_up_to_date(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     return current == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+_DATABASE_FORMS = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+
+
+def check_database_url(value: str) -> str:
+    """A URL SQLAlchemy parses, for SQLite or PostgreSQL, with a port that exists and a driver installed.
+
+    Refused when the configuration is read, so `rolewatch check` reports it; otherwise every later
+    command fails on it with a traceback. No message repeats the URL: it may hold a password.
+    """
+    if not value.startswith(("sqlite:", "sqlite+", "postgresql")):
+        raise ValueError(_DATABASE_FORMS)
+    try:
+        url = database_url(value)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ValueError(f"not a database URL SQLAlchemy can read; {_DATABASE_FORMS}") from None
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError(f"port {url.port} is out of range (1-65535)")
+    try:
+        dialect = url.get_dialect()
+        dialect.import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise ValueError(
+            f"the database driver {url.drivername!r} is not installed or not known; {_DATABASE_FORMS}"
+        ) from None
+    if dialect.is_async:
+        raise ValueError(f"{url.drivername!r} is an asyncio driver; {_DATABASE_FORMS}")
+    return value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -136,8 +136,16 @@ class CrawlSummary:
 # --- sources -------------------------------------------------------------------------------------
 
 
-def source_status(engine: Engine, sources: Sequence[ResolvedSource]) -> list[SourceStatus]:
-    """Status of each configured source, in the order given; a source never crawled shows zeros."""
+def source_status(
+    engine: Engine,
+    sources: Sequence[ResolvedSource],
+    next_cron_fire: Callable[[str, datetime], datetime | None],
+) -> list[SourceStatus]:
+    """Status of each configured source, in the order given; a source never crawled shows zeros.
+
+    `next_cron_fire` is the scheduler's reading of a cron expression (`scheduler.schedule`): when
+    it fires next after a moment, or None.
+    """
     now = datetime.now(UTC)
     names = [source.name for source in sources]
     with Session(engine) as session:
@@ -166,7 +174,9 @@ def source_status(engine: Engine, sources: Sequence[ResolvedSource]) -> list[Sou
                 errors=tuple(crawl.errors) if crawl else (),
                 open_postings=open_count,
                 total_postings=total,
-                next_run_at=_next_run(source.interval, last_crawl_at, row.next_due_at if row else None, now),
+                next_run_at=_next_run(
+                    source.interval, last_crawl_at, row.next_due_at if row else None, now, next_cron_fire
+                ),
                 consecutive_failures=failures.get(source_id, 0),
             )
         )
@@ -218,16 +228,17 @@ def _consecutive_failures(session: Session, source_ids: Sequence[int]) -> dict[i
 
 
 def _next_run(
-    schedule: Schedule, last_crawl_at: datetime | None, due: datetime | None, now: datetime
+    schedule: Schedule,
+    last_crawl_at: datetime | None,
+    due: datetime | None,
+    now: datetime,
+    next_cron_fire: Callable[[str, datetime], datetime | None],
 ) -> datetime:
     """When the source runs next: the scheduler's own plan if it recorded one, else from the schedule."""
     if due is not None:
         return due
     if schedule.cron:
-        from rolewatch.config import crontab_trigger
-
-        fire: datetime | None = crontab_trigger(schedule.cron).get_next_fire_time(None, now)
-        return fire.astimezone(UTC) if fire is not None else now
+        return next_cron_fire(schedule.cron, now) or now
     if last_crawl_at is None or schedule.every is None:
         return now
     return last_crawl_at + schedule.every

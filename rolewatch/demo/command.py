@@ -75,7 +75,7 @@ def demo(
     event it records is shown with the alert a subscription to internships and graduate roles
     receives. Nothing is written outside a temporary directory unless --keep is given.
     """
-    from rolewatch.cli import handle_errors
+    from rolewatch.cli.common import handle_errors
 
     handle_errors(_demo)(ctx, list(channels), rounds, interval, keep)
 

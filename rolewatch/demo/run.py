@@ -32,7 +32,7 @@ FIRST_CRAWL_IN = timedelta(seconds=1.5)
 
 def run_demo(channels: list[str], rounds: int, interval: timedelta, keep: Path | None) -> Tally:
     """Play `rounds` rounds against the sample boards, printing as they go; then the summary."""
-    from rolewatch.config import parse_config
+    from rolewatch.resolve import parse_config
     from storage.database import make_engine
 
     started = time.monotonic()
@@ -63,7 +63,7 @@ def run_demo(channels: list[str], rounds: int, interval: timedelta, keep: Path |
 @contextlib.contextmanager
 def _workspace(keep: Path | None) -> Iterator[Path]:
     """A temporary directory, or `keep` (made if need be) when it holds no earlier demo."""
-    from rolewatch.cli import RuntimeFailure
+    from rolewatch.cli.common import RuntimeFailure
 
     if keep is None:
         with tempfile.TemporaryDirectory(prefix="rolewatch-demo-") as temporary:

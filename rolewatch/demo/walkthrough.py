@@ -61,7 +61,7 @@ class Walkthrough:
 
     async def play(self) -> Tally:
         """Until the last round is shown (or Ctrl-C): the daemon in one task, the rounds in another."""
-        from rolewatch.cli import RuntimeFailure
+        from rolewatch.cli.common import RuntimeFailure
         from scheduler.daemon import Daemon, DaemonError
         from scheduler.lock import NoLock
 
@@ -215,7 +215,7 @@ class Walkthrough:
 
 
 def _round_timeout(number: int, waiting: set[str]) -> Exception:
-    from rolewatch.cli import RuntimeFailure
+    from rolewatch.cli.common import RuntimeFailure
 
     return RuntimeFailure(
         f"round {number}: no complete crawl of {', '.join(sorted(waiting))} within {ROUND_TIMEOUT_S:.0f}s "

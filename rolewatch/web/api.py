@@ -16,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from rolewatch.cli import _jsonable
 from rolewatch.domain import EventType
-from rolewatch.output import event_record, plain
+from rolewatch.output import event_record, jsonable, plain
 from rolewatch.web import params
 from rolewatch.web.context import web
 from rolewatch.web.paging import encode_cursor
 from rolewatch.web.search import posting_search
 from rolewatch.web.templating import link_to
+from scheduler.schedule import next_cron_fire
 from storage import browse
 from storage.queries import PostingSummary, posting_history, source_status
 
@@ -93,13 +93,13 @@ def posting(request: Request) -> Response:
     history = posting_history(web(request).engine, ref)
     if history is None:
         raise HTTPException(404, f"no posting {ref!r}")
-    return _json(plain(_jsonable(dataclasses.asdict(history))))
+    return _json(plain(jsonable(dataclasses.asdict(history))))
 
 
 def sources(request: Request) -> Response:
     """Each configured source, as `rolewatch status --format json`."""
     context = web(request)
-    rows = source_status(context.engine, context.config.resolved_sources())
+    rows = source_status(context.engine, context.config.resolved_sources(), next_cron_fire)
     return _json([plain(vars(row)) for row in rows])
 
 

@@ -17,6 +17,7 @@ from notifier.matching import compile_filter
 from notifier.query import QuerySyntaxError, compile_query
 from rolewatch.config import Config, Subscription, format_loc
 from rolewatch.domain import Posting
+from rolewatch.resolve import validation_context
 from storage.browse import POSTING_SORTS, PostingFilter
 
 #: Query parameter → subscription field; each may be repeated (`?location=Sydney&location=Remote`).
@@ -75,7 +76,7 @@ def _as_subscription(params: QueryParams) -> Subscription:
             "per": params.get("per", "year"),
         }
     try:
-        subscription = Subscription.model_validate({"name": "search", **fields})
+        subscription = Subscription.model_validate({"name": "search", **fields}, context=validation_context())
         if subscription.query:
             compile_query(subscription.query)
     except ValidationError as error:

@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from rolewatch.cli import cli
-from rolewatch.config import parse_config
+from rolewatch.resolve import parse_config
 from scheduler.lock import scheduler_lock
 from storage.database import make_engine
 

@@ -27,8 +27,8 @@ from notifier.alerts import Outbox
 from notifier.channels import channel_format, channel_limits, send
 from notifier.messages import Alert, render_alert
 from notifier.outbox import deliver_due
-from rolewatch.config import parse_config
 from rolewatch.domain import Event, EventType, Posting
+from rolewatch.resolve import parse_config
 from tests.integration.storage_factory import Board, posting
 from tests.receivers import SmtpServer, Webhook, smtp_server, webhook  # noqa: F401
 

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 import scheduler.http
-from rolewatch.config import parse_config
+from rolewatch.resolve import parse_config
 from scheduler.http import MAX_CONNECTIONS, serve
 from scheduler.state import DaemonState
 

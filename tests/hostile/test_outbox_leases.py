@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from notifier.alerts import Outbox
 from notifier.channels import IDEMPOTENCY_HEADER, channel_format, channel_key
 from notifier.outbox import DeliveryReport, deliver_due
-from rolewatch.config import Config, parse_config
+from rolewatch.config import Config
+from rolewatch.resolve import parse_config
 from storage.models import DeliveryAttemptRow, OutboxRow
 from storage.outbox import PENDING, SENT
 from tests.integration.storage_factory import Board, posting

@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 
 from crawler.workers import CrawlWorkers
-from rolewatch.config import Config, parse_config
+from rolewatch.config import Config
 from rolewatch.domain import CrawlVerdict, EventType
 from rolewatch.pipeline import crawl_and_record
+from rolewatch.resolve import parse_config
 from tests.boardserver import BoardServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 

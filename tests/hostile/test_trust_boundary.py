@@ -23,10 +23,11 @@ from click.testing import CliRunner
 from crawler.run import crawl_sources
 from crawler.workers import CrawlWorkers
 from rolewatch.cli import cli
-from rolewatch.config import parse_config
 from rolewatch.domain import CrawlResult, CrawlVerdict
 from rolewatch.output import render
 from rolewatch.pipeline import crawl_and_record
+from rolewatch.resolve import parse_config
+from scheduler.schedule import next_cron_fire
 from storage.queries import source_status
 from tests.boardserver import BoardServer, Reply
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
@@ -98,7 +99,7 @@ def test_a_file_next_link_is_refused_its_content_never_shown_and_no_posting_clos
     assert f"GET {link}: refused: only http and https URLs are requested, not file:" in errors
     assert SECRET not in errors
 
-    (status,) = source_status(engine, config.resolved_sources())
+    (status,) = source_status(engine, config.resolved_sources(), next_cron_fire)
     assert status.open_postings == 2 and f"GET {link}: refused" in status.note, status
     shown = io.StringIO()  # what `rolewatch status` prints, without a second engine on the database
     render([vars(status)], ["name", "verdict", "open_postings", "note"], "table", out=shown)

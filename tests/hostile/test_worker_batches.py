@@ -27,8 +27,9 @@ import storage.database
 from crawler.child import BatchDone, SourceDone
 from crawler.run import NO_RESULT, crawl_sources
 from crawler.workers import CrawlWorkers
-from rolewatch.config import Config, parse_config
+from rolewatch.config import Config
 from rolewatch.domain import CrawlResult, CrawlVerdict
+from rolewatch.resolve import parse_config
 from scheduler.daemon import Daemon
 from storage.database import make_engine, upgrade
 from storage.models import CrawlRow, PostingRow, SourceRow

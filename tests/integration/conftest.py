@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
-from rolewatch.config import Config, parse_config
+from rolewatch.config import Config
+from rolewatch.resolve import parse_config
 from rolewatch.web import create_app
 from tests.integration.web_seed import CONFIG, Seeded, seed
 

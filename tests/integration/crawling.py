@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-from rolewatch.config import ResolvedSource, parse_config
+from rolewatch.config import ResolvedSource
 from rolewatch.domain import CrawlResult
+from rolewatch.resolve import parse_config
 
 #: No delay, few retries, short time-outs: the suite must stay fast, the behaviour stays the same.
 FAST_POLITENESS: dict[str, Any] = {

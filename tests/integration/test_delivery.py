@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from crawler.workers import CrawlWorkers
 from notifier.outbox import deliver_due
-from rolewatch.config import Config, parse_config
+from rolewatch.config import Config
 from rolewatch.pipeline import crawl_and_record
+from rolewatch.resolve import parse_config
 from storage.models import DeliveryAttemptRow, OutboxRow
 from storage.outbox import CANCELLED, SENT, claim_due
 from tests.boardserver import BoardServer, json_reply

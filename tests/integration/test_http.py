@@ -19,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, insert
 from sqlalchemy.engine import Engine
 
-from rolewatch.config import Config, parse_config
+from rolewatch.config import Config
+from rolewatch.resolve import parse_config
 from scheduler.http import overdue_sources, serve
 from scheduler.metrics import CrawlObserver
 from scheduler.state import DaemonState, SourceSchedule

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from notifier.alerts import OPERATORS, Outbox
 from notifier.channels import redact
-from rolewatch.config import Config, parse_config
+from rolewatch.config import Config
 from rolewatch.domain import CrawlVerdict
+from rolewatch.resolve import parse_config
 from storage.models import DeliveryAttemptRow, OutboxRow
 from storage.outbox import (
     DEAD,

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from notifier.alerts import Outbox, subscription_document
 from notifier.outbox import deliver_due
-from rolewatch.config import Config, parse_config
+from rolewatch.config import Config
+from rolewatch.resolve import parse_config
 from storage.models import DeliveryAttemptRow, OutboxRow
 from storage.outbox import (
     CANCELLED,

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from crawler.run import crawl_sources
 from crawler.workers import CrawlWorkers
-from rolewatch.config import parse_config
 from rolewatch.domain import EventType
 from rolewatch.pipeline import crawl_and_record
+from rolewatch.resolve import parse_config
 from storage.history import load_known_digests
 from storage.models import PostingVersionRow
 from tests.boardserver import BoardServer, json_reply

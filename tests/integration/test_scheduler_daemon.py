@@ -21,8 +21,9 @@ from sqlalchemy.engine import Engine
 
 import scheduler.active
 from notifier.outbox import DeliveryReport
-from rolewatch.config import Config, parse_config
+from rolewatch.config import Config
 from rolewatch.domain import CrawlResult, CrawlStats, CrawlVerdict
+from rolewatch.resolve import parse_config
 from scheduler.daemon import Daemon
 from storage.history import CrawlRecord, record_crawl, sync_sources
 from storage.models import CrawlRow, EventRow, SourceRow

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from rolewatch.config import Schedule
 from rolewatch.domain import CrawlVerdict, EventType, Location, PostingStatus
+from scheduler.schedule import next_cron_fire
 from storage.queries import crawl_log, list_events, list_postings, posting_history, source_status
 from tests.integration.storage_factory import Board, posting, resolved_source
 
@@ -24,7 +25,9 @@ def test_source_status_shows_the_last_crawl_counts_failures_and_next_run(engine:
     cron = resolved_source("nightly", interval=Schedule(cron="0 3 * * *"))
     before = datetime.now(UTC)
 
-    acme, never, nightly = source_status(engine, [board.source, resolved_source("never"), cron])
+    acme, never, nightly = source_status(
+        engine, [board.source, resolved_source("never"), cron], next_cron_fire
+    )
 
     assert (acme.name, acme.type, acme.verdict, acme.note) == (
         "acme",
@@ -45,7 +48,7 @@ def test_a_good_crawl_ends_the_failure_streak(engine: Engine) -> None:
     board = Board(engine)
     board.crawl([], CrawlVerdict.FAILED)
     board.crawl([posting(1)])
-    (status,) = source_status(engine, [board.source])
+    (status,) = source_status(engine, [board.source], next_cron_fire)
     assert status.consecutive_failures == 0 and status.verdict is CrawlVerdict.COMPLETE
 
 

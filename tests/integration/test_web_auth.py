@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
 from rolewatch.cli import cli
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
+from rolewatch.resolve import parse_config
 from rolewatch.web import create_app
 from rolewatch.web.auth import feed_token, hash_secret, verify_secret
 from tests.integration.web_seed import CONFIG

@@ -12,10 +12,10 @@ from rolewatch.config import (
     Schedule,
     environment_value,
     load_yaml,
-    parse_config,
     parse_duration,
 )
 from rolewatch.example import example_config
+from rolewatch.resolve import parse_config
 
 GOOD = """
 database: sqlite:///x.db

@@ -60,7 +60,7 @@ def test_the_entry_point_is_rolewatch_and_the_default_command_runs_the_daemon() 
 
 
 def test_the_daemon_serves_http_on_the_port_the_healthcheck_asks() -> None:
-    from rolewatch.config import parse_config
+    from rolewatch.resolve import parse_config
 
     environment = dict(line.split("=", 1) for line in the("ENV").replace("\\", " ").split())
     address = environment["ROLEWATCH_DAEMON__HTTP"]

@@ -21,8 +21,8 @@ from rolewatch.config import (
     Subscription,
     Web,
     WebAuth,
-    parse_config,
 )
+from rolewatch.resolve import parse_config
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from notifier.matching import SubscriptionBook, pays_at_least
-from rolewatch.config import MinSalary, SalaryConversion, parse_config
+from rolewatch.config import MinSalary, SalaryConversion
 from rolewatch.domain import Event, EventType, Location, Posting, Salary, WorkRights
+from rolewatch.resolve import parse_config
 
 SYDNEY = Location("Sydney, NSW", city="Sydney", region="New South Wales", country="AU")
 SAN_JOSE = Location("San Jose, CA", city="San Jose", region="California", country="US")

@@ -11,8 +11,9 @@ from scrapy.http import TextResponse
 
 from crawler.spider import Board, ListingError, PostingError
 from crawler.spiders.feed import FeedSpider, read_feed
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
 from rolewatch.domain import Location, Posting
+from rolewatch.resolve import parse_config
 from tests.fixtures.feed import atom_entry, atom_feed, json_feed, json_feed_item, rss_feed, rss_item
 
 URL = "https://quoll.example/jobs.rss"

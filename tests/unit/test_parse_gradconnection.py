@@ -10,8 +10,9 @@ import pytest
 
 from crawler.spider import Board
 from crawler.spiders.gradconnection import GradConnectionSpider
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
 from rolewatch.domain import Salary
+from rolewatch.resolve import parse_config
 from tests.fixtures.gradconnection import gc_campaign
 
 

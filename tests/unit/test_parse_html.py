@@ -11,7 +11,8 @@ from scrapy.http import HtmlResponse
 
 from crawler.spider import Board, ListingError, ListingTruncated
 from crawler.spiders.html import HtmlSpider, is_xpath
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
+from rolewatch.resolve import parse_config
 from tests.fixtures.html import careers_page, opening
 
 PAGE = "https://numbat.example/careers"

@@ -13,8 +13,9 @@ from crawler.normalize.descriptions import describe
 from crawler.spider import Board, ListingError, PostingError
 from crawler.spiders._options import rehost
 from crawler.spiders.json import JsonSpider, truthy
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
 from rolewatch.domain import Salary
+from rolewatch.resolve import parse_config
 from tests.fixtures.json import QUOKKA_FIELDS, quokka_job, quokka_page
 
 API = "https://quokka.example/api/jobs"

@@ -11,8 +11,9 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from crawler.spider import Board, ListingError, PostingError
 from crawler.spiders._jobposting import country_code
 from crawler.spiders.jsonld import JsonLdSpider, read_page, read_sitemap, records
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
 from rolewatch.domain import Location, Posting, Salary
+from rolewatch.resolve import parse_config
 from tests.fixtures.jsonld import (
     flat_salary,
     graph,

@@ -11,7 +11,8 @@ from scrapy.http import Response
 
 from crawler.spider import Board, ListingError
 from crawler.spiders.personio import PersonioSpider
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
+from rolewatch.resolve import parse_config
 from tests.fixtures.personio import personio_feed, personio_position
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from crawler.spider import Board
 from crawler.spiders.recruitee import RecruiteeSpider
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
 from rolewatch.domain import Salary
+from rolewatch.resolve import parse_config
 from tests.fixtures.recruitee import recruitee_offer
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from crawler.spider import Board
 from crawler.spiders.themuse import TheMuseSpider
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
+from rolewatch.resolve import parse_config
 from tests.fixtures.themuse import muse_job
 
 

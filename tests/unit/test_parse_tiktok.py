@@ -10,7 +10,8 @@ import pytest
 
 from crawler.spider import Board
 from crawler.spiders.tiktok import TikTokSpider, description_html, posted_at_from_id
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
+from rolewatch.resolve import parse_config
 from tests.fixtures.tiktok import SAN_JOSE, snowflake, tiktok_post
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from crawler.spider import Board, raw_digest
 from crawler.spiders.workable import WorkableSpider, merge_rows
-from rolewatch.config import parse_config
+from rolewatch.resolve import parse_config
 from tests.fixtures.workable import workable_place, workable_row
 
 

@@ -19,7 +19,8 @@ from crawler.spiders.workday import (
     id_from_path,
     posted_on,
 )
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
+from rolewatch.resolve import parse_config
 from tests.fixtures.workday import wd_detail, wd_posting
 
 NOW = datetime(2026, 8, 10, 15, 30, tzinfo=UTC)

@@ -34,8 +34,9 @@ from crawler.spider import (
 from crawler.spiders.greenhouse import GreenhouseSpider
 from crawler.spiders.lever import LeverSpider, description_html
 from crawler.spiders.simplify import SimplifySpider
-from rolewatch.config import ConfigError, parse_config
+from rolewatch.config import ConfigError
 from rolewatch.domain import CrawlResult, Posting
+from rolewatch.resolve import parse_config
 from tests.fixtures.boards import greenhouse_job, lever_posting, simplify_listing
 
 URL = "http://127.0.0.1:8000/v1/boards/koala/jobs?content=true"

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from rolewatch.cli.common import config_of, handle_errors, open_engine, parse_address
+
 
 @click.command("web")
 @click.option(
@@ -31,20 +33,16 @@ def web(ctx: click.Context, http: str | None, hash_secret: bool) -> None:
             raise click.UsageError("give the secret on stdin, e.g. `printf %s TOKEN | rolewatch web --hash`")
         click.echo(make_hash(secret))
         return
-    from rolewatch.cli import handle_errors
-
     handle_errors(_serve)(ctx, http)
 
 
 def _serve(ctx: click.Context, http: str | None) -> None:
-    from rolewatch.cli import _config, _engine
-    from rolewatch.cli_daemon import _address
     from rolewatch.web import create_app
     from rolewatch.web.server import serve_forever
 
-    config = _config(ctx)
-    host, port = _address(http or config.web.http)
-    engine = _engine(config)
+    config = config_of(ctx)
+    host, port = parse_address(http or config.web.http)
+    engine = open_engine(config)
     app = create_app(engine, lambda: config)
     click.echo(f"rolewatch web: serving http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     try:

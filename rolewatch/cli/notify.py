@@ -1,59 +1,18 @@
-"""The notifier's commands: try a subscription, test its channels, send the outbox, look into deliveries."""
+"""Alerts: test a subscription's channels, send the outbox, look into deliveries."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
 
-from rolewatch.cli import RuntimeFailure, _config, _engine, format_option, handle_errors
-from rolewatch.config import Config, parse_duration
+from rolewatch.cli.common import RuntimeFailure, config_of, format_option, handle_errors, open_engine
+from rolewatch.config import Config
 from rolewatch.output import render
 
 if TYPE_CHECKING:
     from notifier.outbox import DeliveryReport
-
-
-@click.group()
-def subscriptions() -> None:
-    """Try subscriptions against what has been recorded."""
-
-
-@subscriptions.command("test")
-@click.argument("name")
-@click.option("--since", default="7d", show_default=True, help="How far back: 24h, 7d, 30d.")
-@format_option
-@click.pass_context
-@handle_errors
-def subscriptions_test(ctx: click.Context, name: str, since: str, fmt: str) -> None:
-    """The recorded events NAME would have alerted on (nothing is sent)."""
-    from notifier.matching import SubscriptionBook
-    from storage.outbox import recent_alerts
-
-    window = _window(since)
-    config = _config(ctx)
-    config.subscription(name)
-    book = SubscriptionBook(config)
-    alerts = recent_alerts(_engine(config), since=datetime.now(UTC) - window)
-    rows = [
-        {
-            "at": alert.event.at,
-            "type": alert.event.type.value,
-            "source": alert.event.source,
-            "title": alert.posting.title,
-            "company": alert.posting.company,
-            "locations": alert.posting.location_labels(),
-            "url": alert.posting.url,
-        }
-        for alert in alerts
-        if name in book.matching(alert.event, alert.posting)
-    ]
-    if fmt == "table":
-        click.echo(f"{name}: {len(rows)} of {len(alerts)} events since {since} ago would have alerted.")
-        if not rows:
-            return
-    render(rows, ["at", "type", "source", "title", "company", "locations", "url"], fmt)
 
 
 @click.group()
@@ -72,7 +31,7 @@ def notify_test(ctx: click.Context, name: str) -> None:
     from notifier.channels import channel_format, channel_limits, redact, send
     from notifier.messages import Message
 
-    config = _config(ctx)
+    config = config_of(ctx)
     if name == "operators":
         urls, zone = config.operators.notify, config.operators.timezone
     else:
@@ -102,7 +61,7 @@ def notify_test(ctx: click.Context, name: str) -> None:
 @handle_errors
 def deliver(ctx: click.Context) -> None:
     """Send whatever is due in the outbox now."""
-    config = _config(ctx)
+    config = config_of(ctx)
     report = deliver_now(config)
     if report.failed or report.dead:
         raise RuntimeFailure("some deliveries failed (see `rolewatch deliveries --failed`)")
@@ -112,7 +71,7 @@ def deliver_now(config: Config) -> DeliveryReport:
     """Run one sender round and say what it did on stderr; shared by `deliver` and `crawl`."""
     from notifier.outbox import deliver_due
 
-    report = deliver_due(_engine(config, upgrade=True), config)
+    report = deliver_due(open_engine(config, upgrade=True), config)
     click.echo(
         f"alerts: {report.sent} sent, {report.failed} failed (will be retried), "
         f"{report.dead} given up, {report.remaining} still owed"
@@ -134,8 +93,8 @@ def deliveries(ctx: click.Context, failed_only: bool, limit: int, fmt: str) -> N
         return
     from storage.outbox import list_deliveries
 
-    config = _config(ctx)
-    rows = [vars(row) for row in list_deliveries(_engine(config), failed_only=failed_only, limit=limit)]
+    config = config_of(ctx)
+    rows = [vars(row) for row in list_deliveries(open_engine(config), failed_only=failed_only, limit=limit)]
     if fmt == "table" and not rows:
         click.echo("No deliveries." if not failed_only else "No failed deliveries.")
         return
@@ -150,16 +109,6 @@ def deliveries_retry(ctx: click.Context) -> None:
     """Queue every dead delivery again, due now, with a fresh retry window."""
     from storage.outbox import retry_dead
 
-    config = _config(ctx)
-    count = retry_dead(_engine(config), datetime.now(UTC))
+    config = config_of(ctx)
+    count = retry_dead(open_engine(config), datetime.now(UTC))
     click.echo(f"{count} dead deliveries queued again; `rolewatch deliver` sends them now.")
-
-
-def _window(since: str) -> timedelta:
-    try:
-        return parse_duration(since)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--since") from None
-
-
-COMMANDS = (subscriptions, notify, deliver, deliveries)

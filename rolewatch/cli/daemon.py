@@ -1,4 +1,4 @@
-"""`rolewatch run`, the daemon's command; `rolewatch.cli` adds it to the command group."""
+"""`rolewatch run`: the daemon, until SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import sys
 import threading
 
 import click
+
+from rolewatch.cli.common import RuntimeFailure, handle_errors, parse_address
+from rolewatch.resolve import load_config
 
 #: How long threads still busy when the daemon has stopped (a stuck send, say) may take to end.
 LINGER_S = 2.0
@@ -35,24 +38,21 @@ def run(ctx: click.Context, http: str | None, log_format: str) -> None:
     One instance per database schedules; another started on the same database stands by and
     takes over when the first stops. SIGHUP reloads the configuration.
     """
-    from rolewatch.cli import handle_errors
     from scheduler.memory import cap_malloc_arenas
 
     cap_malloc_arenas()  # before any thread of ours touches the heap, or glibc has fixed its limit
-    address = _address(http) if http else None
+    address = parse_address(http) if http else None
     handle_errors(_run)(ctx, address, log_format)
 
 
 def _run(ctx: click.Context, address: tuple[str, int] | None, log_format: str) -> None:
-    from rolewatch.cli import RuntimeFailure
-    from rolewatch.config import load_config
     from scheduler.daemon import Daemon, DaemonError
     from storage.database import make_engine
 
     _configure_logging(log_format, verbose=bool(ctx.find_root().params.get("verbose")))
     config = load_config(ctx.obj)
     if address is None and config.daemon.http:
-        address = _address(config.daemon.http)
+        address = parse_address(config.daemon.http)
     engine = make_engine(config.database)
     daemon = Daemon(config, engine, reload_config=lambda: load_config(ctx.obj), http=address)
     try:
@@ -62,14 +62,6 @@ def _run(ctx: click.Context, address: tuple[str, int] | None, log_format: str) -
     finally:
         engine.dispose()
     _exit_despite_stuck_threads()
-
-
-def _address(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8787)", param_hint="--http")
-    return host, int(port)
 
 
 def _configure_logging(fmt: str, verbose: bool) -> None:

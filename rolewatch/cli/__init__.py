@@ -1,0 +1,72 @@
+"""The `rolewatch` command line: the group and its options, and every command joined to it here.
+
+Each command group lives in its own module beside this one (`crawl`, `sources`, `postings`,
+`subscriptions`, `notify`, `daemon`, `db`, `init`, `check`, `web`; `demo` in `rolewatch.demo`),
+over the helpers in `common`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import click
+
+from rolewatch import __version__
+from rolewatch.cli.check import check
+from rolewatch.cli.crawl import crawl
+from rolewatch.cli.daemon import run
+from rolewatch.cli.db import db
+from rolewatch.cli.init import init
+from rolewatch.cli.notify import deliver, deliveries, notify
+from rolewatch.cli.postings import events, postings, show
+from rolewatch.cli.sources import sources, status
+from rolewatch.cli.subscriptions import subscriptions
+from rolewatch.cli.web import web
+from rolewatch.demo import demo
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="ROLEWATCH_CONFIG",
+    help="Configuration file (default: ./rolewatch.yaml).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debugging detail to stderr.")
+@click.version_option(__version__, prog_name="rolewatch")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
+    """Watch career boards; keep every posting's history; report new, changed, closed and reopened roles."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = config_file
+
+
+for command in (
+    init,
+    check,
+    crawl,
+    sources,
+    status,
+    postings,
+    show,
+    events,
+    db,
+    subscriptions,
+    notify,
+    deliver,
+    deliveries,
+    run,
+    demo,
+    web,
+):
+    cli.add_command(command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point; click exits 2 on usage errors by itself."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="rolewatch")

@@ -1,0 +1,101 @@
+"""What the commands share: reading the configuration, opening the database, typed errors, output options."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import click
+
+from rolewatch.config import Config, ConfigError
+from rolewatch.output import FORMATS, event_record, render
+from rolewatch.resolve import load_config
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."
+)
+
+
+class RuntimeFailure(Exception):
+    """A problem that is not the user's input: an unreachable database, a failed crawl."""
+
+
+def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn the typed errors into a clear message and the exit status SPEC §6 promises."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as error:
+            click.echo("Configuration is invalid:", err=True)
+            for problem in error.problems:
+                click.echo(f"  {problem}", err=True)
+            sys.exit(EXIT_USAGE)
+        except (OperationalError, InterfaceError) as error:
+            click.echo(f"error: cannot use the database: {database_reason(error)}", err=True)
+            sys.exit(EXIT_FAILURE)
+        except RuntimeFailure as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_FAILURE)
+
+    return wrapper
+
+
+def database_reason(error: Exception) -> str:
+    """The driver's own message, one line, with any URL in it masked (it may carry a password)."""
+    from rolewatch.logs import redact
+
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return redact(lines[0] if lines else type(original).__name__)
+
+
+def config_of(ctx: click.Context) -> Config:
+    """The configuration the group's `--config` names, resolved (ConfigError lists every problem)."""
+    return load_config(ctx.obj)
+
+
+def open_engine(config: Config, *, upgrade: bool = False) -> Engine:
+    """The configured database, migrated first with `upgrade`, else refused unless it is up to date."""
+    from storage.database import is_up_to_date, make_engine
+    from storage.database import upgrade as run_migrations
+
+    engine = make_engine(config.database)
+    if upgrade:
+        run_migrations(engine)
+    elif not is_up_to_date(engine):
+        raise RuntimeFailure(
+            f"the database at {engine.url.render_as_string(hide_password=True)} is not set up "
+            "or is out of date; run `rolewatch db upgrade`"
+        )
+    return engine
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (IPv6 in brackets) for `--http`; a usage error otherwise."""
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8787)", param_hint="--http")
+    return host, int(port)
+
+
+def render_events(events: Sequence[Any], fmt: str) -> None:
+    """Events as `crawl` and `events` print them."""
+    rows = [event_record(e) for e in events]
+    if fmt == "table" and not rows:
+        click.echo("No events.")
+        return
+    render(rows, ["id", "at", "type", "source", "title", "company", "changes"], fmt)
