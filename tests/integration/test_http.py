@@ -25,7 +25,7 @@ from scheduler.http import overdue_sources, serve
 from scheduler.metrics import CrawlObserver
 from scheduler.state import DaemonState, SourceSchedule
 from storage.models import CrawlRow, EventRow, OutboxRow, PostingRow, SourceRow
-from tests.unit.test_container import healthcheck_command
+from tests.dockerfile import healthcheck_command
 
 T = TypeVar("T")
 NOW = datetime.now(UTC)

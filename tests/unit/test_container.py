@@ -13,40 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = ROOT / "Dockerfile"
-
-
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) for every line of the Dockerfile, continuation lines joined."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
-    found = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            keyword, _, arguments = line.partition(" ")
-            found.append((keyword.upper(), " ".join(arguments.split())))
-    return found
-
-
-def final_stage() -> list[tuple[str, str]]:
-    """The instructions of the image that ships: from the last FROM on."""
-    steps = instructions()
-    last_from = max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM")
-    return steps[last_from:]
-
-
-def the(keyword: str) -> str:
-    [arguments] = [arguments for found, arguments in final_stage() if found == keyword]
-    return arguments
-
-
-def healthcheck_command() -> list[str]:
-    """The HEALTHCHECK's exec-form command (what `tests/integration/test_http.py` runs for real)."""
-    _, command = the("HEALTHCHECK").split(" CMD ", 1)
-    parsed = json.loads(command)
-    assert isinstance(parsed, list)
-    return [str(part) for part in parsed]
+from tests.dockerfile import DOCKERFILE, ROOT, healthcheck_command, instructions, the
 
 
 def test_the_image_runs_as_a_non_root_user() -> None:
