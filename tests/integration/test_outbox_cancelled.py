@@ -9,6 +9,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from storage.subscriptions import sync_subscriptions
 
 from notifier.alerts import Outbox, subscription_document
 from notifier.outbox import deliver_due
@@ -26,9 +27,8 @@ from storage.outbox import (
     retry_dead,
 )
 from storage.stats import database_figures
-from storage.subscriptions import sync_subscriptions
+from tests.integration.daemon_http import daemon_state, scrape
 from tests.integration.storage_factory import Board, posting
-from tests.integration.test_http import daemon_state, scrape
 
 WEBHOOK = "json://127.0.0.1:9/hook"
 
