@@ -97,6 +97,7 @@ def sources_list(ctx: click.Context, fmt: str) -> None:
 @handle_errors
 def status(ctx: click.Context, fmt: str) -> None:
     """Per source: last crawl, verdict, open postings and next run; then the outbox depth."""
+    from rolewatch.cli.cluster import show_cluster
     from scheduler.schedule import next_cron_fire
     from storage.outbox import outbox_depth
     from storage.queries import source_status
@@ -107,3 +108,4 @@ def status(ctx: click.Context, fmt: str) -> None:
     render(rows, ["name", "type", "last_crawl_at", "verdict", "open_postings", "next_run_at", "note"], fmt)
     if fmt == "table":
         click.echo(f"Outbox: {outbox_depth(engine)} deliveries owed (see `rolewatch deliveries`).")
+    show_cluster(config, engine, fmt)
