@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from crawler.workers import CrawlWorkers
-from rolewatch.pipeline import crawl_and_record
 from rolewatch.resolve import parse_config
+from scheduler.pipeline import crawl_and_record
 from storage.database import make_engine, upgrade
 from storage.models import EventRow, PostingVersionRow
 

@@ -18,10 +18,9 @@ from notifier.matching import SubscriptionBook
 from rolewatch.config import Config, Subscription
 from rolewatch.domain import Event, EventType
 from storage.health import HealthTurn, note_crawl_health
-from storage.history import CrawlRecord
-from storage.outbox import OutboxEntry, StoredAlert, alerted_roles, enqueue, load_alerts
+from storage.outbox import OPERATORS, OutboxEntry, StoredAlert, alerted_roles, enqueue, load_alerts
+from storage.recording import CrawlRecord
 
-OPERATORS = "@operators"
 OPENINGS = (EventType.NEW, EventType.REOPENED)
 
 
@@ -103,13 +102,6 @@ def health_entries(config: Config, turn: HealthTurn, now: datetime) -> list[Outb
         )
         for url in config.operators.notify
     ]
-
-
-def subscription_document(subscription: Subscription) -> dict[str, object]:
-    """The subscription as stored in the database: its channels redacted, so no secret is kept there."""
-    document = subscription.model_dump(mode="json", by_alias=True)
-    document["notify"] = [redact(url) for url in subscription.notify]
-    return document
 
 
 class Outbox:

@@ -40,6 +40,7 @@ from rolewatch.config import Config
 from storage.outbox import (
     CANCELLED,
     DEAD,
+    OPERATORS,
     SENT,
     SUBSCRIPTION_REMOVED,
     AttemptOutcome,
@@ -54,7 +55,6 @@ from storage.outbox import (
 )
 
 logger = logging.getLogger(__name__)
-OPERATORS = "@operators"
 
 CHANNELS_AT_ONCE = 8
 """How many channels one sender sends to at the same time."""

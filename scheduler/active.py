@@ -20,9 +20,10 @@ from apscheduler.triggers.cron import CronTrigger
 
 from crawler.verdict import failed_result
 from crawler.workers import CrawlWorkers
+from notifier.sync import sync_config
 from rolewatch.config import format_duration
-from rolewatch.pipeline import crawl_and_record, record_failure
 from scheduler.lanes import MAX_BATCHES, CrawlLanes, host_key, kill_crawl_processes
+from scheduler.pipeline import crawl_and_record, record_failure
 from scheduler.schedule import first_runs, planned_run, trigger_for
 from scheduler.state import DaemonState, SourceSchedule
 from storage.schedule import SourceTimes, load_source_times, save_next_due
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
     from rolewatch.config import Config, ResolvedSource
     from scheduler.metrics import CrawlObserver
-    from storage.history import CrawlRecord
+    from storage.recording import CrawlRecord
 
 T = TypeVar("T")
 logger = logging.getLogger("rolewatch.scheduler")
@@ -145,16 +146,7 @@ class ActiveScheduler:
         from storage.database import upgrade
 
         upgrade(self._engine)
-        self._sync(config)
-
-    def _sync(self, config: Config) -> None:
-        """The configured sources and subscriptions, stored, so status and alerts see changes at once."""
-        from notifier.alerts import subscription_document
-        from storage.history import sync_sources
-        from storage.subscriptions import sync_subscriptions
-
-        sync_sources(self._engine, config.sources)
-        sync_subscriptions(self._engine, [subscription_document(s) for s in config.subscriptions])
+        sync_config(self._engine, config)
 
     async def _schedule(self, sources: Sequence[ResolvedSource]) -> None:
         """(Re)build the jobs of `sources` from what the database remembers of them."""
@@ -403,7 +395,7 @@ class ActiveScheduler:
         old_config, old = self._config, self._sources
         self._config = config
         self._sources = {source.name: source for source in config.resolved_sources()}
-        await in_thread(self._executor, self._sync, config)
+        await in_thread(self._executor, sync_config, self._engine, config)
         if self._scheduler is None:
             return
         for name in old.keys() - self._sources.keys():

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from rolewatch.config import ResolvedSource
-    from storage.history import CrawlRecord
+    from storage.recording import CrawlRecord
 
 logger = logging.getLogger(__name__)
 

@@ -1,25 +1,36 @@
-"""Engines tuned for each backend, and the Alembic migrations run from code (no alembic.ini needed)."""
+"""Engines tuned for each backend, the statements every writer shares (upsert, chunked `IN` lists), and the
+Alembic migrations run from code (no alembic.ini needed)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    from storage.models import Base
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _POSTGRES_DRIVERS = ("postgres", "postgresql", "postgresql+psycopg")
+
+# Ids or keys per `IN (…)` list: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+CHUNK = 10_000
 
 
 def _json_default(value: object) -> str:
@@ -66,6 +77,18 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: ConnectionPoolEntry) 
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def upsert(connection: Connection, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """`INSERT … ON CONFLICT` for the connection's backend; both dialects share the same API."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def alembic_config(engine: Engine | None = None) -> AlembicConfig:

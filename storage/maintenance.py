@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, delete, exists, func, select
 from sqlalchemy.engine import Engine
 
+from storage.database import chunks
 from storage.models import CrawlRow, EventRow, PostingVersionRow
 
 #: Crawl rows deleted per statement, so a first run on a large log never holds the write lock for long.
@@ -49,7 +50,7 @@ def _delete_old_crawls(engine: Engine, cutoff: datetime) -> int:
     if engine.dialect.name == "sqlite":
         return _delete_on_sqlite(engine, ids)
     deleted = 0
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids, DELETE_CHUNK):
         with engine.begin() as connection:
             deleted += connection.execute(delete(CrawlRow).where(CrawlRow.id.in_(chunk))).rowcount
     return deleted
@@ -90,12 +91,8 @@ def _delete_on_sqlite(engine: Engine, ids: list[int]) -> int:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         try:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids, DELETE_CHUNK):
                 deleted += connection.execute(delete(CrawlRow).where(CrawlRow.id.in_(chunk))).rowcount
         finally:
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
     return deleted
-
-
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[start : start + DELETE_CHUNK] for start in range(0, len(ids), DELETE_CHUNK)]

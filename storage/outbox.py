@@ -25,13 +25,16 @@ from sqlalchemy.orm import Session
 
 from rolewatch.domain import Event, EventType, Posting
 from rolewatch.redaction import mask_elided
-from storage.history import chunks, upsert
+from storage.database import chunks, upsert
 from storage.models import DeliveryAttemptRow, EventRow, OutboxRow, PostingRow, SourceRow
 from storage.snapshot import posting_from_row
 
 PENDING, SENT, DEAD, CANCELLED = "pending", "sent", "dead", "cancelled"
 
 SUBSCRIPTION_REMOVED = "subscription removed from the configuration"
+
+OPERATORS = "@operators"
+"""The recipient of the operators' source-health notices, where other rows name their subscription."""
 
 
 @dataclass(frozen=True)

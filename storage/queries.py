@@ -23,10 +23,10 @@ from rolewatch.domain import (
     significant_values,
 )
 from storage.diff import field_changes
-from storage.history import last_sighting
 from storage.models import CrawlRow, EventRow, PostingRow, PostingVersionRow, SourceRow
 from storage.outbox import StoredAlert, load_alerts
 from storage.snapshot import locations_from, posting_from_snapshot, salary_from, work_rights_from
+from storage.state import last_sighting
 
 if TYPE_CHECKING:
     from rolewatch.config import ResolvedSource, Schedule

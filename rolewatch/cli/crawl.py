@@ -19,7 +19,7 @@ from rolewatch.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from storage.history import CrawlRecord
+    from storage.recording import CrawlRecord
 
 
 @contextmanager
@@ -68,7 +68,7 @@ def _summary(record: CrawlRecord) -> str:
 def crawl(ctx: click.Context, sources: tuple[str, ...], no_notify: bool, fmt: str) -> None:
     """Crawl now (all enabled sources when none are named), store, print the events, send their alerts."""
     from rolewatch.domain import CrawlVerdict
-    from rolewatch.pipeline import crawl_and_record
+    from scheduler.pipeline import crawl_and_record
 
     config = config_of(ctx)
     chosen = config.resolved_sources(sources)

@@ -88,12 +88,12 @@ def _bypass_proxies_for_loopback() -> None:
 
 def _prepare_database(engine: Engine, config: Config) -> None:
     """Create the schema and the sources now, and plan every board's first crawl for one moment."""
+    from notifier.sync import sync_config
     from storage.database import upgrade
-    from storage.history import sync_sources
     from storage.schedule import save_next_due
 
     upgrade(engine)
-    sync_sources(engine, config.sources)
+    sync_config(engine, config)
     first = datetime.now(UTC) + FIRST_CRAWL_IN
     save_next_due(engine, {source.name: first for source in config.sources})
 

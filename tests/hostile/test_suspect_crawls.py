@@ -14,8 +14,8 @@ import yaml
 from crawler.workers import CrawlWorkers
 from rolewatch.config import Config
 from rolewatch.domain import CrawlVerdict, EventType
-from rolewatch.pipeline import crawl_and_record
 from rolewatch.resolve import parse_config
+from scheduler.pipeline import crawl_and_record
 from tests.boardserver import BoardServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 

@@ -16,7 +16,7 @@ from crawler.run import crawl_sources
 from crawler.workers import CrawlWorkers
 from rolewatch.config import ResolvedSource
 from rolewatch.domain import CrawlResult, CrawlVerdict, EventType
-from storage.history import record_crawl
+from storage.recording import record_crawl
 from tests.boardserver import BoardRequest, BoardServer, Handler, Reply, json_reply
 from tests.fixtures.boards import lever_postings
 from tests.fixtures.feed import RSS, atom_entry, atom_feed, rss_feed, rss_item

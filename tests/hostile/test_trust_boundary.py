@@ -25,8 +25,8 @@ from crawler.workers import CrawlWorkers
 from rolewatch.cli import cli
 from rolewatch.domain import CrawlResult, CrawlVerdict
 from rolewatch.output import render
-from rolewatch.pipeline import crawl_and_record
 from rolewatch.resolve import parse_config
+from scheduler.pipeline import crawl_and_record
 from scheduler.schedule import next_cron_fire
 from storage.queries import source_status
 from tests.boardserver import BoardServer, Reply

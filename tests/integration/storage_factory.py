@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 
 from rolewatch.config import Politeness, ResolvedSource, Schedule, SourceOptions
 from rolewatch.domain import CrawlResult, CrawlStats, CrawlVerdict, Location, Posting, Salary
-from storage.history import AfterRecord, CrawlRecord, record_crawl
 from storage.models import Base
+from storage.recording import AfterRecord, CrawlRecord, record_crawl
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 SYDNEY = Location("Sydney", city="Sydney", region="NSW", country="AU")

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from crawler.workers import CrawlWorkers
 from notifier.outbox import deliver_due
 from rolewatch.config import Config
-from rolewatch.pipeline import crawl_and_record
 from rolewatch.resolve import parse_config
+from scheduler.pipeline import crawl_and_record
 from storage.models import DeliveryAttemptRow, OutboxRow
 from storage.outbox import CANCELLED, SENT, claim_due
 from tests.boardserver import BoardServer, json_reply

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from notifier.alerts import OPERATORS, Outbox
+from notifier.alerts import Outbox
 from notifier.channels import redact
 from rolewatch.config import Config
 from rolewatch.domain import CrawlVerdict
@@ -18,6 +18,7 @@ from rolewatch.resolve import parse_config
 from storage.models import DeliveryAttemptRow, OutboxRow
 from storage.outbox import (
     DEAD,
+    OPERATORS,
     PENDING,
     SENT,
     AttemptOutcome,
@@ -69,7 +70,7 @@ def test_recording_the_same_crawl_again_writes_no_second_alert(engine: Engine) -
     outbox = Outbox(config({"name": "all", "notify": [WEBHOOK]}))
     board = Board(engine, then=outbox.after_record)
     result = board.result([posting(1)])
-    from storage.history import record_crawl
+    from storage.recording import record_crawl
 
     record_crawl(engine, board.source, result, then=outbox.after_record)
     record_crawl(engine, board.source, result, then=outbox.after_record)

@@ -9,10 +9,10 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from storage.subscriptions import sync_subscriptions
 
-from notifier.alerts import Outbox, subscription_document
+from notifier.alerts import Outbox
 from notifier.outbox import deliver_due
+from notifier.sync import subscription_document
 from rolewatch.config import Config
 from rolewatch.resolve import parse_config
 from storage.models import DeliveryAttemptRow, OutboxRow
@@ -27,8 +27,9 @@ from storage.outbox import (
     retry_dead,
 )
 from storage.stats import database_figures
-from tests.integration.daemon_http import daemon_state, scrape
+from storage.sync import sync_subscriptions
 from tests.integration.storage_factory import Board, posting
+from tests.integration.test_http import daemon_state, scrape
 
 WEBHOOK = "json://127.0.0.1:9/hook"
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, EventType
-from rolewatch.pipeline import crawl_and_record
 from rolewatch.resolve import parse_config
+from scheduler.pipeline import crawl_and_record
 from storage.models import PostingRow
 from tests.boardserver import BoardRequest, BoardServer, Reply, json_reply
 from tests.fixtures.boards import greenhouse_board, greenhouse_job, lever_postings

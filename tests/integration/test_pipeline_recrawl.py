@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from crawler.run import crawl_sources
 from crawler.workers import CrawlWorkers
 from rolewatch.domain import EventType
-from rolewatch.pipeline import crawl_and_record
 from rolewatch.resolve import parse_config
-from storage.history import load_known_digests
+from scheduler.pipeline import crawl_and_record
 from storage.models import PostingVersionRow
+from storage.state import load_known_digests
 from tests.boardserver import BoardServer, json_reply
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 

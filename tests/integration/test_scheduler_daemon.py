@@ -25,9 +25,10 @@ from rolewatch.config import Config
 from rolewatch.domain import CrawlResult, CrawlStats, CrawlVerdict
 from rolewatch.resolve import parse_config
 from scheduler.daemon import Daemon
-from storage.history import CrawlRecord, record_crawl, sync_sources
 from storage.models import CrawlRow, EventRow, SourceRow
+from storage.recording import CrawlRecord, record_crawl
 from storage.schedule import load_source_times, save_next_due
+from storage.sync import sync_sources
 from tests.integration.storage_factory import posting
 
 

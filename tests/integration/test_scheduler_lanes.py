@@ -15,7 +15,7 @@ from crawler.spiders.simplify import Options as SimplifyOptions
 from rolewatch.config import SourceOptions
 from rolewatch.domain import CrawlStats, CrawlVerdict
 from scheduler.lanes import CrawlLanes, host_key
-from storage.history import CrawlRecord
+from storage.recording import CrawlRecord
 from tests.integration.storage_factory import resolved_source
 
 

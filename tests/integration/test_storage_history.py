@@ -11,9 +11,11 @@ from sqlalchemy.engine import Engine
 
 from rolewatch.config import SourceOptions
 from rolewatch.domain import CrawlResult, CrawlVerdict, EventType, PostingStatus
-from storage.history import CrawlRecord, load_validators, record_crawl, sync_sources
 from storage.models import SourceRow
 from storage.queries import PostingDetail, list_events, list_postings, posting_history
+from storage.recording import CrawlRecord, record_crawl
+from storage.state import load_validators
+from storage.sync import sync_sources
 from tests.integration.storage_factory import T0, Board, kinds, posting, row_counts
 
 ETAG = {"https://acme.example/jobs.json": {"etag": '"v1"', "last_modified": "Sun, 01 Nov 2026 09:00:00 GMT"}}

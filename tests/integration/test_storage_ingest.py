@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlalchemy.engine import Engine
 
-from storage.history import record_crawl
+from storage.recording import record_crawl
 from tests.integration.storage_factory import Board, posting, row_counts
 
 SIZE = 10_000

@@ -1,17 +1,56 @@
-"""Subscriptions as configured, kept in the database (channels redacted) so deliveries can be read later."""
+"""The configuration kept in the database: one row per configured source and per subscription.
+
+A source or subscription dropped from the configuration keeps its row (and its history); storage is
+handed plain configuration: subscriptions arrive as documents with their channels already redacted.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from storage.history import upsert
-from storage.models import SubscriptionRow
+from storage.database import upsert
+from storage.models import SourceRow, SubscriptionRow
 from storage.outbox import SUBSCRIPTION_REMOVED, cancel_pending
+
+if TYPE_CHECKING:
+    from rolewatch.config import SourceConfig
+
+
+def sync_sources(engine: Engine, sources: Sequence[SourceConfig]) -> None:
+    """One row per configured source; a source dropped from the configuration keeps its history."""
+    if not sources:
+        return
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "name": source.name,
+            "type": source.type,
+            "config": {**source.model_dump(mode="json"), **source.options.model_dump(mode="json")},
+            "created_at": now,
+            "updated_at": now,
+            "suspect_streak": 0,
+            "validators": {},
+        }
+        for source in sources
+    ]
+    with engine.begin() as connection:
+        statement = upsert(connection, SourceRow)
+        statement = statement.on_conflict_do_update(
+            index_elements=[SourceRow.name],
+            set_={
+                "type": statement.excluded.type,
+                "config": statement.excluded.config,
+                "updated_at": statement.excluded.updated_at,
+            },
+            where=(SourceRow.type != statement.excluded.type)
+            | (SourceRow.config != statement.excluded.config),
+        )
+        connection.execute(statement, rows)
 
 
 def sync_subscriptions(engine: Engine, documents: Sequence[Mapping[str, Any]]) -> None:

@@ -6,9 +6,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from crawler.run import crawl_sources
-from notifier.alerts import Outbox, subscription_document
-from storage.history import CrawlRecord, load_known_digests, load_validators, record_crawl, sync_sources
-from storage.subscriptions import sync_subscriptions
+from notifier.alerts import Outbox
+from notifier.sync import sync_config
+from storage.recording import CrawlRecord, record_crawl
+from storage.state import load_known_digests, load_validators
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -32,8 +33,7 @@ def crawl_and_record(
     them is the sender's job (`notifier.outbox.deliver_due`). A daemon passes its pool of warm
     crawl `workers`; without one the batch runs in a worker started for it alone.
     """
-    sync_sources(engine, config.sources)
-    sync_subscriptions(engine, [subscription_document(s) for s in config.subscriptions])
+    sync_config(engine, config)
     outbox = outbox_for(config)
     by_name = {source.name: source for source in sources}
     conditional = [s.name for s in sources if s.politeness.conditional_requests]

@@ -1,0 +1,266 @@
+"""The stored state of a source as a crawl meets it: what the diff judges the crawl on, and the
+validators and digests the crawler is handed so it can skip what has not changed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from rolewatch.domain import CrawlResult, PostingStatus
+from storage.database import chunks
+from storage.diff import SourceState, StoredPosting, crawl_identity, posting_role_key
+from storage.models import CrawlRow, PostingRow, SourceRow
+
+Validators = dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class LoadedState:
+    """The diff's view of a source plus the row ids storage needs to apply the outcome."""
+
+    state: SourceState
+    ids: Mapping[str, int]
+    elsewhere_ids: Mapping[str, int]
+    recorded_crawl: tuple[int, str] | None
+    all_seen_at: datetime | None = None
+
+
+def load_validators(engine: Engine, names: Sequence[str]) -> dict[str, Validators]:
+    """The `ETag`/`Last-Modified` to send back, per source name, for sources where a 304 can be trusted.
+
+    A source with an open posting that missed the last complete crawl gets none: a 304 would
+    mark that posting as seen again (the diff treats "not modified" as "everything open is
+    still listed") and it would never close. A full fetch lets the miss be counted.
+    """
+    if not names:
+        return {}
+    pending = select(PostingRow.source_id).where(
+        PostingRow.status == PostingStatus.OPEN.value, PostingRow.misses > 0
+    )
+    query = select(SourceRow.name, SourceRow.validators).where(
+        SourceRow.name.in_(list(names)), SourceRow.id.not_in(pending)
+    )
+    with engine.connect() as connection:
+        return {row.name: dict(row.validators) for row in connection.execute(query) if row.validators}
+
+
+def load_known_digests(engine: Engine, names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Per source, the raw-record digest of each open posting the crawler may skip normalising.
+
+    A posting with a deadline is left out: its closure depends on the clock, so it must be
+    judged afresh each crawl even when the board's record is byte for byte the same.
+    """
+    if not names:
+        return {}
+    query = (
+        select(SourceRow.name, PostingRow.external_id, PostingRow.raw_digest)
+        .join(SourceRow, SourceRow.id == PostingRow.source_id)
+        .where(
+            SourceRow.name.in_(list(names)),
+            PostingRow.status == PostingStatus.OPEN.value,
+            PostingRow.deadline.is_(None),
+            PostingRow.raw_digest.is_not(None),
+        )
+    )
+    known: dict[str, dict[str, str]] = defaultdict(dict)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()  # tens of thousands of rows: one fetch, not one per row
+    for name, external_id, digest in rows:
+        known[name][external_id] = str(digest)  # never NULL: the query excludes those
+    return dict(known)
+
+
+def _significant_of_changed(
+    session: Session | Connection, rows: Sequence[Any], result: CrawlResult
+) -> dict[int, dict[str, str]]:
+    """The stored significant fields, read only for postings whose fingerprint moved.
+
+    The diff needs old values solely to describe a change; reading them (descriptions
+    included) for every posting of every crawl would dominate an unchanged re-crawl.
+    """
+    if not result.postings:
+        return {}
+    fingerprints = {posting.external_id: posting.fingerprint for posting in result.postings}
+    moved = [row.id for row in rows if fingerprints.get(row.external_id, row.fingerprint) != row.fingerprint]
+    found: dict[int, dict[str, str]] = {}
+    for chunk in chunks(moved):
+        query = select(PostingRow.id, PostingRow.significant).where(PostingRow.id.in_(chunk))
+        found.update({row.id: row.significant for row in session.execute(query)})
+    return found
+
+
+def load_state(session: Session | Connection, source_id: int, result: CrawlResult) -> LoadedState:
+    """Everything the diff must know about `source_id` to judge `result`, with the row ids to apply it."""
+    streak, all_seen_at = session.execute(
+        select(SourceRow.suspect_streak, SourceRow.all_seen_at).where(SourceRow.id == source_id)
+    ).one()
+    if result.unchanged:
+        stored, ids = _listed_state(session, source_id, result)
+    else:
+        stored, ids = _full_state(session, source_id, result, all_seen_at)
+    recorded = session.execute(
+        select(CrawlRow.id, CrawlRow.verdict).where(CrawlRow.identity == crawl_identity(result))
+    ).first()
+    unseen_keys = sorted({posting_role_key(p) for p in result.postings if p.external_id not in stored})
+    elsewhere = _open_elsewhere(session, source_id, unseen_keys)
+    state = SourceState(
+        source=result.source,
+        postings=stored,
+        suspect_streak=streak,
+        applied_crawls=frozenset({crawl_identity(result)}) if recorded else frozenset(),
+        open_elsewhere={key: reference for key, (reference, _) in elsewhere.items()},
+    )
+    return LoadedState(
+        state=state,
+        ids=ids,
+        elsewhere_ids={reference: posting_id for reference, posting_id in elsewhere.values()},
+        recorded_crawl=(recorded.id, recorded.verdict) if recorded else None,
+        all_seen_at=all_seen_at,
+    )
+
+
+def _listed_state(
+    session: Session | Connection, source_id: int, result: CrawlResult
+) -> tuple[dict[str, StoredPosting], dict[str, int]]:
+    """The state a 304 ("not modified") result is judged on: open postings and their misses.
+
+    The diff takes such a listing for the last one again (`storage.diff._unchanged`): it marks
+    open postings seen and writes, closes and announces nothing, so it reads no content. When
+    no open posting has a miss pending (the usual case: validators are withheld otherwise), a
+    listing that closes by absence needs none of them either: every open posting is seen, and
+    the source's `all_seen_at` records that for all of them at once. Skipping that read is most
+    of what an unchanged re-crawl of a large board saves.
+    """
+    if result.closes_by_absence and session.execute(_MISSED_QUERY, {"source_id": source_id}).first() is None:
+        return {}, {}
+    stored: dict[str, StoredPosting] = {}
+    ids: dict[str, int] = {}
+    rows = session.execute(_LISTED_QUERY, {"source_id": source_id}).all()  # one fetch, not one per row
+    for posting_id, external_id, episode, misses in rows:
+        ids[external_id] = posting_id
+        stored[external_id] = StoredPosting(
+            external_id=external_id,
+            status=PostingStatus.OPEN,
+            fingerprint="",
+            values={},
+            title="",
+            company=None,
+            url=None,
+            role_key="",
+            episode=episode,
+            misses=misses,
+        )
+    return stored, ids
+
+
+def _full_state(
+    session: Session | Connection, source_id: int, result: CrawlResult, all_seen_at: datetime | None
+) -> tuple[dict[str, StoredPosting], dict[str, int]]:
+    """Every posting of the source, as the diff compares a parsed listing with them."""
+    # Only a listing that closes by age reads sightings; parsing 250 timestamps per crawl
+    # otherwise costs more than the rest of an unchanged re-crawl's reading.
+    sighted = result.max_age is not None
+    rows = session.execute(
+        _STATE_QUERY_WITH_SIGHTINGS if sighted else _STATE_QUERY, {"source_id": source_id}
+    ).all()
+    values = _significant_of_changed(session, rows, result)
+    stored: dict[str, StoredPosting] = {}
+    ids: dict[str, int] = {}
+    for (
+        posting_id,
+        external_id,
+        status,
+        fingerprint,
+        title,
+        company,
+        url,
+        key,
+        episode,
+        misses,
+        *rest,
+    ) in rows:
+        closed_at, *sighting = rest
+        ids[external_id] = posting_id
+        stored[external_id] = StoredPosting(
+            external_id=external_id,
+            status=_STATUSES[status],
+            fingerprint=fingerprint,
+            values=values.get(posting_id, {}),
+            title=title,
+            company=company,
+            url=url,
+            role_key=key,
+            episode=episode,
+            misses=misses,
+            closed_at=closed_at,
+            last_seen_at=last_sighting(status, sighting[0], all_seen_at) if sighting else None,
+        )
+    return stored, ids
+
+
+_STATE_COLUMNS = (
+    PostingRow.id,
+    PostingRow.external_id,
+    PostingRow.status,
+    PostingRow.fingerprint,
+    PostingRow.title,
+    PostingRow.company,
+    PostingRow.url,
+    PostingRow.role_key,
+    PostingRow.episode,
+    PostingRow.misses,
+    PostingRow.closed_at,
+)
+_STATUSES = {status.value: status for status in PostingStatus}
+_MISSED_QUERY = (
+    select(PostingRow.id)
+    .where(
+        PostingRow.source_id == bindparam("source_id"),
+        PostingRow.status == PostingStatus.OPEN.value,
+        PostingRow.misses > 0,
+    )
+    .limit(1)
+)
+_LISTED_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.episode, PostingRow.misses).where(
+    PostingRow.source_id == bindparam("source_id"), PostingRow.status == PostingStatus.OPEN.value
+)
+_STATE_QUERY = select(*_STATE_COLUMNS).where(PostingRow.source_id == bindparam("source_id"))
+_STATE_QUERY_WITH_SIGHTINGS = select(*_STATE_COLUMNS, PostingRow.last_seen_at).where(
+    PostingRow.source_id == bindparam("source_id")
+)
+
+
+def _open_elsewhere(
+    session: Session | Connection, source_id: int, keys: Sequence[str]
+) -> dict[str, tuple[str, int]]:
+    """Role key → (`source/external_id`, id) of the oldest open posting with that key on another source."""
+    found: dict[str, tuple[str, int]] = {}
+    for chunk in chunks(keys):
+        query = (
+            select(PostingRow.role_key, SourceRow.name, PostingRow.external_id, PostingRow.id)
+            .join(SourceRow, SourceRow.id == PostingRow.source_id)
+            .where(
+                PostingRow.source_id != source_id,
+                PostingRow.status == PostingStatus.OPEN.value,
+                PostingRow.role_key.in_(chunk),
+            )
+            .order_by(PostingRow.id)
+        )
+        for row in session.execute(query):
+            found.setdefault(row.role_key, (f"{row.name}/{row.external_id}", row.id))
+    return found
+
+
+def last_sighting(status: str, own: datetime, all_seen_at: datetime | None) -> datetime:
+    """When a posting was last listed: its own sighting, or for an open posting its source's
+    `all_seen_at` when later (a crawl that saw every open posting records only that)."""
+    if all_seen_at is not None and status == PostingStatus.OPEN.value and all_seen_at > own:
+        return all_seen_at
+    return own
