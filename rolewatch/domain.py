@@ -119,22 +119,6 @@ class WorkRights:
         return ", ".join(p for p in parts if p)
 
 
-SIGNIFICANT_FIELDS = (
-    "title",
-    "company",
-    "department",
-    "locations",
-    "workplace",
-    "employment_type",
-    "salary",
-    "deadline",
-    "work_rights",
-    "url",
-    "apply_url",
-    "description",
-)
-
-
 @dataclass(frozen=True)
 class Posting:
     """One role as a board lists it, normalised; identity is (source, external_id).
@@ -205,6 +189,10 @@ def fingerprint_of(values: Mapping[str, str]) -> str:
 #: `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` without building an encoder per
 #: posting: every normalised posting is fingerprinted.
 _CANONICAL_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+#: The significant fields by name, in the order `significant_values` gives them (the one list of
+#: them, and the order a change's fields are shown in).
+SIGNIFICANT_FIELDS: Final = tuple(significant_values(Posting(source="", external_id="", title="")))
 
 
 @dataclass(frozen=True)
