@@ -7,37 +7,40 @@ page 2,000 costs what page 1 costs. Rows become the same plain objects the CLI p
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.orm import Session
 
 from rolewatch.domain import CrawlVerdict, Event, EventType, Posting, PostingStatus
 from storage.models import CrawlRow, EventRow, OutboxRow, PostingRow, SourceRow
 from storage.queries import (
     CrawlSummary,
+    PostingDetail,
     PostingSummary,
     _consecutive_failures,
     _crawl_summary,
+    _detail,
     _event,
     _events_query,
     _latest_crawls,
-    _posting_counts,
     _postings_query,
+    _references,
     _summary,
 )
-from storage.snapshot import posting_from_row
+from storage.snapshot import locations_from, salary_from, work_rights_from
 
 T = TypeVar("T")
 
-#: A search that filters in Python reads at most this many postings (or events) per page, so a query
-#: that matches little answers in bounded time and offers to read on rather than scanning everything.
-SCAN_LIMIT = 5_000
-SCAN_BATCH = 500
+#: A search that filters in Python reads batches until its page is full or this much time has gone, so
+#: a query that matches little answers in bounded time and offers to read on rather than scanning all.
+SCAN_BUDGET_S = 0.08
+SCAN_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -107,13 +110,16 @@ POSTING_SORTS = ("newest", "oldest", "title")
 # --- overview ------------------------------------------------------------------------------------
 
 
-def source_health(engine: Engine) -> list[SourceHealth]:
-    """Every stored source by name, with its latest crawl's verdict and its posting counts."""
+def source_health(engine: Engine, name: str | None = None) -> list[SourceHealth]:
+    """Every stored source by name (or just `name`), with its latest crawl's verdict and posting counts."""
+    query = select(SourceRow).order_by(SourceRow.name)
+    if name is not None:
+        query = query.where(SourceRow.name == name)
     with Session(engine) as session:
-        rows = list(session.execute(select(SourceRow).order_by(SourceRow.name)).scalars())
+        rows = list(session.execute(query).scalars())
         ids = [row.id for row in rows]
         latest = _latest_crawls(session, ids)
-        counts = _posting_counts(session, ids)
+        counts = _open_and_total(session, ids)
         failures = _consecutive_failures(session, ids)
     health = []
     for row in rows:
@@ -132,6 +138,21 @@ def source_health(engine: Engine) -> list[SourceHealth]:
             )
         )
     return health
+
+
+def _open_and_total(session: Session, source_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """(open, total) per source from the (source_id, status) index alone: a count per (source, status)."""
+    query = (
+        select(PostingRow.source_id, PostingRow.status, func.count())
+        .where(PostingRow.source_id.in_(source_ids))
+        .group_by(PostingRow.source_id, PostingRow.status)
+    )
+    counts: dict[int, tuple[int, int]] = {}
+    for source_id, status, count in session.execute(query):
+        open_count, total = counts.get(source_id, (0, 0))
+        opened = count if status == PostingStatus.OPEN.value else 0
+        counts[source_id] = (open_count + opened, total + count)
+    return counts
 
 
 def overview(engine: Engine, now: datetime) -> Overview:
@@ -231,6 +252,11 @@ def api_event_page(
     query = _timeline_query(wanted)
     if after is not None:
         query = query.where(EventRow.id > after)
+    if wanted.since is not None:
+        # The first id recorded since then, found on the (at, id) index, bounds the id range to read:
+        # without it the id order would walk every older event to find the first recent one.
+        first = select(func.min(EventRow.id)).where(EventRow.at >= wanted.since).scalar_subquery()
+        query = query.where(EventRow.id >= first)
     with Session(engine) as session:
         rows = session.execute(query.order_by(EventRow.id).limit(limit + 1)).all()
     items = tuple(_event(row) for row in rows[:limit])
@@ -239,8 +265,9 @@ def api_event_page(
 
 def scan_events(
     engine: Engine, wanted: EventFilter, after: tuple[datetime, int] | None
-) -> Iterator[tuple[list[int], tuple[datetime, int]]]:
-    """Event ids newest first in batches, each with the cursor after it, for filters run in Python."""
+) -> Iterator[tuple[list[int], tuple[datetime, int], bool]]:
+    """Event ids newest first in batches, each with the cursor after it and whether it is the last,
+    for filters run in Python."""
     cursor = after
     while True:
         page = event_page(engine, wanted, after=cursor, limit=SCAN_BATCH)
@@ -248,7 +275,7 @@ def scan_events(
             return
         ids = [item.event.id for item in page.items if item.event.id is not None]
         cursor = _event_cursor(page.items[-1].event)
-        yield ids, cursor
+        yield ids, cursor, page.cursor is None
         if page.cursor is None:
             return
 
@@ -263,11 +290,13 @@ def posting_page(
     after: tuple[Any, ...] | None = None,
     limit: int = 50,
     accepts: Callable[[Posting], bool] | None = None,
+    with_description: bool = True,
 ) -> Page[PostingSummary]:
-    """Postings in the chosen order from the cursor; `accepts` (the subscription filters) is run in Python.
+    """Postings in the chosen order from the cursor; `accepts` (the subscription filters) is run in Python
+    on postings read with their description text only when `with_description`.
 
     Without `accepts` this is one index range. With it, rows are read in batches and tested until
-    the page is full or `SCAN_LIMIT` rows were read.
+    the page is full or `SCAN_BUDGET_S` has gone.
     """
     if accepts is None:
         query = _paged(_postings_query(), wanted, after).limit(limit + 1)
@@ -275,7 +304,7 @@ def posting_page(
             rows = session.execute(query).all()
         items = tuple(_summary(row) for row in rows[:limit])
         return Page(items, _posting_cursor(items[-1], wanted.sort) if len(rows) > limit else None)
-    return _searched_page(engine, wanted, after, limit, accepts)
+    return _searched_page(engine, wanted, after, limit, accepts, with_description)
 
 
 def _searched_page(
@@ -284,34 +313,71 @@ def _searched_page(
     after: tuple[Any, ...] | None,
     limit: int,
     accepts: Callable[[Posting], bool],
+    with_description: bool,
 ) -> Page[PostingSummary]:
     found: list[int] = []
-    scanned = 0
+    columns = (
+        _MATCHING_COLUMNS.add_columns(PostingRow.description_text) if with_description else _MATCHING_COLUMNS
+    )
     cursor = after
-    base = select(PostingRow, SourceRow.name).join(SourceRow, SourceRow.id == PostingRow.source_id)
-    with Session(engine) as session:
-        while len(found) < limit and scanned < SCAN_LIMIT:
-            batch = session.execute(_paged(base, wanted, cursor).limit(SCAN_BATCH)).all()
-            for row, source in batch:
-                scanned += 1
-                cursor = _row_cursor(row, wanted.sort)
-                if accepts(posting_from_row(row, source)):
+    deadline = time.monotonic() + SCAN_BUDGET_S
+    exhausted = False
+    with engine.connect() as connection:
+        while len(found) < limit and not exhausted and time.monotonic() < deadline:
+            batch = connection.execute(_paged(columns, wanted, cursor).limit(SCAN_BATCH)).all()
+            exhausted = len(batch) < SCAN_BATCH
+            for row in batch:
+                cursor = (row.title, row.id) if wanted.sort == "title" else (row.id,)
+                if accepts(_matching_posting(row)):
                     found.append(row.id)
                     if len(found) == limit:
+                        exhausted = row is batch[-1] and exhausted
                         break
-            session.expunge_all()
-            if len(batch) < SCAN_BATCH and len(found) < limit:
-                cursor = None
-                break
         summaries = {
             row.id: _summary(row)
-            for row in session.execute(_postings_query().where(PostingRow.id.in_(found)))
+            for row in connection.execute(_postings_query().where(PostingRow.id.in_(found)))
         }
     items = tuple(summaries[posting_id] for posting_id in found)
-    return Page(items, cursor, scanned_out=len(found) < limit and cursor is not None)
+    more = None if exhausted else cursor
+    return Page(items, more, scanned_out=len(found) < limit and more is not None)
 
 
-def _paged(query: Select[*tuple[Any, ...]], wanted: PostingFilter, after: tuple[Any, ...] | None) -> Select[*tuple[Any, ...]]:
+#: What matching reads of a posting: no HTML, no board extras, no JSON it does not need.
+_MATCHING_COLUMNS = select(
+    PostingRow.id,
+    SourceRow.name.label("source"),
+    PostingRow.external_id,
+    PostingRow.title,
+    PostingRow.company,
+    PostingRow.locations,
+    PostingRow.workplace,
+    PostingRow.employment_type,
+    PostingRow.salary,
+    PostingRow.work_rights,
+).join(SourceRow, SourceRow.id == PostingRow.source_id)
+
+
+def _matching_posting(row: Row[Any]) -> Posting:
+    """The posting as subscriptions judge it; the stored fingerprint is not needed to match, so none is
+    computed (a Posting built without one would hash every field)."""
+    return Posting(
+        source=row.source,
+        external_id=row.external_id,
+        title=row.title,
+        company=row.company,
+        locations=locations_from(row.locations or []),
+        workplace=row.workplace,
+        employment_type=row.employment_type,
+        salary=salary_from(row.salary),
+        work_rights=work_rights_from(row.work_rights),
+        description_text=getattr(row, "description_text", ""),
+        fingerprint="-",
+    )
+
+
+def _paged(
+    query: Select[*tuple[Any, ...]], wanted: PostingFilter, after: tuple[Any, ...] | None
+) -> Select[*tuple[Any, ...]]:
     if wanted.open_only:
         query = query.where(PostingRow.status == PostingStatus.OPEN.value)
     if wanted.source is not None:
@@ -347,6 +413,21 @@ def _posting_cursor(summary: PostingSummary, sort: str) -> tuple[Any, ...]:
 
 def _row_cursor(row: PostingRow, sort: str) -> tuple[Any, ...]:
     return (row.title, row.id) if sort == "title" else (row.id,)
+
+
+def posting_details(engine: Engine, posting_ids: Sequence[int]) -> list[PostingDetail]:
+    """Every field of these postings, in the order given (the CSV export's rows)."""
+    query = (
+        select(PostingRow, SourceRow.name, SourceRow.all_seen_at)
+        .join(SourceRow, SourceRow.id == PostingRow.source_id)
+        .where(PostingRow.id.in_(posting_ids))
+    )
+    with Session(engine) as session:
+        rows = session.execute(query).all()
+        linked = [i for row in rows for i in (row[0].repost_of_id, row[0].duplicate_of_id)]
+        references = _references(session, linked)
+        found = {row[0].id: _detail(row[0], row[1], references, row[2]) for row in rows}
+    return [found[posting_id] for posting_id in posting_ids if posting_id in found]
 
 
 def posting_ref(engine: Engine, posting_id: int) -> str | None:

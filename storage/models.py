@@ -82,7 +82,7 @@ class SourceRow(Base):
     validators: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     last_crawl_at: Mapped[datetime | None]
     #: When the last crawl that saw every posting then open finished. An open posting was last
-    #: seen at the later of this and its own `last_seen_at` (see `storage.state.last_sighting`).
+    #: seen at the later of this and its own `last_seen_at` (see `storage.history`).
     all_seen_at: Mapped[datetime | None]
     next_due_at: Mapped[datetime | None]
     #: Consecutive failed or suspect crawls, when that run began, and whether operators were told.
@@ -128,7 +128,7 @@ class PostingRow(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id"),
         Index(None, "source_id", "status"),
-        # Covers what every crawl reads of a source's open postings (storage.state): without it,
+        # Covers what every crawl reads of a source's open postings (storage.history): without it,
         # `misses` and `raw_digest`, stored after the descriptions, cost a walk through each
         # wide row's overflow pages.
         Index(
@@ -146,6 +146,7 @@ class PostingRow(Base):
         Index(None, "status", "title", "id"),
         Index(None, "title", "id"),
         Index(None, "closed_at"),
+        Index(None, "company", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -200,10 +201,12 @@ class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index(None, "source_id", "at"),
-        # Keyset pages of the web's timeline in (at, id) order, whole or by type or company.
+        # Keyset pages of the web's timeline in (at, id) order, whole or by type or company, and of
+        # the API's in id order by source.
         Index(None, "at", "id"),
         Index(None, "type", "at", "id"),
         Index(None, "company", "at", "id"),
+        Index(None, "source_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -25,7 +25,7 @@ from rolewatch.web.search import posting_search
 from rolewatch.web.templating import link_to
 from scheduler.schedule import next_cron_fire
 from storage import browse
-from storage.queries import PostingSummary, posting_history, source_status
+from storage.queries import PostingDetail, posting_history, source_status
 
 EVENT_TYPES = tuple(kind.value for kind in EventType)
 CSV_BATCH = 1_000
@@ -83,6 +83,7 @@ def postings(request: Request) -> Response:
         after=params.cursor(request.query_params, shape),
         limit=params.limit(request.query_params, context.config.web.page_size),
         accepts=search.accepts,
+        with_description=search.reads_description,
     )
     return _page(request, [plain(vars(item)) for item in page.items], page.cursor, page.scanned_out)
 
@@ -128,7 +129,7 @@ def events_csv(request: Request) -> Response:
 
 
 def postings_csv(request: Request) -> Response:
-    """Every posting the search matches, with every field of `rolewatch postings --format csv`."""
+    """Every posting the search matches with every stored field; places, pay and rights as their labels."""
     context = web(request)
     search = posting_search(request.query_params, context.config)
 
@@ -136,15 +137,30 @@ def postings_csv(request: Request) -> Response:
         after: tuple[Any, ...] | None = None
         while True:
             page = browse.posting_page(
-                context.engine, search.where, after=after, limit=CSV_BATCH, accepts=search.accepts
+                context.engine,
+                search.where,
+                after=after,
+                limit=CSV_BATCH,
+                accepts=search.accepts,
+                with_description=search.reads_description,
             )
-            yield from (plain(vars(item)) for item in page.items)
+            for detail in browse.posting_details(context.engine, [item.id for item in page.items]):
+                yield _detail_row(detail)
             if page.cursor is None:
                 return
             after = page.cursor
 
-    columns = [field.name for field in dataclasses.fields(PostingSummary)]
+    columns = [field.name for field in dataclasses.fields(PostingDetail)]
     return _csv(rows(), columns, "postings.csv")
+
+
+def _detail_row(detail: PostingDetail) -> dict[str, Any]:
+    row = plain(jsonable(dataclasses.asdict(detail)))
+    row["locations"] = "; ".join(place.label() for place in detail.locations)
+    row["salary"] = detail.salary.label() if detail.salary else None
+    row["work_rights"] = detail.work_rights.label() if detail.work_rights else None
+    row["extra"] = json.dumps(row["extra"], ensure_ascii=False)
+    return dict(row)
 
 
 def _csv(rows: Iterator[dict[str, Any]], columns: list[str], filename: str) -> Response:

@@ -3,10 +3,11 @@ the subscription page and its feeds."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from rolewatch.web.context import WebContext
-from storage.browse import SCAN_LIMIT, EventFilter, Page, scan_events
+from storage.browse import SCAN_BUDGET_S, EventFilter, Page, scan_events
 from storage.outbox import StoredAlert, load_alerts
 
 
@@ -20,26 +21,20 @@ def subscription_matches(
     """The events `name` would alert on (the subscription book's own verdict), newest first.
 
     Events are read in batches from the cursor and matched in Python, as the notifier does; a
-    page stops at `limit` matches or `SCAN_LIMIT` events read, with a cursor to read on.
+    page stops at `limit` matches or after `SCAN_BUDGET_S`, with a cursor to read on.
     """
     book = context.book()
     found: list[StoredAlert] = []
-    scanned = 0
-    cursor = after
-    exhausted = True
-    for ids, batch_cursor in scan_events(context.engine, EventFilter(since=since), after):
+    deadline = time.monotonic() + SCAN_BUDGET_S
+    for ids, batch_cursor, last in scan_events(context.engine, EventFilter(since=since), after):
         with context.engine.connect() as connection:
             alerts = load_alerts(connection, ids)
         for event_id in ids:
-            scanned += 1
             alert = alerts.get(event_id)
             if alert is not None and name in book.matching(alert.event, alert.posting):
                 found.append(alert)
-            if len(found) == limit:
-                assert alert is not None
-                return Page(tuple(found), (alert.event.at, event_id))
-        cursor = batch_cursor
-        if scanned >= SCAN_LIMIT:
-            exhausted = False
-            break
-    return Page(tuple(found), None if exhausted else cursor, scanned_out=not exhausted)
+                if len(found) == limit:
+                    return Page(tuple(found), (alert.event.at, event_id))
+        if not last and time.monotonic() >= deadline:
+            return Page(tuple(found), batch_cursor, scanned_out=True)
+    return Page(tuple(found), None)

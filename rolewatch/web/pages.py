@@ -74,6 +74,7 @@ def postings(request: Request) -> Response:
         after=params.cursor(query, shape),
         limit=params.limit(query, context.config.web.page_size),
         accepts=search.accepts,
+        with_description=search.reads_description,
     )
     return render_page(
         request,
@@ -103,7 +104,7 @@ def sources(request: Request) -> Response:
 def source(request: Request) -> Response:
     context = web(request)
     name = request.path_params["name"]
-    health = next((s for s in browse.source_health(context.engine) if s.name == name), None)
+    health = next(iter(browse.source_health(context.engine, name)), None)
     if health is None:
         raise HTTPException(404, f"no source {name!r}")
     before = params.cursor(request.query_params, (int,))

@@ -14,7 +14,7 @@ from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 
 from notifier.matching import compile_filter
-from notifier.query import QuerySyntaxError, compile_query
+from notifier.query import Node, Not, QuerySyntaxError, Term, compile_query
 from rolewatch.config import Config, Subscription, format_loc
 from rolewatch.domain import Posting
 from rolewatch.resolve import validation_context
@@ -32,10 +32,15 @@ LIST_FILTERS = {
 
 @dataclass(frozen=True)
 class PostingSearch:
-    """What storage can narrow by index, and the rest as a predicate (None when storage does it all)."""
+    """What storage can narrow by index, and the rest as a predicate (None when storage does it all).
+
+    `reads_description` is False when no query term can look at the description, so storage need
+    not read it (it is most of a posting's text).
+    """
 
     where: PostingFilter
     accepts: Callable[[Posting], bool] | None
+    reads_description: bool = True
 
 
 def posting_search(params: QueryParams, config: Config) -> PostingSearch:
@@ -49,18 +54,31 @@ def posting_search(params: QueryParams, config: Config) -> PostingSearch:
         employment_types=tuple(subscription.employment_types),
         sort=sort,
     )
-    needs_python = subscription.query or any(
+    structured_only = any(
         getattr(subscription, field) for field in ("companies", "locations", "workplace", "sponsorship")
     )
-    if not needs_python and subscription.min_salary is None:
+    if not subscription.query and not structured_only and subscription.min_salary is None:
         return PostingSearch(where, None)
     query = compile_query(subscription.query) if subscription.query else None
     structured = compile_filter(subscription, config.salary_conversions)
+    filtered = structured_only or subscription.min_salary is not None
 
     def accepts(posting: Posting) -> bool:
-        return structured.accepts(posting) and (query is None or query.matches(posting))
+        if query is not None and not query.matches(posting):
+            return False
+        return not filtered or structured.accepts(posting)
 
-    return PostingSearch(where, accepts)
+    fields = fields_used(query.node) if query is not None else set()
+    return PostingSearch(where, accepts, reads_description=bool(fields & {"description", "*"}))
+
+
+def fields_used(node: Node) -> set[str]:
+    """The fields a compiled query's terms look in (`*` for a term without a field prefix)."""
+    if isinstance(node, Term):
+        return {node.field}
+    if isinstance(node, Not):
+        return fields_used(node.child)
+    return set().union(*(fields_used(child) for child in node.children))
 
 
 def _as_subscription(params: QueryParams) -> Subscription:
