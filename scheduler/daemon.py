@@ -29,6 +29,7 @@ from scheduler.state import DaemonState
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from scheduler.cluster.scheduler import ClusterScheduler
     from scheduler.metrics import CrawlObserver
 
 logger = logging.getLogger("rolewatch.scheduler")
@@ -72,8 +73,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
         self._transition = asyncio.Lock()
-        self._active: ActiveScheduler | None = None
-        self._metrics = _crawl_observer()
+        self._active: ActiveScheduler | ClusterScheduler | None = None
+        self._metrics = _crawl_observer(config.engine)
 
     @property
     def config(self) -> Config:
@@ -154,15 +155,7 @@ class Daemon:
 
     async def _lead(self) -> bool:
         """Schedule until told to stop (False) or until the lock is lost (True: stand by again)."""
-        active = ActiveScheduler(
-            self._engine,
-            self._config,
-            self.state,
-            self._executor,
-            max_batches=self._max_batches,
-            metrics=self._metrics,
-            on_run=self._on_run,
-        )
+        active = self._leader()
         lost = False
         try:
             async with self._transition:
@@ -181,7 +174,25 @@ class Daemon:
             await self._release_lock()
         return lost
 
-    async def _watch_lock(self, active: ActiveScheduler) -> bool:
+    def _leader(self) -> ActiveScheduler | ClusterScheduler:
+        """What an active instance runs: the whole pipeline (local), or only the schedule (procrastinate)."""
+        if self._config.engine == "procrastinate":
+            from scheduler.cluster.scheduler import ClusterScheduler
+
+            return ClusterScheduler(
+                self._engine, self._config, self.state, self._executor, metrics=self._metrics
+            )
+        return ActiveScheduler(
+            self._engine,
+            self._config,
+            self.state,
+            self._executor,
+            max_batches=self._max_batches,
+            metrics=self._metrics,
+            on_run=self._on_run,
+        )
+
+    async def _watch_lock(self, active: ActiveScheduler | ClusterScheduler) -> bool:
         while not await self._sleep(HEARTBEAT_S):
             self.state.beat()
             active.beat()
@@ -262,9 +273,13 @@ class Daemon:
         return server
 
 
-def _crawl_observer() -> CrawlObserver | None:
+def _crawl_observer(engine: str = "local") -> CrawlObserver | None:
     try:
         from scheduler.metrics import CrawlObserver
     except ImportError:
         return None
+    if engine == "procrastinate":  # the scheduler reports the queue too
+        from scheduler.cluster.metrics import ClusterObserver
+
+        return ClusterObserver()
     return CrawlObserver()

@@ -23,6 +23,7 @@ from rolewatch.cli.postings import events, postings, show
 from rolewatch.cli.sources import sources, status
 from rolewatch.cli.subscriptions import subscriptions
 from rolewatch.cli.web import web
+from rolewatch.cli.worker import worker
 from rolewatch.demo import demo
 
 
@@ -61,6 +62,7 @@ for command in (
     deliver,
     deliveries,
     run,
+    worker,
     demo,
     web,
 ):
