@@ -7,9 +7,11 @@ database driver, a cron expression) is checked through the `Resolvers` the appli
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +30,6 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from rolewatch import __version__
@@ -558,22 +559,12 @@ class Config(_Strict):
             raise ValueError("procrastinate needs a PostgreSQL database (postgresql+psycopg://…)")
         return value
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> Config:
-        for kind, names in (
-            ("sources", [s.name for s in self.sources]),
-            ("subscriptions", [s.name for s in self.subscriptions]),
-        ):
-            seen = {n for n in names if names.count(n) > 1}
-            if seen:
-                raise ValueError(f"{kind}: duplicate names {sorted(seen)}")
-        return self
-
     def subscription(self, name: str) -> Subscription:
         for subscription in self.subscriptions:
             if subscription.name == name:
                 return subscription
-        raise ConfigError([f"unknown subscription {name!r}"])
+        known = ", ".join(s.name for s in self.subscriptions) or "none configured"
+        raise ConfigError([f"unknown subscription {name!r} (known: {known})"])
 
     def source(self, name: str) -> ResolvedSource:
         for source in self.sources:
@@ -638,16 +629,96 @@ def format_loc(loc: Iterable[str | int]) -> str:
     return text or "(top level)"
 
 
+Problem = tuple[tuple[str | int, ...], str]
+"""One problem: the path of its key and the message after it."""
+
+
 def _problems(
-    error: ValidationError, prefix: tuple[str | int, ...] = (), data: Mapping[str, Any] | None = None
-) -> list[str]:
-    problems = []
+    error: ValidationError,
+    prefix: tuple[str | int, ...] = (),
+    data: Mapping[str, Any] | None = None,
+    model: type[BaseModel] | None = None,
+    also: Iterable[str] = (),
+) -> list[Problem]:
+    problems: list[Problem] = []
     for item in error.errors():
         message = str(item["msg"])
         message = message.removeprefix("Value error, ")
         message = message[:1].lower() + message[1:]
         loc = prefix + tuple(part for part in item["loc"] if not str(part).startswith("function-"))
-        problems.append(f"{format_loc(loc)}{_named(loc, data)}: {message}")
+        if item["type"] == "extra_forbidden" and model is not None:
+            message += _did_you_mean(model, item["loc"], also)
+        problems.append((loc, f"{format_loc(loc)}{_named(loc, data)}: {message}"))
+    return problems
+
+
+def _did_you_mean(model: type[BaseModel], loc: tuple[str | int, ...], also: Iterable[str] = ()) -> str:
+    """`; did you mean 'interval'?` for a misspelt key, from the keys the model at its place allows."""
+    found: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or found is None:
+            continue
+        field = found.model_fields.get(part)
+        found = _model_in(field.annotation) if field is not None else None
+    if found is None or not loc or not isinstance(loc[-1], str):
+        return ""
+    names = [field.alias or name for name, field in found.model_fields.items() if name != "options"]
+    names += sorted(also)
+    close = difflib.get_close_matches(loc[-1], names, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside `X`, `list[X]`, `X | None` and the like; None when there is none."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _in_file_order(problems: list[Problem], data: Mapping[str, Any]) -> list[Problem]:
+    """Problems sorted as their keys appear in the file (a key the file lacks after its siblings)."""
+
+    def position(loc: tuple[str | int, ...]) -> tuple[int, ...]:
+        node: Any = data
+        place: list[int] = []
+        for part in loc:
+            if isinstance(part, int):
+                place.append(part)
+                node = node[part] if isinstance(node, list) and part < len(node) else None
+            elif isinstance(node, Mapping):
+                keys = list(node)
+                place.append(keys.index(part) if part in keys else len(keys))
+                node = node.get(part)
+            else:
+                place.append(0)
+                node = None
+        return tuple(place)
+
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda problem: position(problem[0]))
+
+
+def _duplicate_names(data: Mapping[str, Any]) -> list[Problem]:
+    """Each source or subscription that repeats an earlier one's name, reported with the others."""
+    problems: list[Problem] = []
+    for kind in ("sources", "subscriptions"):
+        entries = data.get(kind)
+        first: dict[str, int] = {}
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            name = entry.get("name") if isinstance(entry, Mapping) else None
+            if not isinstance(name, str):
+                continue
+            if name in first:
+                loc = (kind, index, "name")
+                problems.append(
+                    (loc, f"{format_loc(loc)}: duplicate name {name!r} (also {kind}[{first[name]}])")
+                )
+            else:
+                first[name] = index
     return problems
 
 
@@ -663,7 +734,7 @@ def _named(loc: tuple[str | int, ...], data: Mapping[str, Any] | None) -> str:
 
 
 def _validate_options(
-    raw_sources: Any, problems: list[str], resolvers: Resolvers | None
+    raw_sources: Any, problems: list[Problem], resolvers: Resolvers | None
 ) -> list[dict[str, Any]]:
     """Validate each source's type-specific keys against its type's own model.
 
@@ -682,7 +753,9 @@ def _validate_options(
             try:
                 entry["options"] = options.model_validate(own)
             except ValidationError as error:
-                problems.extend(_problems(error, ("sources", index)))
+                problems.extend(
+                    _problems(error, ("sources", index), model=options, also=common - {"options"})
+                )
         for key in own:
             entry.pop(key)
         validated.append(entry)
@@ -818,6 +891,10 @@ def read_config_file(path: str | os.PathLike[str] | None = None) -> tuple[str, s
         raise ConfigError([f"{source}: no configuration file (run `rolewatch init` to write one)"]) from None
     except OSError as error:
         raise ConfigError([f"{source}: {error.strerror}"]) from None
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        raise ConfigError(
+            [f"{source}: the file is empty (run `rolewatch init --force` to write a commented one)"]
+        )
     return text, str(source)
 
 
@@ -838,16 +915,17 @@ def parse_config(
         raise ConfigError([f"{origin}: the top level must be a mapping of keys"])
     overrides = environment_overrides(environ or {})
     data = _apply(data, overrides)
-    problems: list[str] = []
+    problems: list[Problem] = _duplicate_names(data)
+    raw = dict(data)
     if "sources" in data:
         data["sources"] = _validate_options(data["sources"], problems, resolvers)
     try:
         config = Config.model_validate(data, context={RESOLVERS: resolvers})
     except ValidationError as error:
-        problems = _problems(error, data=data) + problems
-        raise ConfigError(_attribute(sorted(set(problems), key=problems.index), overrides)) from None
+        problems = _problems(error, data=data, model=Config) + problems
     if problems:
-        raise ConfigError(_attribute(problems, overrides))
+        ordered = [text for _, text in _in_file_order(problems, raw)]
+        raise ConfigError(_attribute(ordered, overrides))
     return config
 
 

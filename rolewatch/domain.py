@@ -40,6 +40,11 @@ SPONSORSHIP = ("offered", "not_offered", "citizens_only")
 _PERIOD_ABBREVIATIONS = {"hour": "hr", "day": "day", "week": "wk", "month": "mo", "year": "yr"}
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 source`, `2 sources`, `0 sources`; `many` for a noun whose plural is not noun + s."""
+    return f"{count} {noun if count == 1 else (many or noun + 's')}"
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """One place a role is offered; `country` is ISO 3166 alpha-2."""

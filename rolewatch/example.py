@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import yaml
+from pydantic import BaseModel
 
 from crawler.registry import source_types
-from rolewatch.config import Defaults, Politeness, format_duration
+from rolewatch.config import (
+    Daemon,
+    Defaults,
+    Delivery,
+    Operators,
+    Politeness,
+    Subscription,
+    Web,
+    format_duration,
+)
 
 _TEMPLATE = """\
 # rolewatch configuration. Every key can be overridden by an environment variable:
@@ -13,6 +26,7 @@ _TEMPLATE = """\
 # Validate with `rolewatch check`; crawl once with `rolewatch crawl`.
 
 database: {database}   # or postgresql+psycopg://user:password@host/dbname
+engine: local          # local: one daemon does everything; procrastinate: `run` schedules, `worker`s crawl
 
 defaults:
   interval: {interval}              # how often: 90s, 15m, 2h, 1d, or cron "*/15 * * * *"
@@ -37,6 +51,8 @@ defaults:
 # base_url (to point an API-backed type at a mirror, a regional host or a test server).
 sources:
 {sources}
+
+{sections}
 """
 
 
@@ -61,6 +77,7 @@ def example_config(database: str = "sqlite:///rolewatch.db") -> str:
         max_response_size=politeness.max_response_size,
         conditional_requests=str(politeness.conditional_requests).lower(),
         sources=_source_examples(),
+        sections=_sections(),
     )
 
 
@@ -80,3 +97,93 @@ def _source_examples() -> str:
             + "\n".join(f"{prefix}{line}" for line in entry.splitlines())
         )
     return "\n".join(blocks)
+
+
+#: A commented subscription: every key with an example value (a default where the default is the example).
+SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
+    "name": "grad-data",
+    "query": 'title:(graduate OR intern) AND (data OR "machine learning")',
+    "locations": ["Sydney", "Remote"],
+    "employment_types": ["graduate", "intern"],
+    "min_salary": {"amount": 70000, "currency": "AUD", "per": "year"},
+    "notify": ["mailto://you:app-password@gmail.com"],
+}
+
+#: What a key whose default is unset looks like when set; written commented out.
+_UNSET_EXAMPLES = {"templates": "./templates", "http": "127.0.0.1:9100"}
+
+_HEADINGS = {
+    "subscriptions": "Who hears about which roles; uncomment and edit. `rolewatch subscriptions test NAME`\n"
+    "# shows what one would have matched; a posting must pass every key given.",
+    "operators": "Who hears about the health of the sources (not about roles).",
+    "delivery": "How the outbox retries a failed send: exponential back-off, then parked as dead.",
+    "daemon": "`rolewatch run`: the scheduler's own settings.",
+    "web": "The read-only dashboard, feeds and API (`rolewatch web`); auth: see `rolewatch web --hash`.",
+}
+
+
+def _sections() -> str:
+    """The subscriptions example and every other section with its defaults, comments aligned."""
+    blocks = [
+        f"# {_HEADINGS['subscriptions']}\nsubscriptions: []  # replace [] with entries like this one:\n"
+        + _subscription_example()
+    ]
+    for name, model in (
+        ("operators", Operators()),
+        ("delivery", Delivery()),
+        ("daemon", Daemon()),
+        ("web", Web()),
+    ):
+        blocks.append(f"# {_HEADINGS[name]}\n{name}:\n" + _aligned(_rows(model), "  "))
+    return "\n\n".join(blocks)
+
+
+def _subscription_example() -> str:
+    rows = []
+    for key, field in Subscription.model_fields.items():
+        value = SUBSCRIPTION_EXAMPLE.get(key, field.get_default(call_default_factory=True))
+        if isinstance(value, dict):
+            value = "{" + ", ".join(f"{k}: {_scalar(v)}" for k, v in value.items()) + "}"
+            rows.append((f"{key}: {value}", field.description or ""))
+        else:
+            rows.append((f"{key}: {_scalar(value)}", field.description or ""))
+    first, *rest = _aligned(rows, "").splitlines()
+    return "\n".join([f"  # - {first}", *(f"  #   {line}" for line in rest)])
+
+
+def _rows(model: BaseModel) -> list[tuple[str, str]]:
+    rows = []
+    for key, field in type(model).model_fields.items():
+        value = getattr(model, key)
+        if isinstance(value, BaseModel):
+            continue
+        if value is None:
+            rows.append((f"# {key}: {_UNSET_EXAMPLES.get(key, '')}".rstrip(), field.description or ""))
+        else:
+            rows.append((f"{key}: {_scalar(value)}", field.description or ""))
+    return rows
+
+
+def _aligned(rows: list[tuple[str, str]], indent: str) -> str:
+    width = max(len(left) for left, _ in rows) + 2
+    return "\n".join(
+        f"{indent}{left.ljust(width)}# {comment}" if comment else f"{indent}{left}" for left, comment in rows
+    )
+
+
+def _scalar(value: Any) -> str:
+    """A value as YAML writes it inline: durations as `30s`, lists in brackets, strings quoted when needed."""
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(_scalar(item) for item in value) + "]"
+    if isinstance(value, int | float):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    text = str(value)
+    if ":" in text or '"' in text or "#" in text:
+        return "'" + text.replace("'", "''") + "'"  # a time, a host:port or a query, read back as written
+    return yaml.safe_dump(text, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from rolewatch.cli.common import RuntimeFailure, config_of, database_reason, handle_errors
-from rolewatch.config import config_path
+from rolewatch.config import Config, config_path
+from rolewatch.domain import plural
 
 
 @click.command()
@@ -21,11 +22,93 @@ def check(ctx: click.Context, connect: bool) -> None:
     """Validate the configuration (and, with --connect, reach the database)."""
     config = config_of(ctx)
     click.echo(
-        f"{config_path(ctx.obj)}: valid — {len(config.sources)} sources, "
-        f"{len(config.subscriptions)} subscriptions."
+        f"{config_path(ctx.obj)}: valid — {plural(len(config.sources), 'source')}, "
+        f"{plural(len(config.subscriptions), 'subscription')}."
     )
+    found = config_warnings(config, _companies_seen(config.database, connect))
+    if found:
+        click.echo(f"{plural(len(found), 'warning')} (what would silently match nothing):")
+        for warning in found:
+            click.echo(f"  {warning}")
     if connect:
         click.echo(_probe_database(config.database))
+
+
+def config_warnings(config: Config, companies_seen: set[str] | None = None) -> list[str]:
+    """What is valid but will match nothing, in the order of the file: a subscription's `sources`
+    naming no source, a location no gazetteer knows, a currency that is not ISO 4217, and (when the
+    database has postings) a company no source has seen."""
+    import pycountry
+
+    from crawler.normalize.locations import parse_locations
+    from notifier.query import fold
+
+    warnings = []
+    sources = {source.name for source in config.sources}
+    for index, subscription in enumerate(config.subscriptions):
+        where = f"subscriptions[{index}] ({subscription.name})"
+        for name in subscription.sources:
+            if name not in sources:
+                known = ", ".join(sorted(sources)) or "none configured"
+                warnings.append(f"{where}.sources: no source is named {name!r} (sources: {known})")
+        for place in subscription.locations:
+            found = parse_locations(place)
+            if not any(loc.city or loc.region or loc.country or loc.remote for loc in found):
+                warnings.append(
+                    f"{where}.locations: no gazetteer knows {place!r} (a city, region, country or Remote)"
+                )
+        if subscription.min_salary is not None and not _is_currency(
+            subscription.min_salary.currency, pycountry
+        ):
+            warnings.append(
+                f"{where}.min_salary.currency: {subscription.min_salary.currency!r} is not an ISO 4217 code"
+            )
+        if companies_seen:
+            for company in subscription.companies:
+                if fold(company) not in companies_seen:
+                    warnings.append(f"{where}.companies: no source has seen a posting from {company!r}")
+    for index, conversion in enumerate(config.salary_conversions):
+        for side, unit in (("from", conversion.from_), ("to", conversion.to)):
+            if not _is_currency(unit.currency, pycountry):
+                warnings.append(
+                    f"salary_conversions[{index}].{side}.currency: {unit.currency!r} is not an ISO 4217 code"
+                )
+    return warnings
+
+
+def _is_currency(code: str, pycountry: Any) -> bool:
+    return pycountry.currencies.get(alpha_3=code) is not None
+
+
+def _companies_seen(database: str, connect: bool) -> set[str] | None:
+    """Every company the database holds postings from, folded; None when there is no database or no
+    posting yet (a PostgreSQL server is asked only with --connect). Never fails: it only adds warnings."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from notifier.query import fold
+    from storage.database import database_url, make_engine
+    from storage.models import PostingRow
+
+    try:
+        url = database_url(database)
+    except ValueError:
+        return None
+    if url.get_backend_name() == "sqlite":
+        name = url.database
+        if not name or name == ":memory:" or name.startswith("file:") or not Path(name).is_file():
+            return None
+    elif not connect:
+        return None
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            companies = connection.execute(select(PostingRow.company).distinct()).scalars().all()
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+    return {fold(company) for company in companies if company} or None
 
 
 #: `check --connect` gives up on a PostgreSQL server that does not answer within this long.

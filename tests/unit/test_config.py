@@ -80,12 +80,54 @@ def test_unknown_keys_are_refused_by_path() -> None:
         parse_config(
             "sources:\n  - {name: s, type: greenhouse, board: b, bord: typo}\ndefaults: {intervl: 5m}\n"
         )
-    assert "sources[0].bord: extra inputs are not permitted" in caught.value.problems
-    assert "defaults.intervl: extra inputs are not permitted" in caught.value.problems
+    assert caught.value.problems == [
+        "sources[0].bord: extra inputs are not permitted; did you mean 'board'?",
+        "defaults.intervl: extra inputs are not permitted; did you mean 'interval'?",
+    ]
+
+
+def test_problems_come_in_file_order_with_duplicates_in_the_same_pass(tmp_path) -> None:
+    text = (
+        "defaults: {jitter: lots}\n"
+        "sources:\n"
+        "  - {name: a, type: greenhouse, board: b}\n"
+        "  - {name: a, type: lever, site: c, intervl: 5m}\n"
+        "subscriptions:\n"
+        "  - {name: s, workplace: [moon]}\n"
+        "  - {name: s}\n"
+        "delivery: {batchh: 3}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert [problem.split(":")[0] for problem in caught.value.problems] == [
+        "defaults.jitter",
+        "sources[1].name",
+        "sources[1].intervl",
+        "subscriptions[0].workplace (s)",
+        "subscriptions[1].name",
+        "delivery.batchh",
+    ], caught.value.problems
+    assert "did you mean 'interval'?" in caught.value.problems[2]
+    assert "did you mean 'batch'?" in caught.value.problems[5]
+
+
+def test_an_empty_configuration_file_is_an_error(tmp_path) -> None:
+    from rolewatch.resolve import load_config
+
+    for text in ("", "\n# only a comment\n"):
+        (tmp_path / "rolewatch.yaml").write_text(text)
+        with pytest.raises(ConfigError, match="is empty"):
+            load_config(tmp_path / "rolewatch.yaml", {})
+
+
+def test_an_unknown_subscription_lists_the_known_names() -> None:
+    config = parse_config("subscriptions: [{name: grads}, {name: interns}]\n")
+    with pytest.raises(ConfigError, match=r"unknown subscription 'x' \(known: grads, interns\)"):
+        config.subscription("x")
 
 
 def test_duplicate_source_names_are_refused() -> None:
-    with pytest.raises(ConfigError, match="duplicate names"):
+    with pytest.raises(ConfigError, match=r"sources\[1\].name: duplicate name .a. \(also sources\[0\]\)"):
         parse_config(
             "sources:\n  - {name: a, type: greenhouse, board: b}\n  - {name: a, type: lever, site: c}\n"
         )
@@ -124,6 +166,45 @@ def test_the_example_that_init_writes_is_valid_and_echoes_the_defaults() -> None
     config = parse_config(text)
     assert {s.type for s in config.sources} >= {"greenhouse", "lever", "simplify"}
     assert "interval: 30m" in text and "close_after_misses: 2" in text and "max_drop: 50%" in text
+
+
+def test_the_example_writes_every_section_with_its_defaults_and_a_subscription_to_uncomment() -> None:
+    from rolewatch.config import Config, load_yaml
+
+    text = example_config()
+    written = load_yaml(text)
+    config = parse_config(text, {})
+    for section in (
+        "database",
+        "engine",
+        "defaults",
+        "sources",
+        "subscriptions",
+        "operators",
+        "delivery",
+        "daemon",
+        "web",
+    ):
+        assert section in written, section
+    assert set(written) >= set(Config.model_fields) - {"salary_conversions"}
+    for section in ("operators", "delivery", "daemon", "web"):
+        default = getattr(Config(), section)
+        assert getattr(config, section) == default, section
+        for key, value in default:
+            if value is not None and not hasattr(type(value), "model_fields"):
+                assert key in written[section], f"{section}.{key}"
+            else:
+                assert f"# {key}:" in text or key == "auth", f"{section}.{key} shown commented"
+    # The comments of one section line up.
+    delivery = text.split("\ndelivery:\n")[1].split("\n\n")[0].splitlines()
+    assert len({line.index("# ", 4) for line in delivery}) == 1, delivery
+    # The commented subscription is valid once uncommented, and shows every key.
+    lines = text.split("subscriptions: []")[1].split("\n\n")[0].splitlines()[1:]
+    uncommented = "subscriptions:\n" + "\n".join(line.replace("  # ", "  ", 1) for line in lines)
+    subscription = parse_config(uncommented, {}).subscriptions[0]
+    assert subscription.name == "grad-data" and subscription.min_salary is not None
+    for key in type(subscription).model_fields:
+        assert f" {key}: " in uncommented, key
 
 
 def test_naming_an_unknown_source_is_a_usage_error() -> None:

@@ -1,0 +1,82 @@
+"""Setup that teaches: `check` warns about what would silently match nothing; mistakes are named plainly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.acceptance.command_line import BOARD_PATH, rolewatch
+from tests.boardserver import BoardServer
+from tests.fixtures.boards import greenhouse_board, greenhouse_job
+
+
+def _config(path: Path, server: BoardServer, subscriptions: str) -> None:
+    path.write_text(
+        f"""
+database: sqlite:///{path.parent}/rolewatch.db
+defaults:
+  politeness: {{delay: 0s, autothrottle: false, retries: 0, request_timeout: 5s}}
+sources:
+  - {{name: koala, type: greenhouse, board: koala, base_url: "{server.url}"}}
+subscriptions:
+{subscriptions}
+""",
+        encoding="utf-8",
+    )
+
+
+def test_check_warns_about_what_would_match_nothing(tmp_path: Path, board_server: BoardServer) -> None:
+    board_server.set_json(BOARD_PATH, greenhouse_board([greenhouse_job(1, "Data Scientist Intern")]))
+    config = tmp_path / "rolewatch.yaml"
+    fine = "  - {name: fine, sources: [koala], locations: [Sydney, AU, Remote, New South Wales]}"
+    _config(config, board_server, fine)
+    clean = rolewatch(tmp_path, "check")
+    assert clean.returncode == 0 and "warning" not in clean.stdout, clean.stdout
+    assert "1 source, 1 subscription." in clean.stdout
+    assert rolewatch(tmp_path, "crawl").returncode == 0
+    company = json.loads(rolewatch(tmp_path, "postings", "--format", "json").stdout)[0]["company"]
+    _config(
+        config,
+        board_server,
+        fine + "\n"
+        "  - name: odd\n"
+        "    sources: [koalla]\n"
+        "    locations: [Sydney, Atlantis-on-Sea]\n"
+        "    min_salary: {amount: 50000, currency: XYZ}\n"
+        f"    companies: ['{company.upper()}', Nobody Incorporated]\n",
+    )
+    done = rolewatch(tmp_path, "check")
+    assert done.returncode == 0, done.stderr
+    assert "1 source, 2 subscriptions." in done.stdout
+    assert "4 warnings" in done.stdout, done.stdout
+    lines = [line.strip() for line in done.stdout.splitlines() if line.startswith("  subscriptions")]
+    assert lines == [
+        "subscriptions[1] (odd).sources: no source is named 'koalla' (sources: koala)",
+        "subscriptions[1] (odd).locations: no gazetteer knows 'Atlantis-on-Sea' (a city, region, country or "
+        "Remote)",
+        "subscriptions[1] (odd).min_salary.currency: 'XYZ' is not an ISO 4217 code",
+        "subscriptions[1] (odd).companies: no source has seen a posting from 'Nobody Incorporated'",
+    ], done.stdout
+
+
+def test_mistakes_are_named_plainly(tmp_path: Path) -> None:
+    config = tmp_path / "rolewatch.yaml"
+    config.write_text("# nothing yet\n", encoding="utf-8")
+    empty = rolewatch(tmp_path, "check")
+    assert empty.returncode == 2 and "the file is empty" in empty.stderr
+    config.write_text(
+        "sources:\n  - {name: a, type: greenhouse, board: b, intervall: 5m}\n  - {name: a, type: lever, site: c}\n"
+        "subscriptions:\n  - {name: grads}\n  - {name: interns}\ndaemon: {grace: 5s, deliver_evry: 1s}\n",
+        encoding="utf-8",
+    )
+    problems = rolewatch(tmp_path, "check").stderr.splitlines()[1:]
+    assert [problem.strip() for problem in problems] == [
+        "sources[0].intervall: extra inputs are not permitted; did you mean 'interval'?",
+        "sources[1].name: duplicate name 'a' (also sources[0])",
+        "daemon.deliver_evry: extra inputs are not permitted; did you mean 'deliver_every'?",
+    ]
+    config.write_text("subscriptions:\n  - {name: grads}\n  - {name: interns}\n", encoding="utf-8")
+    for command in (("subscriptions", "test", "x"), ("notify", "test", "x")):
+        unknown = rolewatch(tmp_path, *command)
+        assert unknown.returncode == 2, unknown
+        assert "unknown subscription 'x' (known: grads, interns)" in unknown.stderr, unknown.stderr
