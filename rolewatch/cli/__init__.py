@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import click
 
 from rolewatch import __version__
+from rolewatch.cli.add import add
 from rolewatch.cli.check import check
 from rolewatch.cli.crawl import crawl
 from rolewatch.cli.daemon import run
@@ -50,6 +51,7 @@ def cli(ctx: click.Context, config_file: str | None, verbose: bool) -> None:
 for command in (
     init,
     check,
+    add,
     crawl,
     sources,
     status,
