@@ -153,7 +153,10 @@ class _WebOnlyRedirects(urllib.request.HTTPRedirectHandler):
 def fetch_page(url: str) -> tuple[str, str]:
     """The page's text and its address after redirects: http(s) only, at most MAX_PAGE_BYTES, time-limited."""
     address = url.strip() if "://" in url else f"https://{url.strip()}"
-    opener = urllib.request.build_opener(_WebOnlyRedirects())
+    handlers: list[urllib.request.BaseHandler] = [_WebOnlyRedirects()]
+    if (urlsplit(address).hostname or "").lower() in ("localhost", "127.0.0.1", "::1"):
+        handlers.append(urllib.request.ProxyHandler({}))  # a proxy cannot reach this machine's loopback
+    opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(
         address, headers={"User-Agent": f"rolewatch/{__version__} (add)", "Accept": "text/html, */*;q=0.5"}
     )
