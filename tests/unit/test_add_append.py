@@ -17,9 +17,7 @@ def sources(text: str) -> list[dict[str, str]]:
 
 
 def test_the_item_goes_at_the_end_of_the_list_before_the_next_key() -> None:
-    text = (
-        "sources:\n    # first\n    - {name: a, type: ashby, board: a}  # kept\n\n# later\ndelivery: {}\n"
-    )
+    text = "sources:\n    # first\n    - {name: a, type: ashby, board: a}  # kept\n\n# later\ndelivery: {}\n"
     out = append_source(text, ITEM)
     assert out.startswith(text.split("\n\n")[0])
     assert out.endswith("\n\n# later\ndelivery: {}\n")
