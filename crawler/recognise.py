@@ -56,6 +56,10 @@ _WORKDAY_HOST = re.compile(r"^[a-z0-9-]+\.wd\d+\.myworkdayjobs\.com$")
 _WORKDAY_SITE_HOST = re.compile(r"^wd\d+\.myworkdaysite\.com$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _NOT_A_COMPANY = {"www", "api", "app", "apply", "jobs", "careers", "help", "support", "blog"}
+#: Boards a page embeds or links to as its own; a footer link to TikTok's or The Muse's site is not one.
+_EMBEDDABLE = frozenset(
+    {"greenhouse", "lever", "ashby", "workday", "smartrecruiters", "recruitee", "workable", "personio"}
+)
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
 
 
@@ -365,7 +369,7 @@ def discover(html: str, page_url: str) -> Recognised | None:
         for address in page.css(f"{selector}::attr({attribute})").getall():
             absolute = urljoin(page_url, address.strip())
             found = recognise(absolute) if urlsplit(absolute).scheme in ("http", "https") else None
-            if found is not None and found.type not in ("simplify",):
+            if found is not None and found.type in _EMBEDDABLE:
                 how = f"a board embedded in the page ({selector} {absolute})"
                 return Recognised(found.type, found.options, found.token, how)
     for script in page.css('script[type="application/ld+json"]::text').getall():

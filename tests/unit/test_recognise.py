@@ -281,6 +281,14 @@ def test_a_page_linking_to_its_lever_board() -> None:
     assert found is not None and (found.type, found.options) == ("lever", {"site": "acme"})
 
 
+def test_links_to_job_sites_that_are_not_the_page_s_board_are_not_taken_for_one() -> None:
+    html = (
+        '<a href="https://github.com/acme/widgets">code</a><a href="https://lifeattiktok.com/">TikTok</a>'
+        '<a href="https://www.themuse.com/profiles/acme">profile</a>'
+    )
+    assert discover(html, PAGE) is None
+
+
 def test_a_page_with_jobposting_markup_in_a_graph() -> None:
     html = (
         '<script type="application/ld+json">{"@context": "https://schema.org", "@graph": '
