@@ -181,6 +181,15 @@ def _clean_shortened(text: str | None, limit: int) -> str:
     return shorten(clean(text[: limit * 4 + 64]), limit)
 
 
+def _excerpt(text: str | None, limit: int) -> str:
+    """A description's start with its line breaks kept, so a heading does not run into its paragraph
+    ("Who we are" then "Numbat Robotics…", not "Who we are Numbat Robotics…"); blank lines dropped."""
+    if not text or limit <= 0:
+        return ""
+    lines = (clean(line) for line in text[: limit * 4 + 64].splitlines())
+    return shorten("\n".join(line for line in lines if line), limit)
+
+
 def _finalize_text(value: Any) -> Any:
     if value is None:
         return ""
@@ -429,6 +438,7 @@ def _posting_context(alert: Alert, timezone: ZoneInfo) -> dict[str, Any]:
     posting, event = alert.posting, alert.event
     locations = [label for label in (clean(loc.label()) for loc in posting.locations) if label]
     open_for = duration(event.at - alert.opened_at) if alert.opened_at is not None else None
+    workplace = _WORKPLACE_LABELS.get(posting.workplace or "", clean(posting.workplace))
     return {
         "kind": str(event.type),
         "verb": _VERBS[event.type],
@@ -438,7 +448,9 @@ def _posting_context(alert: Alert, timezone: ZoneInfo) -> dict[str, Any]:
         "department": clean(posting.department),
         "locations": locations,
         "locations_label": "; ".join(locations),
-        "workplace": _WORKPLACE_LABELS.get(posting.workplace or "", clean(posting.workplace)),
+        "workplace": workplace,
+        # Beside the locations only when they do not say it already ("Remote, US", not "Remote, US (Remote)").
+        "workplace_note": "" if locations and all(workplace in label for label in locations) else workplace,
         "employment_type": _EMPLOYMENT_LABELS.get(
             posting.employment_type or "", clean(posting.employment_type)
         ),
@@ -459,7 +471,7 @@ def _alert_context(
     alert: Alert, title: str, timezone: ZoneInfo, description_chars: int, change_chars: int
 ) -> dict[str, Any]:
     description = alert.posting.description_text
-    excerpt = _clean_shortened(description, description_chars)
+    excerpt = _excerpt(description, description_chars)
     return {
         **_posting_context(alert, timezone),
         "title": title,

@@ -67,7 +67,7 @@ def _summary(record: CrawlRecord) -> str:
 @handle_errors
 def crawl(ctx: click.Context, sources: tuple[str, ...], no_notify: bool, fmt: str) -> None:
     """Crawl now (all enabled sources when none are named), store, print the events, send their alerts."""
-    from rolewatch.domain import CrawlVerdict
+    from rolewatch.domain import CrawlVerdict, plural
     from scheduler.pipeline import crawl_and_record
 
     config = config_of(ctx)
@@ -86,5 +86,6 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], no_notify: bool, fmt: st
     failed = [r.source for r in records if r.verdict is CrawlVerdict.FAILED]
     if failed:
         raise RuntimeFailure(
-            f"{len(failed)} of {len(records)} sources failed: {', '.join(failed)} (see `rolewatch status`)"
+            f"{len(failed)} of {plural(len(records), 'source')} failed: {', '.join(failed)} "
+            "(see `rolewatch status`)"
         )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rolewatch.cli.common import RuntimeFailure, config_of, format_option, handle_errors, open_engine
+from rolewatch.domain import plural
 from rolewatch.output import render
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def sources_test(ctx: click.Context, name: str, limit: int, fmt: str) -> None:
             rows[:limit],
             ["external_id", "title", "company", "locations", "employment_type", "salary", "status"],
             fmt,
-            title=f"{name}: {len(rows)} postings",
+            title=f"{name}: {plural(len(rows), 'posting')}",
         )
         click.echo(_verdict_line(result))
     else:

@@ -43,8 +43,8 @@ def run_demo(channels: list[str], rounds: int, interval: timedelta, keep: Path |
         database = folder / "rolewatch.db"
         url = f"sqlite:///{database}"
         config = parse_config(config_yaml(url, boards.url, interval, channels), {}, origin="the demo")
-        if keep is not None:  # without the channels: they may hold secrets
-            (folder / "rolewatch.yaml").write_text(config_yaml(url, boards.url, interval, []), "utf-8")
+        if keep is not None:  # with the channels, readable by its owner only: a URL may hold a secret
+            _write_private(folder / "rolewatch.yaml", config_yaml(url, boards.url, interval, channels))
         boards.show(1)
         show_setup(out, database, boards.url, interval, channels, kept=keep is not None)
         engine = make_engine(url)
@@ -58,6 +58,12 @@ def run_demo(channels: list[str], rounds: int, interval: timedelta, keep: Path |
         served = boards.requests
     show_summary(out, tally, time.monotonic() - started, served, folder if keep else None)
     return tally
+
+
+def _write_private(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from rolewatch.demo.printing import Tally
 from rolewatch.demo.scenario import BOARDS
+from rolewatch.domain import plural
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -107,7 +108,7 @@ class Walkthrough:
                     await self._report_deliveries()
             self.tally.rounds = number
             self.out.line(
-                f"  round {number}: {crawls} crawls, {self._round_events(number)} in "
+                f"  round {number}: {plural(crawls, 'crawl')}, {self._round_events(number)} in "
                 f"{time.monotonic() - started:.1f}s",
                 style="dim",
             )
@@ -203,15 +204,17 @@ class Walkthrough:
                 errors[row.channel] = row.last_error
         for channel, counts in by_channel.items():
             if counts["sent"]:
-                self.out.line(f"  outbox: sent {counts['sent']} alerts to {channel}", "green")
+                self.out.line(f"  outbox: sent {plural(counts['sent'], 'alert')} to {channel}", "green")
             failed = counts.total() - counts["sent"]
             if failed:
                 error = errors.get(channel, "no reason given")
                 self.out.line(
-                    f"  outbox: {failed} alerts to {channel} failed (retried later): {error}", "red"
+                    f"  outbox: {plural(failed, 'alert')} to {channel} failed (retried later): {error}", "red"
                 )
         if untried:
-            self.out.line(f"  outbox: {len(untried)} alerts not tried yet (the daemon keeps them)", "yellow")
+            self.out.line(
+                f"  outbox: {plural(len(untried), 'alert')} not tried yet (the daemon keeps them)", "yellow"
+            )
 
 
 def _round_timeout(number: int, waiting: set[str]) -> Exception:

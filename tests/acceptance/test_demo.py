@@ -66,7 +66,10 @@ def test_the_demo_shows_every_kind_of_event_and_its_alerts_and_leaves_nothing_be
 
 
 def test_with_notify_the_outbox_delivers_each_alert_to_the_channel(tmp_path: Path, webhook: Webhook) -> None:
-    done = run_demo(tmp_path, "--rounds", "2", "--interval", "1s", "--notify", webhook.url)
+    kept = tmp_path / "kept"
+    done = run_demo(
+        tmp_path, "--rounds", "2", "--interval", "1s", "--notify", webhook.url, "--keep", str(kept)
+    )
     output = done.stdout
     assert done.returncode == 0, f"exit {done.returncode}\n{output}\n{done.stderr}"
     titles = ALERT.findall(output)
@@ -75,6 +78,9 @@ def test_with_notify_the_outbox_delivers_each_alert_to_the_channel(tmp_path: Pat
     assert sorted(request.json["title"] for request in received) == sorted(titles)
     assert len(webhook.requests) == len(titles), "an alert was delivered twice"
     assert f"alerts to    json://127.0.0.1:{webhook.port}/" in output
-    sent = rf"^  outbox: sent \d+ alerts to json://127\.0\.0\.1:{webhook.port}/hooks/rolewatch$"
+    sent = rf"^  outbox: sent \d+ alerts? to json://127\.0\.0\.1:{webhook.port}/hooks/rolewatch$"
     assert re.search(sent, output, re.MULTILINE), output
     assert f"{len(titles)} sent to your channel" in output
+    # The kept configuration keeps the channel too (readable by its owner only: a URL may hold a secret).
+    assert webhook.url in (kept / "rolewatch.yaml").read_text(encoding="utf-8")
+    assert (kept / "rolewatch.yaml").stat().st_mode & 0o077 == 0

@@ -166,7 +166,7 @@ def test_change_lists_each_field_old_to_new(format: MessageFormat) -> None:
 @pytest.mark.parametrize("format", ALL_FORMATS)
 def test_closure_says_how_long_the_role_was_open(format: MessageFormat) -> None:
     body = render(alert(EventType.CLOSED, opened_at=datetime(2025, 11, 1, 1, tzinfo=UTC)), format).body
-    assert "no longer listed" in body
+    assert "has closed (the board no longer lists it as open)" in body  # closed by absence or by a flag
     assert "23 days" in body
 
 
@@ -378,3 +378,25 @@ def test_room_wide_mentions_never_ping_in_any_format(format: MessageFormat, limi
     for text in (message.title, message.body):
         assert not re.search(r"@(everyone|here|room|channel|all)\b", text)
     assert "@\u200beveryone" in message.title and "@\u200bchannel" in message.body
+
+
+@pytest.mark.parametrize("format", ALL_FORMATS)
+def test_a_remote_location_is_not_labelled_remote_twice(format: MessageFormat) -> None:
+    remote = render(
+        alert(locations=(Location("Remote", country="US", remote=True),), workplace="remote"), format
+    )
+    assert "Remote, US" in remote.body and "(Remote)" not in remote.body
+    mixed = (Location("Sydney", city="Sydney", country="AU"),)
+    assert "(Hybrid)" in render(alert(locations=mixed, workplace="hybrid"), format).body
+
+
+@pytest.mark.parametrize("format", ALL_FORMATS)
+def test_a_description_heading_does_not_run_into_its_paragraph(format: MessageFormat) -> None:
+    from crawler.normalize.text import html_to_text
+
+    text = html_to_text(
+        "<div><b>Who we are</b></div><div>Numbat Robotics builds robots.</div><h2>The role</h2>"
+    )
+    body = render(alert(description_text=text), format).body
+    assert "Who we are Numbat" not in body and "Numbat Robotics builds robots." in body
+    assert "Who we are\nNumbat Robotics builds robots.\nThe role" in body
