@@ -28,7 +28,26 @@ from rolewatch.cli.worker import worker
 from rolewatch.demo import demo
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _WholeSummaries(click.Group):
+    """A group whose `--help` shows each command's whole first sentence, wrapped, where click cuts
+    it at 45 characters with "..."."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=SUMMARY_LIMIT)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+#: Longer than any command's first sentence: the help wraps a summary rather than cut it.
+SUMMARY_LIMIT = 300
+
+
+@click.group(cls=_WholeSummaries, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_file",

@@ -65,7 +65,8 @@ def test_mistakes_are_named_plainly(tmp_path: Path) -> None:
     empty = rolewatch(tmp_path, "check")
     assert empty.returncode == 2 and "the file is empty" in empty.stderr
     config.write_text(
-        "sources:\n  - {name: a, type: greenhouse, board: b, intervall: 5m}\n  - {name: a, type: lever, site: c}\n"
+        "sources:\n  - {name: a, type: greenhouse, board: b, intervall: 5m}\n"
+        "  - {name: a, type: lever, site: c}\n"
         "subscriptions:\n  - {name: grads}\n  - {name: interns}\ndaemon: {grace: 5s, deliver_evry: 1s}\n",
         encoding="utf-8",
     )
@@ -80,3 +81,20 @@ def test_mistakes_are_named_plainly(tmp_path: Path) -> None:
         unknown = rolewatch(tmp_path, *command)
         assert unknown.returncode == 2, unknown
         assert "unknown subscription 'x' (known: grads, interns)" in unknown.stderr, unknown.stderr
+
+
+def test_help_shows_every_summary_whole() -> None:
+    done = rolewatch(Path.cwd(), "--help")
+    assert done.returncode == 0
+    commands = done.stdout.split("Commands:")[1]
+    assert "..." not in commands, commands
+    assert "store, print the events, send their alerts." in " ".join(done.stdout.split())
+
+
+def test_status_piped_keeps_each_source_on_one_line(tmp_path: Path, board_server: BoardServer) -> None:
+    _config(tmp_path / "rolewatch.yaml", board_server, "  []")  # the board answers 404: a failed crawl
+    assert rolewatch(tmp_path, "crawl").returncode == 1
+    done = rolewatch(tmp_path, "status")
+    rows = [line for line in done.stdout.splitlines() if "koala" in line]
+    assert len(rows) == 1, done.stdout
+    assert f"{board_server.url}{BOARD_PATH}" in rows[0], done.stdout
