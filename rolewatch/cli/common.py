@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import click
 
 from rolewatch.config import Config, ConfigError
-from rolewatch.output import FORMATS, event_record, render
+from rolewatch.output import EVENT_FIELDS, FORMATS, event_record, render
 from rolewatch.resolve import load_config
 
 if TYPE_CHECKING:
@@ -98,4 +98,14 @@ def render_events(events: Sequence[Any], fmt: str) -> None:
     if fmt == "table" and not rows:
         click.echo("No events.")
         return
-    render(rows, ["id", "at", "type", "source", "title", "company", "changes"], fmt)
+    render(rows, ["id", "at", "type", "source", "title", "company", "changes"], fmt, fields=EVENT_FIELDS)
+
+
+def known_source(engine: Engine, config: Config, name: str | None) -> str | None:
+    """`name` when a source of that name is configured or stored; a usage error listing them otherwise."""
+    from rolewatch.search import SearchError, check_source
+
+    try:
+        return check_source(engine, (source.name for source in config.sources), name)
+    except SearchError as error:
+        raise click.BadParameter(str(error), param_hint="--source") from None

@@ -13,11 +13,12 @@ from rolewatch.cli.common import (
     config_of,
     format_option,
     handle_errors,
+    known_source,
     open_engine,
     render_events,
 )
 from rolewatch.config import parse_duration
-from rolewatch.output import jsonable, plain, render
+from rolewatch.output import jsonable, plain, posting_fields, posting_record, render
 
 if TYPE_CHECKING:
     from storage.queries import PostingHistory
@@ -26,25 +27,71 @@ if TYPE_CHECKING:
 @click.command()
 @click.option("--open", "open_only", is_flag=True, help="Only open postings.")
 @click.option("--source", help="Only this source.")
-@click.option("--query", help="Text to look for in title, company or locations.")
+@click.option(
+    "--query", help="A subscription query: 'title:(data OR ml) AND NOT senior', words, \"phrases\"."
+)
+@click.option("--location", "locations", multiple=True, help="City, region, country or Remote (repeatable).")
+@click.option(
+    "--employment-type", "employment_types", multiple=True, help="intern, graduate, … (repeatable)."
+)
+@click.option("--company", "companies", multiple=True, help="Only this company, any case (repeatable).")
+@click.option("--workplace", multiple=True, help="onsite, hybrid or remote (repeatable).")
+@click.option("--min-salary", help="AMOUNT:CURRENCY[:PER], as a subscription's min_salary (40:USD:hour).")
+@click.option(
+    "--description", is_flag=True, help="Add the description (text and HTML) to json, jsonl and csv."
+)
 @click.option("--limit", type=int, default=None, help="At most this many rows.")
 @format_option
 @click.pass_context
 @handle_errors
 def postings(
-    ctx: click.Context, open_only: bool, source: str | None, query: str | None, limit: int | None, fmt: str
+    ctx: click.Context,
+    open_only: bool,
+    source: str | None,
+    query: str | None,
+    locations: tuple[str, ...],
+    employment_types: tuple[str, ...],
+    companies: tuple[str, ...],
+    workplace: tuple[str, ...],
+    min_salary: str | None,
+    description: bool,
+    limit: int | None,
+    fmt: str,
 ) -> None:
-    """List stored postings."""
-    from storage.queries import list_postings
+    """List stored postings, oldest first, matched as a subscription with the same filters matches."""
+    from rolewatch.search import (
+        QuerySyntaxError,
+        SearchError,
+        compile_search,
+        matching_details,
+        parse_min_salary,
+        search_subscription,
+    )
 
     config = config_of(ctx)
-    rows = [
-        vars(p)
-        for p in list_postings(
-            open_engine(config), open_only=open_only, source=source, text=query, limit=limit
+    try:
+        subscription = search_subscription(
+            query,
+            locations=locations,
+            employment_types=employment_types,
+            companies=companies,
+            workplace=workplace,
+            min_salary=parse_min_salary(min_salary) if min_salary else None,
         )
-    ]
-    render(rows, ["id", "source", "title", "company", "locations", "status", "first_seen_at"], fmt)
+    except QuerySyntaxError as error:
+        raise click.BadParameter(str(error), param_hint="--query") from None
+    except SearchError as error:
+        raise click.UsageError(f"not a valid search: {error}") from None
+    engine = open_engine(config)
+    search = compile_search(
+        subscription,
+        config.salary_conversions,
+        open_only=open_only,
+        source=known_source(engine, config, source),
+    )
+    rows = [posting_record(detail, description) for detail in matching_details(engine, search, limit)]
+    columns = ["id", "source", "title", "company", "locations", "status", "first_seen_at"]
+    render(rows, columns, fmt, fields=posting_fields(description))
 
 
 @click.command()
@@ -125,5 +172,8 @@ def events(ctx: click.Context, since: str, kind: str | None, source: str | None,
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--since") from None
     config = config_of(ctx)
-    found = list_events(open_engine(config), since=datetime.now(UTC) - window, type=kind, source=source)
+    engine = open_engine(config)
+    found = list_events(
+        engine, since=datetime.now(UTC) - window, type=kind, source=known_source(engine, config, source)
+    )
     render_events(found, fmt)

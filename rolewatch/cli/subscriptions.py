@@ -19,17 +19,29 @@ def subscriptions() -> None:
 @subscriptions.command("test")
 @click.argument("name")
 @click.option("--since", default="7d", show_default=True, help="How far back: 24h, 7d, 30d.")
+@click.option("--query", help="Try this query instead of the subscription's own (its other filters stay).")
 @format_option
 @click.pass_context
 @handle_errors
-def subscriptions_test(ctx: click.Context, name: str, since: str, fmt: str) -> None:
+def subscriptions_test(ctx: click.Context, name: str, since: str, query: str | None, fmt: str) -> None:
     """The recorded events NAME would have alerted on (nothing is sent)."""
     from notifier.matching import SubscriptionBook
+    from notifier.query import QuerySyntaxError, compile_query
     from storage.outbox import recent_alerts
 
     window = _window(since)
     config = config_of(ctx)
-    config.subscription(name)
+    subscription = config.subscription(name)
+    if query is not None:
+        text = query.strip() or None
+        try:
+            if text:
+                compile_query(text)
+        except QuerySyntaxError as error:
+            raise click.BadParameter(str(error), param_hint="--query") from None
+        tried = subscription.model_copy(update={"query": text})
+        subscriptions = [tried if s.name == name else s for s in config.subscriptions]
+        config = config.model_copy(update={"subscriptions": subscriptions})
     book = SubscriptionBook(config)
     alerts = recent_alerts(open_engine(config), since=datetime.now(UTC) - window)
     rows = [

@@ -17,7 +17,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from rolewatch.domain import EventType
-from rolewatch.output import event_record, jsonable, plain
+from rolewatch.output import (
+    EVENT_FIELDS,
+    csv_cell,
+    event_record,
+    jsonable,
+    plain,
+    posting_fields,
+    posting_record,
+)
 from rolewatch.web import params
 from rolewatch.web.context import web
 from rolewatch.web.paging import encode_cursor
@@ -25,7 +33,7 @@ from rolewatch.web.search import posting_search
 from rolewatch.web.templating import link_to
 from scheduler.schedule import next_cron_fire
 from storage import browse
-from storage.queries import PostingDetail, posting_history, source_status
+from storage.queries import posting_history, source_status
 
 EVENT_TYPES = tuple(kind.value for kind in EventType)
 CSV_BATCH = 1_000
@@ -85,7 +93,8 @@ def postings(request: Request) -> Response:
         accepts=search.accepts,
         with_description=search.reads_description,
     )
-    return _page(request, [plain(vars(item)) for item in page.items], page.cursor, page.scanned_out)
+    details = browse.posting_details(context.engine, [item.id for item in page.items])
+    return _page(request, [posting_record(detail) for detail in details], page.cursor, page.scanned_out)
 
 
 def posting(request: Request) -> Response:
@@ -117,19 +126,17 @@ def events_csv(request: Request) -> Response:
         while True:
             page = browse.api_event_page(context.engine, wanted, after=after, limit=CSV_BATCH)
             for event in page.items:
-                record = plain(event_record(event))
-                record["changes"] = json.dumps(record["changes"], ensure_ascii=False)
-                yield record
+                yield plain(event_record(event))
             if page.cursor is None:
                 return
             after = page.cursor[0]
 
-    columns = ["id", "type", "source", "external_id", "title", "company", "url", "at", "changes"]
-    return _csv(rows(), columns, "events.csv")
+    return _csv(rows(), list(EVENT_FIELDS), "events.csv")
 
 
 def postings_csv(request: Request) -> Response:
-    """Every posting the search matches with every stored field; places, pay and rights as their labels."""
+    """Every posting the search matches with every field, the description too: the rows of
+    `rolewatch postings --format csv --description`."""
     context = web(request)
     search = posting_search(request.query_params, context.config)
 
@@ -145,22 +152,12 @@ def postings_csv(request: Request) -> Response:
                 with_description=search.reads_description,
             )
             for detail in browse.posting_details(context.engine, [item.id for item in page.items]):
-                yield _detail_row(detail)
+                yield posting_record(detail, description=True)
             if page.cursor is None:
                 return
             after = page.cursor
 
-    columns = [field.name for field in dataclasses.fields(PostingDetail)]
-    return _csv(rows(), columns, "postings.csv")
-
-
-def _detail_row(detail: PostingDetail) -> dict[str, Any]:
-    row = plain(jsonable(dataclasses.asdict(detail)))
-    row["locations"] = "; ".join(place.label() for place in detail.locations)
-    row["salary"] = detail.salary.label() if detail.salary else None
-    row["work_rights"] = detail.work_rights.label() if detail.work_rights else None
-    row["extra"] = json.dumps(row["extra"], ensure_ascii=False)
-    return dict(row)
+    return _csv(rows(), list(posting_fields(description=True)), "postings.csv")
 
 
 def _csv(rows: Iterator[dict[str, Any]], columns: list[str], filename: str) -> Response:
@@ -169,7 +166,7 @@ def _csv(rows: Iterator[dict[str, Any]], columns: list[str], filename: str) -> R
         writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for number, row in enumerate(rows, 1):
-            writer.writerow({key: "" if value is None else value for key, value in row.items()})
+            writer.writerow({key: csv_cell(value) for key, value in row.items()})
             if number % CSV_BATCH == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
