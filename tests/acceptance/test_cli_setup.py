@@ -98,3 +98,31 @@ def test_status_piped_keeps_each_source_on_one_line(tmp_path: Path, board_server
     rows = [line for line in done.stdout.splitlines() if "koala" in line]
     assert len(rows) == 1, done.stdout
     assert f"{board_server.url}{BOARD_PATH}" in rows[0], done.stdout
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_readme_check_examples_are_what_check_prints(tmp_path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    shown = [block.split("\n```")[0] for block in text.split("```\n$ rolewatch check\n")[1:]]
+    assert len(shown) == 2
+    configs = (
+        "defaults: {interval: often}\nsources:\n  - {name: stripe, type: greenhouse}\n"
+        "  - {name: x, type: workdayy}\n  - {name: y, type: lever, site: s, intervl: 5m}\n",
+        "sources:\n  - {name: stripe, type: greenhouse, board: stripe}\nsubscriptions:\n"
+        "  - {name: grads, sources: [strip], locations: [Sydney, Narnia], "
+        "min_salary: {amount: 70000, currency: AUS}}\n",
+    )
+    for example, config in zip(shown, configs, strict=True):
+        (tmp_path / "rolewatch.yaml").write_text(config, encoding="utf-8")
+        done = rolewatch(tmp_path, "check")
+        assert (done.stderr if done.returncode else done.stdout).rstrip("\n") == example
+
+
+def test_the_readme_configuration_documents_the_proxy_variables() -> None:
+    text = README.read_text(encoding="utf-8")
+    configuration = text.split("\n## Configuration\n")[1].split("\n## ")[0]
+    assert (
+        "`http_proxy`" in configuration and "`https_proxy`" in configuration and "`no_proxy`" in configuration
+    )
