@@ -10,13 +10,10 @@ import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from crawler.verdict import failed_result
 from crawler.workers import CrawlWorkers
@@ -24,28 +21,34 @@ from notifier.sync import sync_config
 from rolewatch.config import format_duration
 from scheduler.lanes import MAX_BATCHES, CrawlLanes, host_key, kill_crawl_processes
 from scheduler.pipeline import crawl_and_record, record_failure
-from scheduler.schedule import first_runs, planned_run, trigger_for
+from scheduler.source_jobs import (
+    MAINTENANCE_MISFIRE,
+    SourceJobs,
+    maintenance_trigger,
+    new_apscheduler,
+    prepare_database,
+    source_job_id,
+    source_of_job,
+    sources_by_name,
+)
+from scheduler.source_jobs import in_thread as in_thread  # the daemon and the cluster worker use it from here
 from scheduler.state import DaemonState, SourceSchedule
-from storage.schedule import SourceTimes, load_source_times, save_next_due
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from notifier.outbox import DeliveryReport
     from rolewatch.config import Config, ResolvedSource
     from scheduler.metrics import CrawlObserver
     from storage.recording import CrawlRecord
 
-T = TypeVar("T")
 logger = logging.getLogger("rolewatch.scheduler")
 
 MAINTENANCE_JOB = "maintenance"
-_SOURCE_JOB = "source:"
 #: After the grace period the crawl processes are killed; their batches then need a moment to record.
 AFTER_KILL_WAIT_S = 10.0
 #: A source due within this share of its interval joins a batch starting now on its host.
 PULL_AHEAD = 0.25
-#: A maintenance run that comes due while the event loop is held up still happens within this long.
-MAINTENANCE_MISFIRE = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -62,13 +65,20 @@ class RunTrace:
     events: int
 
 
-async def in_thread(executor: Executor, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking work (the database, a crawl, a send) off the event loop, in the daemon's own pool."""
-    return await asyncio.get_running_loop().run_in_executor(executor, partial(function, *args, **kwargs))
-
-
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def log_delivery_round(log: logging.Logger, report: DeliveryReport) -> None:
+    """Said only for a round that sent, retried or gave up on something (the daemon's or a worker's)."""
+    if report.sent or report.failed or report.dead:
+        log.info(
+            "delivered %d, %d to retry, %d given up; %d waiting",
+            report.sent,
+            report.failed,
+            report.dead,
+            report.remaining,
+        )
 
 
 class ActiveScheduler:
@@ -92,7 +102,7 @@ class ActiveScheduler:
     ) -> None:
         self._engine = engine
         self._config = config
-        self._sources = {source.name: source for source in config.resolved_sources()}
+        self._sources = sources_by_name(config)
         self._state = state
         self._executor = executor
         self._metrics = metrics
@@ -100,6 +110,7 @@ class ActiveScheduler:
         self._lanes = CrawlLanes(self._crawl_batch, executor, max_batches=max_batches)
         self._workers = CrawlWorkers()
         self._scheduler: Any = None
+        self._source_jobs: SourceJobs | None = None
         self._due: dict[str, datetime] = {}
         self._overrun: set[str] = set()
         self._jobs: set[asyncio.Task[Any]] = set()
@@ -111,24 +122,20 @@ class ActiveScheduler:
     # --- starting ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await in_thread(self._executor, self._prepare_database, self._config)
+        await in_thread(self._executor, prepare_database, self._engine, self._config)
         self._workers.prestart()
         daemon = self._config.daemon
-        self._scheduler = AsyncIOScheduler(
-            timezone=UTC,
-            job_defaults={
-                "max_instances": 1,
-                "coalesce": True,
-                "misfire_grace_time": int(daemon.misfire_grace.total_seconds()),
-            },
+        self._scheduler = new_apscheduler(self._config)
+        self._source_jobs = SourceJobs(
+            self._scheduler, self._crawl_source, self._engine, self._state, self._executor
         )
         self._scheduler.add_listener(self._note_due, EVENT_JOB_SUBMITTED)
         self._scheduler.add_listener(self._note_overrun, EVENT_JOB_MAX_INSTANCES)
         logging.getLogger("apscheduler.scheduler").addFilter(_quiet_overruns)
-        await self._schedule(list(self._sources.values()))
+        await self._source_jobs.schedule(list(self._sources.values()))
         self._scheduler.add_job(
             self._maintain,
-            trigger=_maintenance_trigger(self._config),
+            trigger=maintenance_trigger(self._config),
             id=MAINTENANCE_JOB,
             name="daily maintenance",
             misfire_grace_time=int(MAINTENANCE_MISFIRE.total_seconds()),
@@ -142,46 +149,13 @@ class ActiveScheduler:
             daemon.maintenance_at,
         )
 
-    def _prepare_database(self, config: Config) -> None:
-        from storage.database import upgrade
-
-        upgrade(self._engine)
-        sync_config(self._engine, config)
-
-    async def _schedule(self, sources: Sequence[ResolvedSource]) -> None:
-        """(Re)build the jobs of `sources` from what the database remembers of them."""
-        if not sources:
-            return
-        names = [source.name for source in sources]
-        times = await in_thread(self._executor, load_source_times, self._engine, names)
-        now = datetime.now(UTC)
-        planned = {
-            source.name: _planned(source, times.get(source.name, SourceTimes()), now) for source in sources
-        }
-        first = first_runs(planned, now)
-        for source in sources:
-            self._add_or_reschedule(source, first[source.name])
-            schedule = self._state.sources.setdefault(source.name, SourceSchedule(source.name))
-            schedule.next_run_at = first[source.name]
-        await in_thread(self._executor, save_next_due, self._engine, first)
-
-    def _add_or_reschedule(self, source: ResolvedSource, first: datetime) -> None:
-        job_id = _SOURCE_JOB + source.name
-        trigger = trigger_for(source.interval, source.jitter)
-        if self._scheduler.get_job(job_id) is not None:
-            self._scheduler.modify_job(job_id, trigger=trigger, next_run_time=first)
-            return
-        self._scheduler.add_job(
-            self._crawl_source, trigger, args=[source.name], id=job_id, name=source.name, next_run_time=first
-        )
-
     def _note_due(self, event: Any) -> None:
         if event.scheduled_run_times:
             self._due[event.job_id] = max(event.scheduled_run_times)
 
     def _note_overrun(self, event: Any) -> None:
         """A run came due while the last one still ran (or waited for its host): said once per crawl."""
-        name = event.job_id.removeprefix(_SOURCE_JOB)
+        name = source_of_job(event.job_id)
         if name not in self._overrun:
             self._overrun.add(name)
             logger.info("%s: still crawling when its next run came due; that run is skipped", name)
@@ -203,7 +177,7 @@ class ActiveScheduler:
             if other.name == source.name or every is None or other.interval.cron or host_key(other) != host:
                 continue
             schedule = self._state.sources.get(other.name)
-            job = self._scheduler.get_job(_SOURCE_JOB + other.name)
+            job = self._scheduler.get_job(source_job_id(other.name))
             if (schedule is not None and schedule.running) or job is None or job.next_run_time is None:
                 continue
             if job.next_run_time - now > every * PULL_AHEAD:
@@ -234,7 +208,7 @@ class ActiveScheduler:
         source = self._sources.get(name)
         if source is None or self._stopping:
             return
-        due_at = self._due.pop(_SOURCE_JOB + name, None)
+        due_at = self._due.pop(source_job_id(name), None)
         schedule = self._state.sources.setdefault(name, SourceSchedule(name))
         if schedule.running:  # pulled into a batch that is still crawling
             return
@@ -275,14 +249,8 @@ class ActiveScheduler:
     async def _remember_next_run(self, name: str) -> None:
         """Written after the crawl is recorded, never before: a crawl killed with the daemon then
         leaves its own due time behind, and the next start runs it again at once."""
-        job = self._scheduler.get_job(_SOURCE_JOB + name)
-        if job is None or job.next_run_time is None:
-            return
-        self._state.sources[name].next_run_at = job.next_run_time
-        try:
-            await in_thread(self._executor, save_next_due, self._engine, {name: job.next_run_time})
-        except Exception:  # the schedule in memory holds; a restart then plans from the last crawl
-            logger.exception("%s: could not store the next run time", name)
+        if self._source_jobs is not None:
+            await self._source_jobs.remember_next_run(name, self._source_jobs.job(name))
 
     def _crawl_batch(
         self, sources: Sequence[ResolvedSource], on_record: Callable[[CrawlRecord], None]
@@ -342,14 +310,7 @@ class ActiveScheduler:
         except Exception:
             logger.exception("the delivery round failed; the outbox keeps every message for the next one")
             return
-        if report.sent or report.failed or report.dead:
-            logger.info(
-                "delivered %d, %d to retry, %d given up; %d waiting",
-                report.sent,
-                report.failed,
-                report.dead,
-                report.remaining,
-            )
+        log_delivery_round(logger, report)
 
     async def _maintain(self) -> None:
         from storage.maintenance import run_maintenance
@@ -379,12 +340,8 @@ class ActiveScheduler:
 
     def beat(self) -> None:
         """Bring each source's next run time in the shared state up to date."""
-        if self._scheduler is None:
-            return
-        for job in self._scheduler.get_jobs():
-            if job.id.startswith(_SOURCE_JOB):
-                schedule = self._state.sources.setdefault(job.name, SourceSchedule(job.name))
-                schedule.next_run_at = job.next_run_time
+        if self._source_jobs is not None:
+            self._source_jobs.beat()
 
     async def apply(self, config: Config) -> None:
         """A reloaded configuration: sources added, removed or rescheduled; the rest picks it up per run.
@@ -394,21 +351,12 @@ class ActiveScheduler:
         """
         old_config, old = self._config, self._sources
         self._config = config
-        self._sources = {source.name: source for source in config.resolved_sources()}
+        self._sources = sources_by_name(config)
         await in_thread(self._executor, sync_config, self._engine, config)
-        if self._scheduler is None:
+        if self._source_jobs is None:
             return
-        for name in old.keys() - self._sources.keys():
-            if self._scheduler.get_job(_SOURCE_JOB + name) is not None:
-                self._scheduler.remove_job(_SOURCE_JOB + name)
-            self._state.sources.pop(name, None)
-        rescheduled = [
-            source
-            for name, source in self._sources.items()
-            if name not in old or (old[name].interval, old[name].jitter) != (source.interval, source.jitter)
-        ]
-        await self._schedule(rescheduled)
-        self._apply_daemon_settings(old_config, config)
+        rescheduled = await self._source_jobs.apply(old, self._sources)
+        self._apply_daemon_settings(self._source_jobs, old_config, config)
         added = len(self._sources.keys() - old.keys())
         logger.info(
             "configuration applied: %d sources (%d added, %d removed, %d rescheduled), %d subscriptions",
@@ -419,14 +367,11 @@ class ActiveScheduler:
             len(config.subscriptions),
         )
 
-    def _apply_daemon_settings(self, old: Config, new: Config) -> None:
+    def _apply_daemon_settings(self, source_jobs: SourceJobs, old: Config, new: Config) -> None:
         if old.daemon.misfire_grace != new.daemon.misfire_grace:
-            grace = int(new.daemon.misfire_grace.total_seconds())
-            for job in self._scheduler.get_jobs():
-                if job.id.startswith(_SOURCE_JOB):
-                    self._scheduler.modify_job(job.id, misfire_grace_time=grace)
+            source_jobs.set_misfire_grace(new.daemon.misfire_grace)
         if old.daemon.maintenance_at != new.daemon.maintenance_at:
-            self._scheduler.reschedule_job(MAINTENANCE_JOB, trigger=_maintenance_trigger(new))
+            self._scheduler.reschedule_job(MAINTENANCE_JOB, trigger=maintenance_trigger(new))
 
     # --- stopping ------------------------------------------------------------------------------
 
@@ -464,21 +409,6 @@ class ActiveScheduler:
 def _quiet_overruns(record: logging.LogRecord) -> bool:
     """APScheduler warns at every skipped run of a long crawl; the scheduler says it once, at INFO."""
     return "maximum number of running instances reached" not in record.getMessage()
-
-
-def _planned(source: ResolvedSource, times: SourceTimes, now: datetime) -> datetime:
-    return planned_run(
-        source.interval,
-        now=now,
-        last_crawl_at=times.last_crawl_at,
-        next_due_at=times.next_due_at,
-        jitter=source.jitter,
-    )
-
-
-def _maintenance_trigger(config: Config) -> Any:
-    hour, minute = config.daemon.maintenance_at.split(":")
-    return CronTrigger(hour=int(hour), minute=int(minute), timezone=UTC)
 
 
 def _summary(record: CrawlRecord) -> str:

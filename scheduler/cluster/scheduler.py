@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from procrastinate import App
 from procrastinate.exceptions import AlreadyEnqueued
 
 from notifier.sync import sync_config
 from rolewatch.config import format_duration
-from scheduler.active import in_thread
 from scheduler.cluster.app import (
     SOURCE_LOCK,
     cluster_app,
@@ -38,20 +34,26 @@ from scheduler.cluster.app import (
 from scheduler.cluster.metrics import ClusterObserver
 from scheduler.cluster.worker import STALLED_AFTER_S
 from scheduler.lanes import host_key
-from scheduler.schedule import first_runs, planned_run, trigger_for
+from scheduler.source_jobs import (
+    MAINTENANCE_MISFIRE,
+    SourceJobs,
+    in_thread,
+    maintenance_trigger,
+    new_apscheduler,
+    prepare_database,
+    sources_by_name,
+)
 from scheduler.state import DaemonState, SourceSchedule
 from storage.cluster import busy_queueing_locks, forget_jobs_before, queue_figures
-from storage.schedule import SourceTimes, load_source_times, save_next_due
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from rolewatch.config import Config, ResolvedSource
+    from rolewatch.config import Config
     from scheduler.metrics import CrawlObserver
 
 logger = logging.getLogger("rolewatch.scheduler")
 
-_SOURCE_JOB = "source:"
 MAINTENANCE_JOB = "maintenance"
 #: How often jobs of workers that stopped beating are looked for, and the queue figures refreshed.
 HOUSEKEEPING_S = 5.0
@@ -73,27 +75,24 @@ class ClusterScheduler:
     ) -> None:
         self._engine = engine
         self._config = config
-        self._sources = {source.name: source for source in config.resolved_sources()}
+        self._sources = sources_by_name(config)
         self._state = state
         self._executor = executor
         self._metrics = metrics
         self._app: App | None = None
         self._scheduler: Any = None
+        self._source_jobs: SourceJobs | None = None
         self._busy_said: set[str] = set()
 
     async def start(self) -> None:
-        await in_thread(self._executor, self._prepare_database, self._config)
+        await in_thread(self._executor, prepare_database, self._engine, self._config)
         self._app = cluster_app(self._config.database, application_name="rolewatch scheduler")
         await self._app.open_async()
-        self._scheduler = AsyncIOScheduler(
-            timezone=UTC,
-            job_defaults={
-                "max_instances": 1,
-                "coalesce": True,
-                "misfire_grace_time": int(self._config.daemon.misfire_grace.total_seconds()),
-            },
+        self._scheduler = new_apscheduler(self._config)
+        self._source_jobs = SourceJobs(
+            self._scheduler, self._defer_crawl, self._engine, self._state, self._executor
         )
-        await self._schedule(list(self._sources.values()))
+        await self._source_jobs.schedule(list(self._sources.values()))
         daemon = self._config.daemon
         self._scheduler.add_job(
             self._ask_for_delivery,
@@ -103,12 +102,11 @@ class ClusterScheduler:
         self._scheduler.add_job(
             self._housekeeping, IntervalTrigger(seconds=HOUSEKEEPING_S), id="housekeeping"
         )
-        hour, minute = daemon.maintenance_at.split(":")
         self._scheduler.add_job(
             self._maintain,
-            CronTrigger(hour=int(hour), minute=int(minute), timezone=UTC),
+            maintenance_trigger(self._config),
             id=MAINTENANCE_JOB,
-            misfire_grace_time=6 * 3600,
+            misfire_grace_time=int(MAINTENANCE_MISFIRE.total_seconds()),
         )
         self._scheduler.start()
         logger.info(
@@ -117,45 +115,12 @@ class ClusterScheduler:
             format_duration(daemon.deliver_every),
         )
 
-    def _prepare_database(self, config: Config) -> None:
-        from storage.database import upgrade
-
-        upgrade(self._engine)
-        sync_config(self._engine, config)
-
-    async def _schedule(self, sources: Sequence[ResolvedSource]) -> None:
-        """(Re)build the jobs of `sources` from what the database remembers of them."""
-        if not sources:
-            return
-        names = [source.name for source in sources]
-        times = await in_thread(self._executor, load_source_times, self._engine, names)
-        now = datetime.now(UTC)
-        planned = {s.name: _planned(s, times.get(s.name, SourceTimes()), now) for s in sources}
-        first = first_runs(planned, now)
-        for source in sources:
-            job_id = _SOURCE_JOB + source.name
-            trigger = trigger_for(source.interval, source.jitter)
-            if self._scheduler.get_job(job_id) is not None:
-                self._scheduler.modify_job(job_id, trigger=trigger, next_run_time=first[source.name])
-            else:
-                self._scheduler.add_job(
-                    self._defer_crawl,
-                    trigger,
-                    args=[source.name],
-                    id=job_id,
-                    name=source.name,
-                    next_run_time=first[source.name],
-                )
-            schedule = self._state.sources.setdefault(source.name, SourceSchedule(source.name))
-            schedule.next_run_at = first[source.name]
-        await in_thread(self._executor, save_next_due, self._engine, first)
-
     async def _defer_crawl(self, name: str) -> None:
         """The source is due: queue its crawl, unless a job for it is still waiting or running."""
         source = self._sources.get(name)
-        if source is None or self._app is None:
+        if source is None or self._app is None or self._source_jobs is None:
             return
-        job = self._scheduler.get_job(_SOURCE_JOB + name)
+        job = self._source_jobs.job(name)
         due_at = datetime.now(UTC)
         try:
             busy = await in_thread(self._executor, busy_queueing_locks, self._engine, SOURCE_LOCK + name)
@@ -173,12 +138,7 @@ class ClusterScheduler:
         self._busy_said.discard(name)
         schedule = self._state.sources.setdefault(name, SourceSchedule(name))
         schedule.last_started_at = due_at
-        if job is not None and job.next_run_time is not None:
-            schedule.next_run_at = job.next_run_time
-            try:
-                await in_thread(self._executor, save_next_due, self._engine, {name: job.next_run_time})
-            except Exception:
-                logger.exception("%s: could not store the next run time", name)
+        await self._source_jobs.remember_next_run(name, job)
 
     def _say_busy(self, name: str) -> None:
         if name not in self._busy_said:
@@ -243,31 +203,18 @@ class ClusterScheduler:
     # --- while running -------------------------------------------------------------------------
 
     def beat(self) -> None:
-        if self._scheduler is None:
-            return
-        for job in self._scheduler.get_jobs():
-            if job.id.startswith(_SOURCE_JOB):
-                schedule = self._state.sources.setdefault(job.name, SourceSchedule(job.name))
-                schedule.next_run_at = job.next_run_time
+        if self._source_jobs is not None:
+            self._source_jobs.beat()
 
     async def apply(self, config: Config) -> None:
         """A reloaded configuration: sources added, removed or rescheduled (their queued jobs stay)."""
         old = self._sources
         self._config = config
-        self._sources = {source.name: source for source in config.resolved_sources()}
+        self._sources = sources_by_name(config)
         await in_thread(self._executor, sync_config, self._engine, config)
-        if self._scheduler is None:
+        if self._source_jobs is None:
             return
-        for name in old.keys() - self._sources.keys():
-            if self._scheduler.get_job(_SOURCE_JOB + name) is not None:
-                self._scheduler.remove_job(_SOURCE_JOB + name)
-            self._state.sources.pop(name, None)
-        changed = [
-            source
-            for name, source in self._sources.items()
-            if name not in old or (old[name].interval, old[name].jitter) != (source.interval, source.jitter)
-        ]
-        await self._schedule(changed)
+        changed = await self._source_jobs.apply(old, self._sources)
         logger.info("configuration applied: %d sources, %d (re)scheduled", len(self._sources), len(changed))
 
     async def stop(self, grace: float) -> None:
@@ -281,13 +228,3 @@ class ClusterScheduler:
             except Exception:
                 logger.warning("the job queue's connections did not close cleanly", exc_info=True)
             self._app = None
-
-
-def _planned(source: ResolvedSource, times: SourceTimes, now: datetime) -> datetime:
-    return planned_run(
-        source.interval,
-        now=now,
-        last_crawl_at=times.last_crawl_at,
-        next_due_at=times.next_due_at,
-        jitter=source.jitter,
-    )

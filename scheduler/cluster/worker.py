@@ -25,7 +25,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from crawler.workers import CrawlWorkers, Retirement
 from notifier.outbox import deliver_due
 from rolewatch.config import Config, format_duration
-from scheduler.active import in_thread, worker_name
+from scheduler.active import in_thread, log_delivery_round, worker_name
 from scheduler.cluster.app import CRAWL_RETRIES, QUEUES, RUNTIME, cluster_app, deliver_deferrer
 from scheduler.cluster.jobs import CrawlJobs
 from scheduler.cluster.metrics import ClusterObserver
@@ -213,14 +213,7 @@ class WorkerRole:
 
     async def deliver(self) -> dict[str, Any]:
         report = await in_thread(self._executor, deliver_due, self._engine, self._config, worker=self.name)
-        if report.sent or report.failed or report.dead:
-            logger.info(
-                "delivered %d, %d to retry, %d given up; %d waiting",
-                report.sent,
-                report.failed,
-                report.dead,
-                report.remaining,
-            )
+        log_delivery_round(logger, report)
         return {"sent": report.sent, "failed": report.failed, "dead": report.dead}
 
     # --- around the jobs --------------------------------------------------------------------------------
