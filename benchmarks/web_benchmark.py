@@ -481,7 +481,69 @@ def run(engine: Engine, label: str, postings: int, events: int, runs: int) -> bo
             print(f"{name:52} {figures}{mark}", flush=True)
     finally:
         server.should_exit = True
+    idle, busy = metrics_while_pages_are_read(engine, benchmark_config(), runs)
+    for name, timings in (
+        ("/metrics (daemon endpoint, idle)", idle),
+        ("/metrics while 4 clients read pages", busy),
+    ):
+        figures = f"{statistics.median(timings):8.1f} {p95(timings):8.1f} {max(timings):8.1f}"
+        print(f"{name:52} {figures}", flush=True)
     return ok
+
+
+def metrics_while_pages_are_read(
+    engine: Engine, config: Config, runs: int
+) -> tuple[list[float], list[float]]:
+    """`/metrics` from the daemon's own endpoint (serving the app beside it), idle and then while four
+    clients read pages through the same endpoint as fast as they can."""
+    import asyncio
+
+    from scheduler.http import serve
+    from scheduler.state import DaemonState
+
+    state = DaemonState(active=True)
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="web-benchmark-daemon", daemon=True).start()
+
+    async def start() -> Any:
+        state.beat(datetime.now(UTC))
+        return await serve(
+            state, engine, lambda: config, "127.0.0.1", 0, app=create_app(engine, lambda: config)
+        )
+
+    server = asyncio.run_coroutine_threadsafe(start(), loop).result()
+    port = server.sockets[0].getsockname()[1]
+    idle = [_fresh_get(port, "/metrics") for _ in range(runs)]
+    stop = threading.Event()
+
+    def reader(path: str) -> None:
+        while not stop.is_set():
+            _fresh_get(port, path)
+
+    paths = ["/", "/events", "/charts", "/postings?q=title%3Aintern"]
+    readers = [threading.Thread(target=reader, args=(path,), daemon=True) for path in paths]
+    for thread in readers:
+        thread.start()
+    time.sleep(1)
+    busy = [_fresh_get(port, "/metrics") for _ in range(runs)]
+    stop.set()
+    for thread in readers:
+        thread.join()
+    loop.call_soon_threadsafe(server.close)
+    return idle, busy
+
+
+def _fresh_get(port: int, path: str) -> float:
+    """One request on its own connection (the daemon's endpoint answers one per connection)."""
+    began = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", path)
+    answer = connection.getresponse()
+    answer.read()
+    connection.close()
+    if answer.status != 200:
+        raise CallFailed(f"{path}: HTTP {answer.status}")
+    return (time.perf_counter() - began) * 1000
 
 
 def _seeded_now(engine: Engine) -> datetime:

@@ -28,6 +28,7 @@ from scheduler.state import DaemonState
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from starlette.types import ASGIApp
 
     from scheduler.cluster.scheduler import ClusterScheduler
     from scheduler.metrics import CrawlObserver
@@ -60,7 +61,10 @@ class Daemon:
         lock: SchedulerLock | None = None,
         max_batches: int = MAX_BATCHES,
         on_run: Callable[[RunTrace], None] | None = None,
+        web_app: Callable[[Engine, Callable[[], Config]], ASGIApp] | None = None,
     ) -> None:
+        """`web_app` builds the web dashboard, feeds and API that `--http` serves beside `/healthz` and
+        `/metrics` (the command line passes `rolewatch.web.create_app`; without it only those two)."""
         self.state = DaemonState()
         self._config = config
         self._engine = engine
@@ -69,6 +73,7 @@ class Daemon:
         self._lock = lock or scheduler_lock(engine)
         self._max_batches = max_batches
         self._on_run = on_run
+        self._web_app = web_app
         self._executor = ThreadPoolExecutor(max_batches + _SPARE_THREADS, thread_name_prefix="rolewatch")
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
@@ -265,8 +270,9 @@ class Daemon:
             return None
         host, port = self._http
         try:
+            app = self._web_app(self._engine, lambda: self._config) if self._web_app else None
             server: asyncio.AbstractServer = await serve(
-                self.state, self._engine, lambda: self._config, host, port, observer=self._metrics
+                self.state, self._engine, lambda: self._config, host, port, observer=self._metrics, app=app
             )
         except OSError as error:
             raise DaemonError(f"cannot serve HTTP on {host}:{port}: {error.strerror or error}") from error

@@ -32,6 +32,7 @@ from storage.stats import DatabaseFigures, check_database, database_figures
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from starlette.types import ASGIApp
 
     from rolewatch.config import Config
     from scheduler.state import DaemonState
@@ -62,7 +63,9 @@ FIGURES_TIMEOUT_S = 8.0
 ALLOWED_METHODS = ("GET", "HEAD")
 REASONS = {
     200: "OK",
+    304: "Not Modified",
     400: "Bad Request",
+    401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
@@ -92,7 +95,7 @@ class Response:
             f"HTTP/1.1 {self.status} {REASONS.get(self.status, 'Unknown')}",
             f"Content-Type: {self.content_type}",
             f"Content-Length: {len(self.body)}",
-            "Cache-Control: no-store",
+            *(["Cache-Control: no-store"] if "cache-control" not in self.headers else []),
             "Connection: close",
             *(f"{name}: {value}" for name, value in self.headers.items()),
         ]
@@ -112,13 +115,15 @@ async def serve(
     database_timeout: float = DATABASE_TIMEOUT_S,
     figures_timeout: float = FIGURES_TIMEOUT_S,
     max_connections: int = MAX_CONNECTIONS,
+    app: ASGIApp | None = None,
 ) -> asyncio.AbstractServer:
     """Start serving `/healthz` and `/metrics` on the running loop; close the returned server to stop.
 
     `config_getter` is asked at each request, so a reloaded configuration (SIGHUP) is used at once.
     `observer` supplies the crawl counters; without one `/metrics` has only the other figures.
+    `app` (the web dashboard, feeds and API) answers every other GET and HEAD; without one they are 404.
     """
-    endpoints = Endpoints(state, engine, config_getter, observer, database_timeout, figures_timeout)
+    endpoints = Endpoints(state, engine, config_getter, observer, database_timeout, figures_timeout, app)
 
     async def connection(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, asked: Callable[[], None]
@@ -128,7 +133,8 @@ async def serve(
     sockets = await _listen(host, port)
     server = Listener(sockets, connection, max_connections)
     await server.start_serving()
-    log.info("serving /healthz and /metrics on %s", _addresses(server))
+    served = "/healthz, /metrics and the web app" if app is not None else "/healthz and /metrics"
+    log.info("serving %s on %s", served, _addresses(server))
     return server
 
 
@@ -221,8 +227,10 @@ class Endpoints:
         observer: CrawlObserver | None,
         database_timeout: float,
         figures_timeout: float,
+        app: ASGIApp | None = None,
     ) -> None:
         self.state = state
+        self.app = app
         self.config_getter = config_getter
         self.observer = observer
         self.database_timeout = database_timeout
@@ -230,17 +238,28 @@ class Endpoints:
         self._check = BlockingCall(lambda: check_database(engine), "rolewatch-healthz-db")
         self._figures = BlockingCall(lambda: database_figures(engine), "rolewatch-metrics-db")
 
-    async def route(self, method: str, path: str) -> Response:
+    async def route(self, method: str, target: str, head: bytes = b"") -> Response:
+        """`/healthz` and `/metrics` here, on the loop; any other path to the web app, if there is one."""
         pages: dict[str, Callable[[], Awaitable[Response]]] = {
             "/healthz": self.healthz,
             "/metrics": self.metrics,
         }
-        page = pages.get(path)
-        if page is None:
+        page = pages.get(urlsplit(target).path)
+        if page is None and self.app is None:
             return Response.text(404, "not found; try /healthz or /metrics")
         if method not in ALLOWED_METHODS:
             return Response.text(405, "method not allowed", Allow=", ".join(ALLOWED_METHODS))
+        if page is None:
+            return await self.web(method, target, head)
         return await page()
+
+    async def web(self, method: str, target: str, head: bytes) -> Response:
+        """The web app's answer; its pages read the database in worker threads, never on this loop."""
+        from scheduler.asgi import call_app, request_headers
+
+        assert self.app is not None
+        answer = await call_app(self.app, method, target, request_headers(head))
+        return Response(answer.status, answer.body, answer.content_type, answer.headers)
 
     async def healthz(self) -> Response:
         error = None
@@ -519,7 +538,7 @@ def _close_listener(listener: socket.socket, _accepting: asyncio.Task[None]) -> 
 async def _serve_connection(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
-    route: Callable[[str, str], Awaitable[Response]],
+    route: Callable[[str, str, bytes], Awaitable[Response]],
     read_timeout: float,
     asked: Callable[[], None] = lambda: None,
 ) -> None:
@@ -541,7 +560,7 @@ async def _serve_connection(
 
 async def _answer(
     reader: asyncio.StreamReader,
-    route: Callable[[str, str], Awaitable[Response]],
+    route: Callable[[str, str, bytes], Awaitable[Response]],
     read_timeout: float,
     asked: Callable[[], None],
 ) -> tuple[str, Response | None]:
@@ -561,7 +580,7 @@ async def _answer(
         return "", Response.text(400, "not an HTTP/1.x request")
     method, target = parts[0], parts[1]
     try:
-        response = await route(method, urlsplit(target).path)
+        response = await route(method, target, head)
     except Exception:
         log.exception("%s %s failed", method, target)
         response = Response.text(500, "internal error; see the daemon's log")

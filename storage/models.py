@@ -201,12 +201,10 @@ class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index(None, "source_id", "at"),
-        # Keyset pages of the web's timeline in (at, id) order, whole or by type or company, and of
-        # the API's in id order by source.
+        # Keyset pages of the web's timeline in (at, id) order, whole or by type or company.
         Index(None, "at", "id"),
         Index(None, "type", "at", "id"),
         Index(None, "company", "at", "id"),
-        Index(None, "source_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

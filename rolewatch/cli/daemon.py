@@ -46,6 +46,7 @@ def run(ctx: click.Context, http: str | None, log_format: str) -> None:
 
 
 def _run(ctx: click.Context, address: tuple[str, int] | None, log_format: str) -> None:
+    from rolewatch.web import create_app
     from scheduler.daemon import Daemon, DaemonError
     from storage.database import make_engine
 
@@ -54,7 +55,9 @@ def _run(ctx: click.Context, address: tuple[str, int] | None, log_format: str) -
     if address is None and config.daemon.http:
         address = parse_address(config.daemon.http)
     engine = make_engine(config.database)
-    daemon = Daemon(config, engine, reload_config=lambda: load_config(ctx.obj), http=address)
+    daemon = Daemon(
+        config, engine, reload_config=lambda: load_config(ctx.obj), http=address, web_app=create_app
+    )
     try:
         asyncio.run(daemon.run())
     except DaemonError as error:

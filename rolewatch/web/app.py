@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,6 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from rolewatch.logs import redact
 from rolewatch.web import api, feeds, pages
 from rolewatch.web.auth import AccessControl
 from rolewatch.web.context import WebContext
@@ -56,6 +58,18 @@ async def http_error(request: Request, error: Exception) -> Response:
     return response
 
 
+async def database_error(request: Request, error: Exception) -> Response:
+    """An unreachable database, or one the daemon has not finished setting up: 503, worth retrying."""
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    log.warning(
+        "%s %s: the database is not available: %s",
+        request.method,
+        request.url.path,
+        redact(reason[0] if reason else type(error).__name__),
+    )
+    return error_response(request, 503, "the database is not available (unreachable, or not set up yet)")
+
+
 async def server_error(request: Request, error: Exception) -> Response:
     log.error("%s %s failed", request.method, request.url.path, exc_info=error)
     return error_response(request, 500, "internal error; see the server's log")
@@ -76,7 +90,12 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders), Middleware(AccessControl, config_getter=config_getter)],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            HTTPException: http_error,
+            OperationalError: database_error,
+            ProgrammingError: database_error,
+            Exception: server_error,
+        },
     )
     app.state.web = WebContext(engine, config_getter)
     return app

@@ -1,5 +1,4 @@
-"""Two more indexes for the web: the API's event pages in id order for one source, and a company's
-postings (open or not) for the per-company charts.
+"""One more index for the web: a company's postings (open or not), for the per-company charts.
 
 Revision ID: 0008
 Revises: 0007
@@ -16,7 +15,6 @@ branch_labels = None
 depends_on = None
 
 INDEXES = {
-    "ix_events_source_id_id": ("events", ["source_id", "id"]),
     "ix_postings_company_status": ("postings", ["company", "status"]),
 }
 
