@@ -165,6 +165,13 @@ class HtmlSpider(BoardSpider[Options]):
                 check_html_whole(response.body)  # a page cut before its list is not an empty board
                 return  # an empty board (allowed); its next link is not followed
             where = "this page" if page == 1 else f"page {page}"
+            script = needs_javascript(document)
+            if script is not None:
+                raise ListingError(
+                    f"`item` ({options.item!r}) matched nothing on {where}, which appears to need "
+                    f"JavaScript ({script}); the html type reads the page as served and runs no scripts: "
+                    "use the board's JSON API (the json type) or the ATS it embeds"
+                )
             raise ListingError(
                 f"`item` ({options.item!r}) matched nothing on {where}: not the careers list, or the"
                 " page changed (set allow_empty: true for a board that can be empty)"
@@ -233,6 +240,37 @@ class HtmlSpider(BoardSpider[Options]):
             description_html=html,
             extra=dict(found.get("extra") or {}),
         )
+
+
+#: Elements a script-built page (React, Vue, Next.js, Nuxt, Angular) leaves empty for its scripts to fill.
+_APP_ROOTS = (
+    "#root", "#app", "#__next", "#__nuxt", "#___gatsby", "[ng-app]", "[data-reactroot]", "app-root"
+)  # fmt: skip
+#: A page with less visible text than this and at least one script is taken to be drawn by script.
+SCRIPTED_TEXT_CHARS = 200
+
+
+def needs_javascript(document: Selector) -> str | None:
+    """Why a page whose item selector matched nothing looks drawn by JavaScript; None when it does not.
+
+    A `<noscript>` asking for JavaScript, an empty application root, or almost no text beside scripts.
+    """
+    notice = " ".join(" ".join(document.xpath("//noscript//text()").getall()).split())
+    if "javascript" in notice.lower():
+        return f"its <noscript> says {notice[:80]!r}"
+    scripts = len(document.xpath("//script"))
+    text = "".join(
+        document.xpath("//body//text()[not(ancestor::script) and not(ancestor::style) "
+                       "and not(ancestor::noscript) and not(ancestor::template)]").getall()
+    )  # fmt: skip
+    visible = len(" ".join(text.split()))
+    for root in _APP_ROOTS:
+        found = document.css(root)
+        if found and scripts and not " ".join("".join(found[0].xpath(".//text()").getall()).split()):
+            return f"an empty application root, {root}, for its scripts to fill"
+    if scripts and visible < SCRIPTED_TEXT_CHARS:
+        return f"{visible} characters of text beside {scripts} scripts"
+    return None
 
 
 def _record(item: Selector, response: TextResponse, options: Options) -> dict[str, Any]:

@@ -126,3 +126,26 @@ def test_zero_matches_paging_ends_and_the_page_cap() -> None:
     more = careers_page([opening(1, "Analyst")], next_href="/careers?page=3")
     with pytest.raises(ListingTruncated, match="stopped after max_pages=2"):
         list(spider.parse_listing(page(more, f"{PAGE}?page=2", html_page=2), board(max_pages=2)))
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (
+            "<html><body><noscript>You need to enable JavaScript to run this app.</noscript>"
+            "<div id='root'></div><script src='/main.js'></script></body></html>",
+            "its <noscript> says 'You need to enable JavaScript",
+        ),
+        (
+            "<html><body><div id='__next'></div><footer>" + "Numbat Robotics. " * 20 + "</footer>"
+            "<script src='/_next/app.js'></script></body></html>",
+            "an empty application root, #__next",
+        ),
+        ("<html><body><h1>Careers</h1><script>load()</script></body></html>", "beside 1 scripts"),
+    ],
+)
+def test_an_item_matching_nothing_on_a_scripted_page_says_it_needs_javascript(body: str, why: str) -> None:
+    with pytest.raises(ListingError, match="appears to need JavaScript") as caught:
+        list(HtmlSpider().parse_listing(page(body.encode()), board()))
+    assert why in str(caught.value)
+    assert "runs no scripts" in str(caught.value)
