@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
-from notifier.channels import channel_key, redact
+from notifier.channels import carries_data, channel_key, redact
 from notifier.digest import parse_digest
 from notifier.matching import SubscriptionBook
+from notifier.messages import Alert, alert_data
 from rolewatch.config import Config, Subscription
 from rolewatch.domain import Event, EventType
 from storage.health import HealthTurn, note_crawl_health
@@ -66,7 +67,10 @@ def plan_alerts(
 def _entries_for(subscription: Subscription, alert: StoredAlert, now: datetime) -> Iterable[OutboxEntry]:
     rule = parse_digest(subscription.digest)
     due_at = now if rule is None else rule.next_due(now, ZoneInfo(subscription.timezone))
+    data: dict[str, object] | None = None
     for url in subscription.notify:
+        if data is None and carries_data(url):  # the row keeps it, so a retry sends what the first try did
+            data = alert_data(Alert(alert.event, alert.posting, alert.opened_at))
         yield OutboxEntry(
             recipient=subscription.name,
             channel_key=channel_key(url),
@@ -76,6 +80,7 @@ def _entries_for(subscription: Subscription, alert: StoredAlert, now: datetime) 
             event_id=alert.event.id,
             role_key=alert.role_key,
             digest=rule is not None,
+            payload={"data": data} if carries_data(url) else None,
         )
 
 

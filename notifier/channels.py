@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import apprise
 
@@ -407,6 +407,7 @@ def _send(url: str, message: Message, timeout_s: float, idempotency_key: str | N
         current = float(getattr(plugin, attribute, timeout_s) or timeout_s)
         setattr(plugin, attribute, min(current, timeout_s))
     _configured_pings_only(plugin)
+    _add_data(plugin, message)
     notifier = apprise.Apprise(asset=_ASSET)
     notifier.add(plugin)
     result = notifier.notify(
@@ -417,6 +418,23 @@ def _send(url: str, message: Message, timeout_s: float, idempotency_key: str | N
     )
     with result:
         return _outcome(result, _scope_secrets())
+
+
+#: The apprise webhooks that post a JSON object, to which a message's structured data is added.
+JSON_SCHEMES = frozenset({"json", "jsons"})
+
+
+def carries_data(url: str) -> bool:
+    """Whether a channel receives an alert's structured fields (json:// and jsons:// webhooks)."""
+    return urlsplit(url.strip()).scheme.lower() in JSON_SCHEMES
+
+
+def _add_data(plugin: Any, message: Message) -> None:
+    """A json:// webhook's object gets the message's `data` (event, posting) beside title and message,
+    through the plugin's own payload extras (what `:key=value` in its URL sets)."""
+    extras = getattr(plugin, "payload_extras", None)
+    if message.data and _profile_schemes(plugin) & JSON_SCHEMES and isinstance(extras, dict):
+        plugin.payload_extras = {**extras, **message.data}
 
 
 def _add_idempotency_key(plugin: Any, key: str) -> None:

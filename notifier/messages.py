@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -52,6 +53,8 @@ class Message:
     title: str
     body: str
     format: MessageFormat
+    data: Mapping[str, Any] | None = field(default=None, compare=False)
+    """What a json:// webhook receives beside title and message: the event and the posting as fields."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,46 @@ def _excerpt(text: str | None, limit: int) -> str:
         return ""
     lines = (clean(line) for line in text[: limit * 4 + 64].splitlines())
     return shorten("\n".join(line for line in lines if line), limit)
+
+
+#: The posting's normalised fields a webhook receives (the description only as plain text, shortened).
+WEBHOOK_POSTING_FIELDS = (
+    "source", "external_id", "title", "url", "apply_url", "company", "department", "locations",
+    "workplace", "employment_type", "salary", "posted_at", "deadline", "work_rights",
+)  # fmt: skip
+
+
+def alert_data(alert: Alert) -> dict[str, Any]:
+    """An alert as structured fields for a webhook: `event` as `events --format json` gives it, and
+    `posting` with its normalised fields; JSON-ready (times in ISO 8601)."""
+    event, posting = alert.event, alert.posting
+    return {
+        "event": {
+            "id": event.id,
+            "type": event.type.value,
+            "source": event.source,
+            "external_id": event.external_id,
+            "title": event.title,
+            "company": event.company,
+            "url": event.url,
+            "at": _json_ready(event.at),
+            "changes": {name: [old, new] for name, (old, new) in event.changes.items()},
+            "episode": event.episode,
+            "repost_of": event.repost_of,
+            "duplicate_of": event.duplicate_of,
+        },
+        "posting": {name: _json_ready(getattr(posting, name)) for name in WEBHOOK_POSTING_FIELDS},
+    }
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _json_ready(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_json_ready(item) for item in value]
+    return value
 
 
 def _finalize_text(value: Any) -> Any:

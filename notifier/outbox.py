@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -302,7 +302,9 @@ def _messages(group: list[ClaimedDelivery], url: str, config: Config) -> list[Me
             limits=limits,
             templates=templates,
         )
-    return [render_alert(alerts[0], format=fmt, timezone=timezone, limits=limits, templates=templates)]
+    message = render_alert(alerts[0], format=fmt, timezone=timezone, limits=limits, templates=templates)
+    data = first.payload.get("data")
+    return [replace(message, data=data) if isinstance(data, dict) else message]
 
 
 def _alert_of(delivery: ClaimedDelivery) -> Alert:
