@@ -53,7 +53,7 @@ def _verdict_line(result: CrawlResult) -> str:
     errors = "".join(f"\n  error: {e}" for e in stats.errors)
     return (
         f"verdict: {result.verdict.value}{' — ' + result.reason if result.reason else ''} "
-        f"({stats.requests} requests, {stats.bytes:,} bytes, {stats.duration_s:.1f}s){errors}"
+        f"({plural(stats.requests, 'request')}, {stats.bytes:,} bytes, {stats.duration_s:.1f}s){errors}"
     )
 
 
@@ -108,5 +108,8 @@ def status(ctx: click.Context, fmt: str) -> None:
     rows = [vars(s) for s in source_status(engine, config.resolved_sources(), next_cron_fire)]
     render(rows, ["name", "type", "last_crawl_at", "verdict", "open_postings", "next_run_at", "note"], fmt)
     if fmt == "table":
-        click.echo(f"Outbox: {outbox_depth(engine)} deliveries owed (see `rolewatch deliveries`).")
+        click.echo(
+            f"Outbox: {plural(outbox_depth(engine), 'delivery', 'deliveries')} owed "
+            "(see `rolewatch deliveries`)."
+        )
     show_cluster(config, engine, fmt)

@@ -8,6 +8,7 @@ import click
 
 from rolewatch.cli.common import config_of, format_option, handle_errors, open_engine
 from rolewatch.config import parse_duration
+from rolewatch.domain import plural
 from rolewatch.output import render
 
 
@@ -58,7 +59,9 @@ def subscriptions_test(ctx: click.Context, name: str, since: str, query: str | N
         if name in book.matching(alert.event, alert.posting)
     ]
     if fmt == "table":
-        click.echo(f"{name}: {len(rows)} of {len(alerts)} events since {since} ago would have alerted.")
+        click.echo(
+            f"{name}: {len(rows)} of {plural(len(alerts), 'event')} since {since} ago would have alerted."
+        )
         if not rows:
             return
     render(rows, ["at", "type", "source", "title", "company", "locations", "url"], fmt)

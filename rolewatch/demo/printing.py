@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from rolewatch.config import format_duration
 from rolewatch.demo.scenario import BOARDS, QUERY, SUBSCRIPTION
+from rolewatch.domain import plural
 
 if TYPE_CHECKING:
     from notifier.messages import Message
@@ -108,7 +109,10 @@ def show_summary(out: Printer, tally: Tally, seconds: float, served: int, kept: 
     out.heading("Stopped early (Ctrl-C)" if tally.interrupted else "Summary")
     crawls = ", ".join(f"{n} {verdict}" for verdict, n in tally.crawls.most_common())
     out.fact("time", f"{seconds:.1f}s, {tally.rounds} round{'' if tally.rounds == 1 else 's'}")
-    out.fact("crawls", f"{tally.crawls.total()} ({crawls or 'none'}); {served} requests to the sample boards")
+    out.fact(
+        "crawls",
+        f"{tally.crawls.total()} ({crawls or 'none'}); {plural(served, 'request')} to the sample boards",
+    )
     kinds = ("new", "changed", "closed", "reopened")
     out.fact("events", ", ".join(f"{tally.events[kind]} {kind}" for kind in kinds))
     out.fact("alerts", f"{tally.alerts} for {SUBSCRIPTION}, shown above")

@@ -74,7 +74,7 @@ def test_no_notify_leaves_alerts_owed_until_deliver(
     assert webhook.requests == []
     owed = json.loads(rolewatch(tmp_path, "deliveries", "--format", "json").stdout)
     assert [row["status"] for row in owed] == ["pending"]
-    assert "Outbox: 1 deliveries owed" in rolewatch(tmp_path, "status").stdout
+    assert "Outbox: 1 delivery owed" in rolewatch(tmp_path, "status").stdout
     done = rolewatch(tmp_path, "deliver")
     assert done.returncode == 0 and "1 sent" in done.stderr
     assert len(webhook.wait_for(1)) == 1

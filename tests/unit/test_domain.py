@@ -48,3 +48,13 @@ def test_a_posting_survives_the_trip_to_the_parent_process() -> None:
     )
     again = pickle.loads(pickle.dumps(posting, protocol=pickle.HIGHEST_PROTOCOL))
     assert again == posting and again.fingerprint == posting.fingerprint
+
+
+def test_counts_are_spelt_with_the_right_plural() -> None:
+    from rolewatch.domain import plural
+
+    assert [plural(n, "alert") for n in (0, 1, 2)] == ["0 alerts", "1 alert", "2 alerts"]
+    assert (
+        plural(1, "delivery", "deliveries") == "1 delivery"
+        and plural(3, "delivery", "deliveries") == "3 deliveries"
+    )
