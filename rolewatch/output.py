@@ -189,7 +189,14 @@ def render(
             table.add_column(column.replace("_", " "), overflow="fold")
         for row in rows:
             table.add_row(*(_cell(row.get(c)) for c in columns))
-        Console(file=stream, soft_wrap=False).print(table)
+        console = Console(file=stream, soft_wrap=False)
+        if not console.is_terminal:  # piped: whole lines, not an 80-column table folding URLs into cells
+            console = Console(file=stream, soft_wrap=False, width=PIPED_WIDTH)
+        console.print(table)
+
+
+#: The width of a table written to a pipe or a file: wide enough that no cell is folded in practice.
+PIPED_WIDTH = 1000
 
 
 def csv_cell(value: Any) -> str:
