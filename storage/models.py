@@ -82,7 +82,7 @@ class SourceRow(Base):
     validators: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     last_crawl_at: Mapped[datetime | None]
     #: When the last crawl that saw every posting then open finished. An open posting was last
-    #: seen at the later of this and its own `last_seen_at` (see `storage.history`).
+    #: seen at the later of this and its own `last_seen_at` (see `storage.state.last_sighting`).
     all_seen_at: Mapped[datetime | None]
     next_due_at: Mapped[datetime | None]
     #: Consecutive failed or suspect crawls, when that run began, and whether operators were told.
@@ -128,7 +128,7 @@ class PostingRow(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id"),
         Index(None, "source_id", "status"),
-        # Covers what every crawl reads of a source's open postings (storage.history): without it,
+        # Covers what every crawl reads of a source's open postings (storage.state): without it,
         # `misses` and `raw_digest`, stored after the descriptions, cost a walk through each
         # wide row's overflow pages.
         Index(

@@ -28,8 +28,8 @@ from storage.outbox import (
 )
 from storage.stats import database_figures
 from storage.sync import sync_subscriptions
+from tests.integration.daemon_http import daemon_state, scrape
 from tests.integration.storage_factory import Board, posting
-from tests.integration.test_http import daemon_state, scrape
 
 WEBHOOK = "json://127.0.0.1:9/hook"
 
