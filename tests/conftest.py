@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 PG_URL_ENV = "ROLEWATCH_TEST_PG_URL"
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+#: Taken out of the environment as the suite starts: to rolewatch any ROLEWATCH_* variable is a
+#: configuration key, so a test that loads a configuration in process (or starts `rolewatch`) would
+#: otherwise be refused with "test_pg_url: extra inputs are not permitted".
+PG_ADMIN_URL = os.environ.pop(PG_URL_ENV, None) or DEFAULT_PG_ADMIN_URL
 pytest_plugins = ["tests.receivers"]
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -65,7 +69,7 @@ def _postgres_unavailable(reason: str) -> None:
 def postgres_server() -> Iterator[PostgresServer]:
     from storage.database import database_url
 
-    url = database_url(os.environ.get(PG_URL_ENV) or DEFAULT_PG_ADMIN_URL)
+    url = database_url(PG_ADMIN_URL)
     admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
     try:
         with admin.connect():
