@@ -10,12 +10,8 @@ from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-
-from rolewatch.domain import Event
-
 if TYPE_CHECKING:
+    from rolewatch.domain import Event
     from storage.queries import PostingDetail
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -184,6 +180,9 @@ def render(
         for row in rows:
             writer.writerow({k: csv_cell(v) for k, v in row.items()})
     else:
+        from rich.console import Console  # here: a machine format never pays for Rich's import
+        from rich.table import Table
+
         table = Table(title=title, show_lines=False, header_style="bold")
         for column in columns:
             table.add_column(column.replace("_", " "), overflow="fold")

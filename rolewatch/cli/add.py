@@ -11,26 +11,17 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
-import yaml
 
-from rolewatch import __version__, config
 from rolewatch.cli.common import RuntimeFailure, handle_errors
-from rolewatch.config import ConfigError
-from rolewatch.resolve import parse_config
 
 if TYPE_CHECKING:
     from crawler.recognise import Recognised
 
-#: The most of a page read when looking for an embedded board.
-MAX_PAGE_BYTES = 2 * 1024 * 1024
-FETCH_TIMEOUT_S = 20.0
 _SOURCES_KEY = re.compile(r"^sources\s*:(.*)$")
 
 
@@ -43,7 +34,11 @@ _SOURCES_KEY = re.compile(r"^sources\s*:(.*)$")
 @handle_errors
 def add(ctx: click.Context, url: str, name: str | None, dry_run: bool, no_test: bool) -> None:
     """Add the board a careers or ATS URL names to the configuration, then test it."""
+    import yaml
+
     from crawler.recognise import recognise, source_name
+    from rolewatch import config
+    from rolewatch.resolve import parse_config
 
     if urlsplit(url.strip() if "://" in url else f"https://{url.strip()}").scheme.lower() not in (
         "http",
@@ -90,6 +85,8 @@ def append_source(text: str, block: str) -> str:
         lines[start] = f"sources:{'  #' + comment if comment else chr(10)}"
         value = ""
     if value:
+        from rolewatch.config import ConfigError
+
         raise ConfigError([f"`sources` is written in flow style ({value[:40]}…): add the source by hand"])
     last, indent = start, None
     for index in range(start + 1, len(lines)):
@@ -129,6 +126,7 @@ def _write(path: Path, text: str) -> None:
 def _discover(url: str) -> Recognised:
     """Fetch a page no address shape names and look in it; RuntimeFailure when nothing is there."""
     from crawler.recognise import discover
+    from rolewatch.cli.page import fetch_page
 
     page, final_url = fetch_page(url)
     found = discover(page, final_url)
@@ -139,40 +137,3 @@ def _discover(url: str) -> Recognised:
             "(see the README's source types, e.g. `html` or `json`)"
         )
     return found
-
-
-class _WebOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        if urlsplit(newurl).scheme.lower() not in ("http", "https"):
-            raise urllib.error.HTTPError(
-                newurl, code, f"redirect to a non-web address {newurl!r}", headers, fp
-            )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def fetch_page(url: str) -> tuple[str, str]:
-    """The page's text and its address after redirects: http(s) only, at most MAX_PAGE_BYTES, time-limited."""
-    address = url.strip() if "://" in url else f"https://{url.strip()}"
-    handlers: list[urllib.request.BaseHandler] = [_WebOnlyRedirects()]
-    if (urlsplit(address).hostname or "").lower() in ("localhost", "127.0.0.1", "::1"):
-        handlers.append(urllib.request.ProxyHandler({}))  # a proxy cannot reach this machine's loopback
-    opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(
-        address, headers={"User-Agent": f"rolewatch/{__version__} (add)", "Accept": "text/html, */*;q=0.5"}
-    )
-    try:
-        with opener.open(request, timeout=FETCH_TIMEOUT_S) as response:
-            body = response.read(MAX_PAGE_BYTES + 1)
-            charset = response.headers.get_content_charset() or "utf-8"
-            final_url = response.geturl()
-    except urllib.error.HTTPError as error:
-        raise RuntimeFailure(f"{url}: cannot read the page: HTTP {error.code} {error.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        raise RuntimeFailure(f"{url}: cannot read the page: {reason}") from None
-    if len(body) > MAX_PAGE_BYTES:
-        body = body[:MAX_PAGE_BYTES]  # the head of a huge page still holds its links and markup
-    try:
-        return body.decode(charset, errors="replace"), final_url
-    except LookupError:  # a charset Python does not know
-        return body.decode("utf-8", errors="replace"), final_url

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rolewatch.cli.common import RuntimeFailure, config_of, database_reason, handle_errors
-from rolewatch.config import Config, config_path
-from rolewatch.domain import plural
+
+if TYPE_CHECKING:
+    from rolewatch.config import Config
 
 
 @click.command()
@@ -20,12 +21,16 @@ from rolewatch.domain import plural
 @handle_errors
 def check(ctx: click.Context, connect: bool) -> None:
     """Validate the configuration (and, with --connect, reach the database)."""
+    from rolewatch.config import config_path
+    from rolewatch.domain import plural
+
     config = config_of(ctx)
     click.echo(
         f"{config_path(ctx.obj)}: valid — {plural(len(config.sources), 'source')}, "
         f"{plural(len(config.subscriptions), 'subscription')}."
     )
-    found = config_warnings(config, _companies_seen(config.database, connect))
+    named = any(subscription.companies for subscription in config.subscriptions)
+    found = config_warnings(config, _companies_seen(config.database, connect) if named else None)
     if found:
         click.echo(f"{plural(len(found), 'warning')} (what would silently match nothing):")
         for warning in found:
@@ -38,12 +43,7 @@ def config_warnings(config: Config, companies_seen: set[str] | None = None) -> l
     """What is valid but will match nothing, in the order of the file: a subscription's `sources`
     naming no source, a location no gazetteer knows, a currency that is not ISO 4217, and (when the
     database has postings) a company no source has seen."""
-    import pycountry
-
-    from crawler.normalize.locations import parse_locations
-    from notifier.query import fold
-
-    warnings = []
+    warnings: list[str] = []
     sources = {source.name for source in config.sources}
     for index, subscription in enumerate(config.subscriptions):
         where = f"subscriptions[{index}] ({subscription.name})"
@@ -52,31 +52,35 @@ def config_warnings(config: Config, companies_seen: set[str] | None = None) -> l
                 known = ", ".join(sorted(sources)) or "none configured"
                 warnings.append(f"{where}.sources: no source is named {name!r} (sources: {known})")
         for place in subscription.locations:
+            from crawler.normalize.locations import parse_locations
+
             found = parse_locations(place)
             if not any(loc.city or loc.region or loc.country or loc.remote for loc in found):
                 warnings.append(
                     f"{where}.locations: no gazetteer knows {place!r} (a city, region, country or Remote)"
                 )
-        if subscription.min_salary is not None and not _is_currency(
-            subscription.min_salary.currency, pycountry
-        ):
+        if subscription.min_salary is not None and not _is_currency(subscription.min_salary.currency):
             warnings.append(
                 f"{where}.min_salary.currency: {subscription.min_salary.currency!r} is not an ISO 4217 code"
             )
         if companies_seen:
+            from notifier.query import fold
+
             for company in subscription.companies:
                 if fold(company) not in companies_seen:
                     warnings.append(f"{where}.companies: no source has seen a posting from {company!r}")
     for index, conversion in enumerate(config.salary_conversions):
         for side, unit in (("from", conversion.from_), ("to", conversion.to)):
-            if not _is_currency(unit.currency, pycountry):
+            if not _is_currency(unit.currency):
                 warnings.append(
                     f"salary_conversions[{index}].{side}.currency: {unit.currency!r} is not an ISO 4217 code"
                 )
     return warnings
 
 
-def _is_currency(code: str, pycountry: Any) -> bool:
+def _is_currency(code: str) -> bool:
+    import pycountry  # only a file that names a currency pays for its tables
+
     return pycountry.currencies.get(alpha_3=code) is not None
 
 

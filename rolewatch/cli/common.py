@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
-from rolewatch.config import Config, ConfigError
 from rolewatch.output import EVENT_FIELDS, FORMATS, event_record, render
-from rolewatch.resolve import load_config
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from rolewatch.config import Config
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,23 +34,31 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from sqlalchemy.exc import InterfaceError, OperationalError
-
         try:
             return command(*args, **kwargs)
-        except ConfigError as error:
-            click.echo("Configuration is invalid:", err=True)
-            for problem in error.problems:
-                click.echo(f"  {problem}", err=True)
-            sys.exit(EXIT_USAGE)
-        except (OperationalError, InterfaceError) as error:
-            click.echo(f"error: cannot use the database: {database_reason(error)}", err=True)
-            sys.exit(EXIT_FAILURE)
         except RuntimeFailure as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_FAILURE)
+        except Exception as error:
+            if _is_error(error, "rolewatch.config", "ConfigError"):
+                click.echo("Configuration is invalid:", err=True)
+                for problem in getattr(error, "problems", ()):
+                    click.echo(f"  {problem}", err=True)
+                sys.exit(EXIT_USAGE)
+            if _is_error(error, "sqlalchemy.exc", "OperationalError", "InterfaceError"):
+                click.echo(f"error: cannot use the database: {database_reason(error)}", err=True)
+                sys.exit(EXIT_FAILURE)
+            raise
 
     return wrapper
+
+
+def _is_error(error: Exception, module: str, *names: str) -> bool:
+    """Whether `error` is one of `module`'s exception classes `names`, without importing `module`:
+    an error of a module never imported cannot have been raised, and importing SQLAlchemy (or the
+    configuration's models) just to catch its errors would cost every command that never uses it."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(error, tuple(getattr(loaded, name) for name in names))
 
 
 def database_reason(error: Exception) -> str:
@@ -64,6 +72,8 @@ def database_reason(error: Exception) -> str:
 
 def config_of(ctx: click.Context) -> Config:
     """The configuration the group's `--config` names, resolved (ConfigError lists every problem)."""
+    from rolewatch.resolve import load_config
+
     return load_config(ctx.obj)
 
 

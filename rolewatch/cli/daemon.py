@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -11,7 +10,6 @@ import threading
 import click
 
 from rolewatch.cli.common import RuntimeFailure, handle_errors, parse_address
-from rolewatch.resolve import load_config
 
 #: How long threads still busy when the daemon has stopped (a stuck send, say) may take to end.
 LINGER_S = 2.0
@@ -46,6 +44,9 @@ def run(ctx: click.Context, http: str | None, log_format: str) -> None:
 
 
 def _run(ctx: click.Context, address: tuple[str, int] | None, log_format: str) -> None:
+    import asyncio
+
+    from rolewatch.resolve import load_config
     from rolewatch.web import create_app
     from scheduler.daemon import Daemon, DaemonError
     from storage.database import make_engine

@@ -10,8 +10,6 @@ from pathlib import Path
 import click
 
 from rolewatch.cli.common import RuntimeFailure, handle_errors
-from rolewatch.config import config_path
-from rolewatch.resolve import parse_config
 
 
 @click.command()
@@ -27,7 +25,9 @@ def init(ctx: click.Context, force: bool, database: str) -> None:
     Both are readable by their owner only (the URL may hold a password), and a failed init leaves
     neither behind: the database is created first, the file written last.
     """
+    from rolewatch.config import config_path
     from rolewatch.example import example_config
+    from rolewatch.resolve import parse_config
     from storage.database import make_engine, upgrade
 
     path = config_path(ctx.obj)

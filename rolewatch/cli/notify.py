@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import click
 
 from rolewatch.cli.common import RuntimeFailure, config_of, format_option, handle_errors, open_engine
-from rolewatch.config import Config
 from rolewatch.output import render
 
 if TYPE_CHECKING:
     from notifier.outbox import DeliveryReport
+    from rolewatch.config import Config
 
 
 @click.group()

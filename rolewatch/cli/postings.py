@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 
 from rolewatch.cli.common import (
     RuntimeFailure,
@@ -17,7 +16,6 @@ from rolewatch.cli.common import (
     open_engine,
     render_events,
 )
-from rolewatch.config import parse_duration
 from rolewatch.output import jsonable, plain, posting_fields, posting_record, render
 
 if TYPE_CHECKING:
@@ -119,6 +117,7 @@ def show(ctx: click.Context, posting: str, fmt: str) -> None:
 
 def _print_history(history: PostingHistory) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(highlight=False)
     current = history.posting
@@ -165,6 +164,7 @@ def _print_history(history: PostingHistory) -> None:
 @handle_errors
 def events(ctx: click.Context, since: str, kind: str | None, source: str | None, fmt: str) -> None:
     """Events recorded recently."""
+    from rolewatch.config import parse_duration
     from storage.queries import list_events
 
     try:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rolewatch.cli.common import RuntimeFailure, config_of, format_option, handle_errors, open_engine
-from rolewatch.domain import plural
 from rolewatch.output import render
 
 if TYPE_CHECKING:
@@ -28,7 +27,7 @@ def sources() -> None:
 def sources_test(ctx: click.Context, name: str, limit: int, fmt: str) -> None:
     """Crawl one source without storing anything; show its postings and the verdict."""
     from crawler.run import crawl_sources
-    from rolewatch.domain import CrawlVerdict
+    from rolewatch.domain import CrawlVerdict, plural
 
     config = config_of(ctx)
     (source,) = config.resolved_sources([name])
@@ -49,6 +48,8 @@ def sources_test(ctx: click.Context, name: str, limit: int, fmt: str) -> None:
 
 
 def _verdict_line(result: CrawlResult) -> str:
+    from rolewatch.domain import plural
+
     stats = result.stats
     errors = "".join(f"\n  error: {e}" for e in stats.errors)
     return (
@@ -99,6 +100,7 @@ def sources_list(ctx: click.Context, fmt: str) -> None:
 def status(ctx: click.Context, fmt: str) -> None:
     """Per source: last crawl, verdict, open postings and next run; then the outbox depth."""
     from rolewatch.cli.cluster import show_cluster
+    from rolewatch.domain import plural
     from scheduler.schedule import next_cron_fire
     from storage.outbox import outbox_depth
     from storage.queries import source_status

@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from rolewatch.cli.common import config_of, format_option, handle_errors, open_engine
-from rolewatch.config import parse_duration
-from rolewatch.domain import plural
 from rolewatch.output import render
 
 
@@ -28,6 +26,7 @@ def subscriptions_test(ctx: click.Context, name: str, since: str, query: str | N
     """The recorded events NAME would have alerted on (nothing is sent)."""
     from notifier.matching import SubscriptionBook
     from notifier.query import QuerySyntaxError, compile_query
+    from rolewatch.domain import plural
     from storage.outbox import recent_alerts
 
     window = _window(since)
@@ -68,6 +67,8 @@ def subscriptions_test(ctx: click.Context, name: str, since: str, query: str | N
 
 
 def _window(since: str) -> timedelta:
+    from rolewatch.config import parse_duration
+
     try:
         return parse_duration(since)
     except ValueError as error:

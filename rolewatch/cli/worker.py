@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 from rolewatch.cli.common import handle_errors, parse_address
 from rolewatch.cli.daemon import _configure_logging, _exit_despite_stuck_threads
-from rolewatch.config import ConfigError
-from rolewatch.resolve import load_config
 
 QUEUE_NAMES = ("crawl", "deliver")
 
@@ -60,6 +56,10 @@ def worker(
 def _work(
     ctx: click.Context, concurrency: int, queues: list[str], address: tuple[str, int] | None, log_format: str
 ) -> None:
+    import asyncio
+
+    from rolewatch.config import ConfigError
+    from rolewatch.resolve import load_config
     from scheduler.cluster.worker import WorkerRole
     from storage.database import make_engine
 

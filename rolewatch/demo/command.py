@@ -9,9 +9,6 @@ from pathlib import Path
 
 import click
 
-from rolewatch.config import parse_duration
-from rolewatch.demo.run import run_demo
-
 #: Scripted rounds may be followed by quiet ones, up to this many in all.
 MAX_ROUNDS = 8
 
@@ -28,6 +25,8 @@ def _check_channels(_ctx: click.Context, _param: click.Parameter, urls: tuple[st
 
 
 def _check_interval(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
+    from rolewatch.config import parse_duration
+
     try:
         interval = parse_duration(value)
     except ValueError as error:
@@ -83,6 +82,8 @@ def demo(
 def _demo(
     ctx: click.Context, channels: list[str], rounds: int, interval: timedelta, keep: Path | None
 ) -> None:
+    from rolewatch.demo.run import run_demo
+
     if not ctx.find_root().params.get("verbose"):
         # The demo reports each delivery itself; apprise's and the sender's warnings would repeat it.
         for chatty in ("apprise", "notifier.outbox"):
