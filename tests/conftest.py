@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import OperationalError
@@ -25,8 +26,16 @@ DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 #: Taken out of the environment as the suite starts: to rolewatch any ROLEWATCH_* variable is a
 #: configuration key, so a test that loads a configuration in process (or starts `rolewatch`) would
 #: otherwise be refused with "test_pg_url: extra inputs are not permitted".
-PG_ADMIN_URL = os.environ.pop(PG_URL_ENV, None) or DEFAULT_PG_ADMIN_URL
+#: Handed on under a name outside that namespace to the test processes pytest-xdist starts after the pop.
+PG_HANDOFF_ENV = "TEST_PG_ADMIN_URL"
+PG_ADMIN_URL = os.environ.pop(PG_URL_ENV, None) or os.environ.get(PG_HANDOFF_ENV) or DEFAULT_PG_ADMIN_URL
+os.environ[PG_HANDOFF_ENV] = PG_ADMIN_URL
 pytest_plugins = ["tests.receivers"]
+
+#: No per-example deadline: under four test processes on two shared cores an example can wait for a
+#: core for longer than hypothesis's 200 ms, and that says nothing about the code under test.
+settings.register_profile("rolewatch", deadline=None)
+settings.load_profile("rolewatch")
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
