@@ -100,6 +100,68 @@ def test_crawl_show_and_list_what_changed(tmp_path: Path, board_server: BoardSer
     assert rolewatch(tmp_path, "show", "koala/404").returncode == 1
 
 
+def test_crawl_prints_the_few_events_and_each_sources_counts(
+    tmp_path: Path, board_server: BoardServer
+) -> None:
+    board_server.set_json(
+        BOARD_PATH,
+        greenhouse_board(
+            [greenhouse_job(1, "Data Scientist Intern"), greenhouse_job(2, "ML Engineer, New Grad")]
+        ),
+    )
+    board_server.set_json(
+        "/listings.json",
+        [simplify_listing("sim-1", "Jane Street", "Quant Research Intern", ["New York, NY"])],
+    )
+    write_config(tmp_path / "rolewatch.yaml", board_server)
+
+    first = rolewatch(tmp_path, "crawl")
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    events = [line.split() for line in lines[1 : lines.index("")]]
+    assert sorted((row[1], row[2]) for row in events) == [
+        ("new", "koala"),
+        ("new", "koala"),
+        ("new", "summer"),
+    ]
+    for title in ("Data Scientist Intern", "ML Engineer, New Grad", "Quant Research Intern"):
+        assert title in first.stdout
+    summary = {row[0]: row[1:6] for row in (line.split() for line in lines[lines.index("") + 2 : -1])}
+    assert summary == {"koala": ["complete", "2", "0", "0", "0"], "summer": ["complete", "1", "0", "0", "0"]}
+    assert lines[-1] == "2 sources: 3 new, 0 changed, 0 closed, 0 reopened"
+
+    board_server.set_json(BOARD_PATH, greenhouse_board([greenhouse_job(1, "Data Scientist Intern (Sydney)")]))
+    quiet = rolewatch(tmp_path, "crawl", "koala", "--no-events")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "Sydney" not in quiet.stdout
+    assert quiet.stdout.splitlines()[1].split()[:4] == ["koala", "complete", "0", "1"]
+
+
+def test_a_crawl_with_many_events_prints_a_summary_and_lists_them_when_asked(
+    tmp_path: Path, board_server: BoardServer
+) -> None:
+    from rolewatch.cli.crawl import EVENTS_SHOWN_AT_MOST
+
+    many = EVENTS_SHOWN_AT_MOST + 10
+    board_server.set_json(BOARD_PATH, greenhouse_board([greenhouse_job(n, f"Role {n}") for n in range(many)]))
+    board_server.set_json("/listings.json", [])
+    write_config(tmp_path / "rolewatch.yaml", board_server)
+
+    first = rolewatch(tmp_path, "crawl")
+    assert first.returncode == 0, first.stderr
+    assert "Role 1" not in first.stdout
+    assert first.stdout.splitlines()[1].split()[:3] == ["koala", "complete", str(many)]
+    assert f"{many} new" in first.stdout and f"{many} events not listed" in first.stdout
+
+    board_server.set_json(BOARD_PATH, greenhouse_board([greenhouse_job(n, f"Post {n}") for n in range(many)]))
+    listed = rolewatch(tmp_path, "crawl", "--events")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()[1 : many + 1]]
+    assert [row[1:3] for row in rows] == [["changed", "koala"]] * many
+    assert all(f"Post {n}" in listed.stdout for n in range(many))
+    assert f"{many} changed" in listed.stdout and "not listed" not in listed.stdout
+
+
 def test_sources_test_shows_postings_without_storing(tmp_path: Path, board_server: BoardServer) -> None:
     board_server.set_json(BOARD_PATH, greenhouse_board([greenhouse_job(7, "Data Scientist Intern")]))
     board_server.set_json("/listings.json", [])
