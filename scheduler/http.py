@@ -1,10 +1,12 @@
-"""`/healthz` and `/metrics` served on the daemon's own event loop by a minimal HTTP/1.1 server.
+"""`/healthz` and `/metrics` on the daemon's own event loop, served by uvicorn beside the web app.
 
-One request per connection, a bounded request head read within a deadline, and the database
-read in a thread under a time limit: a slow client or a stuck database never holds up the loop
-that also runs the scheduler. At most MAX_CONNECTIONS are open at once, so a flood of idle
-connections costs a bounded number of file descriptors (which the crawls and the database need)
-and never shuts out a client that asks at once.
+`serve` binds the address and starts uvicorn on the running loop (`scheduler.serving`: at most
+MAX_CONNECTIONS open, a deadline for the request head and for taking the answer). `Endpoints` is
+the ASGI app it serves: `/healthz` and `/metrics` itself, every other GET and HEAD handed to the web
+app the command line passed in (the scheduler never imports it). The database is read in a thread
+under a time limit, and `/metrics` keeps its database figures for a few seconds, refreshing them
+off the request path: a slow client, a stuck database or a busy page never holds up the loop that
+also runs the scheduler, and a scrape never queues behind page queries.
 """
 
 from __future__ import annotations
@@ -13,26 +15,25 @@ import asyncio
 import functools
 import json
 import logging
-import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from rolewatch import __version__
 from rolewatch.logs import redact
 from scheduler.metrics import CONTENT_TYPE, CrawlObserver, MetricsSnapshot, exposition
+from scheduler.serving import MAX_CONNECTIONS, READ_TIMEOUT_S, EndpointServer, Limits, listen, start
 from storage.stats import DatabaseFigures, check_database, database_figures
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
-    from starlette.types import ASGIApp
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from rolewatch.config import Config
     from scheduler.state import DaemonState
@@ -40,39 +41,16 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-#: The whole request head (request line and headers) must arrive within this long and this size.
-READ_TIMEOUT_S = 5.0
-MAX_REQUEST_HEAD = 8 * 1024
-#: A client that does not take its answer within this long is dropped.
-WRITE_TIMEOUT_S = 5.0
-#: Connections open at once; past it the longest-idle one is closed (or, none idle, the new one).
-MAX_CONNECTIONS = 64
-#: A refused or dropped connection, or a failed accept(), is logged at most once per this long.
-REFUSAL_LOG_INTERVAL_S = 60.0
-#: Connections the kernel queues for the endpoint before it accepts them: a burst waits there,
-#: costing no file descriptor, rather than its handshakes being dropped and retried a second later.
-BACKLOG = 1024
-#: Connections taken from the backlog in one round of the event loop, which also runs the scheduler.
-ACCEPTS_PER_ROUND = 100
-#: After accept() fails (out of file descriptors, say) the endpoint waits this long before the next.
-ACCEPT_RETRY_S = 0.5
 #: `/healthz` reports the database unreachable when a one-row query takes longer than this.
 DATABASE_TIMEOUT_S = 3.0
 #: `/metrics` gives up on the database figures after this long (Prometheus waits 10 s by default).
 FIGURES_TIMEOUT_S = 8.0
+#: `/metrics` serves database figures read at most this long ago without reading them again...
+FIGURES_FRESH_S = 10.0
+#: ...and, up to this age, serves them once more while a fresh read runs in the background; older
+#: (or never read, or the last read failed) the scrape waits for a read, up to FIGURES_TIMEOUT_S.
+FIGURES_STALE_S = 120.0
 ALLOWED_METHODS = ("GET", "HEAD")
-REASONS = {
-    200: "OK",
-    304: "Not Modified",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
 
 
 @dataclass(frozen=True)
@@ -90,17 +68,17 @@ class Response:
     def json(cls, status: int, document: dict[str, Any]) -> Response:
         return cls(status, json.dumps(document, indent=2).encode() + b"\n", "application/json")
 
-    def encode(self, *, include_body: bool = True) -> bytes:
-        lines = [
-            f"HTTP/1.1 {self.status} {REASONS.get(self.status, 'Unknown')}",
-            f"Content-Type: {self.content_type}",
-            f"Content-Length: {len(self.body)}",
-            *(["Cache-Control: no-store"] if "cache-control" not in self.headers else []),
-            "Connection: close",
-            *(f"{name}: {value}" for name, value in self.headers.items()),
+    async def send(self, send: Send) -> None:
+        """The answer as ASGI messages (uvicorn leaves out the body of an answer to HEAD)."""
+        headers = [
+            (b"content-type", self.content_type.encode("latin-1")),
+            (b"content-length", str(len(self.body)).encode()),
+            *([(b"cache-control", b"no-store")] if "cache-control" not in self.headers else []),
+            (b"connection", b"close"),
+            *((name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()),
         ]
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        return head + self.body if include_body else head
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 async def serve(
@@ -122,17 +100,17 @@ async def serve(
     `config_getter` is asked at each request, so a reloaded configuration (SIGHUP) is used at once.
     `observer` supplies the crawl counters; without one `/metrics` has only the other figures.
     `app` (the web dashboard, feeds and API) answers every other GET and HEAD; without one they are 404.
+    Binding fails here, with the OSError, before anything is served.
     """
     endpoints = Endpoints(state, engine, config_getter, observer, database_timeout, figures_timeout, app)
-
-    async def connection(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, asked: Callable[[], None]
-    ) -> None:
-        await _serve_connection(reader, writer, endpoints.route, read_timeout, asked)
-
-    sockets = await _listen(host, port)
-    server = Listener(sockets, connection, max_connections)
-    await server.start_serving()
+    sockets = await listen(host, port)
+    limits = Limits(read_timeout=read_timeout, max_connections=max_connections)
+    try:
+        server = await start(endpoints, sockets, limits)
+    except BaseException:
+        for listener in sockets:
+            listener.close()
+        raise
     served = "/healthz, /metrics and the web app" if app is not None else "/healthz and /metrics"
     log.info("serving %s on %s", served, _addresses(server))
     return server
@@ -217,7 +195,7 @@ def _iso(moment: datetime) -> str:
 
 
 class Endpoints:
-    """The two pages, with the database calls they share between concurrent requests."""
+    """The ASGI app the daemon serves: the two pages here, the web app (if any) on every other path."""
 
     def __init__(
         self,
@@ -236,30 +214,35 @@ class Endpoints:
         self.database_timeout = database_timeout
         self.figures_timeout = figures_timeout
         self._check = BlockingCall(lambda: check_database(engine), "rolewatch-healthz-db")
-        self._figures = BlockingCall(lambda: database_figures(engine), "rolewatch-metrics-db")
+        self._figures = KeptFigures(
+            BlockingCall(lambda: database_figures(engine), "rolewatch-metrics-db"), figures_timeout
+        )
 
-    async def route(self, method: str, target: str, head: bytes = b"") -> Response:
-        """`/healthz` and `/metrics` here, on the loop; any other path to the web app, if there is one."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # no lifespan, no websockets: uvicorn is told so
+            return
+        method, path = scope["method"], scope["path"]
         pages: dict[str, Callable[[], Awaitable[Response]]] = {
             "/healthz": self.healthz,
             "/metrics": self.metrics,
         }
-        page = pages.get(urlsplit(target).path)
+        page = pages.get(path)
         if page is None and self.app is None:
-            return Response.text(404, "not found; try /healthz or /metrics")
-        if method not in ALLOWED_METHODS:
-            return Response.text(405, "method not allowed", Allow=", ".join(ALLOWED_METHODS))
-        if page is None:
-            return await self.web(method, target, head)
-        return await page()
-
-    async def web(self, method: str, target: str, head: bytes) -> Response:
-        """The web app's answer; its pages read the database in worker threads, never on this loop."""
-        from scheduler.asgi import call_app, request_headers
-
-        assert self.app is not None
-        answer = await call_app(self.app, method, target, request_headers(head))
-        return Response(answer.status, answer.body, answer.content_type, answer.headers)
+            response = Response.text(404, "not found; try /healthz or /metrics")
+        elif method not in ALLOWED_METHODS:
+            response = Response.text(405, "method not allowed", Allow=", ".join(ALLOWED_METHODS))
+        elif page is None:
+            assert self.app is not None
+            await self.app(scope, receive, functools.partial(_closing, send))
+            return
+        else:
+            try:
+                response = await page()
+            except Exception:
+                log.exception("%s %s failed", method, path)
+                response = Response.text(500, "internal error; see the daemon's log")
+        log.debug("%s %s %d", method, path, response.status)
+        await response.send(send)
 
     async def healthz(self) -> Response:
         error = None
@@ -278,15 +261,7 @@ class Endpoints:
         return Response.json(status, document)
 
     async def metrics(self) -> Response:
-        figures: DatabaseFigures | None = None
-        try:
-            figures = await self._figures(self.figures_timeout)
-        except TimeoutError:
-            log.debug("metrics: no database figures within %gs", self.figures_timeout)
-        except SQLAlchemyError as failure:
-            log.debug("metrics: no database figures: %s", _describe(failure))
-        except Exception:  # not the database's fault: a bug, worth a traceback
-            log.warning("metrics: reading the database figures failed", exc_info=True)
+        figures = await self._figures.get()
         now = datetime.now(UTC)
         overdue = overdue_sources(self.state, self.config_getter(), now) if self.state.active else []
         snapshot = MetricsSnapshot(
@@ -296,6 +271,72 @@ class Endpoints:
             figures=figures,
         )
         return Response(200, exposition(snapshot, self.observer), CONTENT_TYPE)
+
+
+async def _closing(send: Send, message: Message) -> None:
+    """The web app's answer as the endpoint gives every answer: one per connection, not cached unless
+    the app says how."""
+    if message["type"] == "http.response.start":
+        headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
+        names = {name.lower() for name, _ in headers}
+        if b"cache-control" not in names:
+            headers.append((b"cache-control", b"no-store"))
+        headers = [(name, value) for name, value in headers if name.lower() != b"connection"]
+        headers.append((b"connection", b"close"))
+        message = {**message, "headers": headers}
+    await send(message)
+
+
+class KeptFigures:
+    """The database figures `/metrics` reports, read in the background and kept for a few seconds.
+
+    Counting a million events takes a database a few hundred milliseconds, more while pages are
+    read; Prometheus scrapes every 15 s or so. A scrape therefore reports the figures read at most
+    FIGURES_FRESH_S ago, starts a new read when they are older (answering with the kept ones meanwhile,
+    up to FIGURES_STALE_S), and waits for a read only when nothing usable is kept: the first scrape,
+    or after a failed read (so an unreachable database shows as `rolewatch_database_up 0`).
+    """
+
+    def __init__(self, read: BlockingCall[DatabaseFigures], timeout: float) -> None:
+        self.read = read
+        self.timeout = timeout
+        self._kept: tuple[DatabaseFigures, float] | None = None
+        self._refreshing: asyncio.Future[DatabaseFigures] | None = None
+
+    async def get(self) -> DatabaseFigures | None:
+        age = time.monotonic() - self._kept[1] if self._kept is not None else None
+        if self._kept is not None and age is not None and age < FIGURES_STALE_S:
+            if age >= FIGURES_FRESH_S:
+                self._refresh()
+            return self._kept[0]
+        try:
+            started = time.monotonic()
+            figures = await self.read(self.timeout)
+        except TimeoutError:
+            log.debug("metrics: no database figures within %gs", self.timeout)
+        except SQLAlchemyError as failure:
+            log.debug("metrics: no database figures: %s", _describe(failure))
+        except Exception:  # not the database's fault: a bug, worth a traceback
+            log.warning("metrics: reading the database figures failed", exc_info=True)
+        else:
+            self._kept = (figures, started)
+            return figures
+        self._kept = None
+        return None
+
+    def _refresh(self) -> None:
+        """Start a read in the background (unless one runs): what it finds is kept, a failure forgets."""
+        running = self.read.start()
+        if running is self._refreshing:
+            return
+        self._refreshing = running
+        running.add_done_callback(functools.partial(self._keep, time.monotonic()))
+
+    def _keep(self, started: float, outcome: asyncio.Future[DatabaseFigures]) -> None:
+        if outcome.cancelled() or outcome.exception() is not None:
+            self._kept = None
+        else:
+            self._kept = (outcome.result(), started)
 
 
 def _describe(error: BaseException) -> str:
@@ -320,11 +361,15 @@ class BlockingCall(Generic[T]):
         self._running: asyncio.Future[T] | None = None
 
     async def __call__(self, timeout: float) -> T:
-        if self._running is None or self._running.done():
-            self._running = self._start()
-        return await asyncio.wait_for(asyncio.shield(self._running), timeout)
+        return await asyncio.wait_for(asyncio.shield(self.start()), timeout)
 
-    def _start(self) -> asyncio.Future[T]:
+    def start(self) -> asyncio.Future[T]:
+        """The run under way, or a new one: its outcome, for callers that do not wait."""
+        if self._running is None or self._running.done():
+            self._running = self._run()
+        return self._running
+
+    def _run(self) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         # Retrieved here so an outcome nobody waited for is not reported as "never retrieved".
@@ -354,241 +399,7 @@ def _fail(future: asyncio.Future[T], error: Exception) -> None:
         future.set_exception(error)
 
 
-# --- connections -----------------------------------------------------------------------------------
-
-#: Serves one accepted connection; calls its third argument once the request has arrived.
-ConnectionHandler = Callable[
-    [asyncio.StreamReader, asyncio.StreamWriter, Callable[[], None]], Awaitable[None]
-]
-
-
-async def _listen(host: str, port: int) -> list[socket.socket]:
-    """Listening sockets on every address `host` names (as `asyncio.start_server` binds them)."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    sockets: list[socket.socket] = []
-    try:
-        for family, kind, protocol, _, address in dict.fromkeys(infos):
-            listener = socket.socket(family, kind, protocol)
-            sockets.append(listener)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            listener.bind(address)
-            listener.listen(BACKLOG)
-            listener.setblocking(False)
-    except BaseException:
-        for listener in sockets:
-            listener.close()
-        raise
-    return sockets
-
-
-class RefusalLog:
-    """Says that connections are being refused once per interval, with how many, never per connection.
-
-    A flood is many refusals a second; a line (let alone a traceback) for each would fill the log
-    and cost the very resources the flood is short of.
-    """
-
-    def __init__(self, interval: float = REFUSAL_LOG_INTERVAL_S) -> None:
-        self.interval = interval
-        self._last: float | None = None
-        self._unreported = 0
-
-    def note(self, reason: str) -> None:
-        self._unreported += 1
-        now = time.monotonic()
-        if self._last is not None and now - self._last < self.interval:
-            return
-        log.warning(
-            "the health and metrics endpoint refused %d connection(s) since its last report: %s",
-            self._unreported,
-            reason,
-        )
-        self._last, self._unreported = now, 0
-
-
-class Listener(asyncio.AbstractServer):
-    """The endpoint's own accept loop, holding at most `limit` connections open.
-
-    `asyncio.start_server` accepts without bound and logs a traceback for every accept() that fails
-    for lack of file descriptors. Here a connection past the limit takes the place of the one idle
-    longest (one that has not sent its request yet), so idle connections cannot shut out a client
-    that asks at once; failures to accept are noted in a RefusalLog and retried after a pause.
-    """
-
-    def __init__(self, sockets: list[socket.socket], handler: ConnectionHandler, limit: int) -> None:
-        self._sockets = sockets
-        self._handler = handler
-        self._limit = limit
-        self._open: set[asyncio.Task[None]] = set()
-        self._idle: dict[asyncio.Task[None], None] = {}  # insertion order: the longest idle first
-        self._unowned: dict[asyncio.Task[None], socket.socket] = {}  # accepted, no transport yet
-        self._accepting: list[asyncio.Task[None]] = []
-        self._refusals = RefusalLog()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def sockets(self) -> tuple[socket.socket, ...]:
-        return tuple(self._sockets)
-
-    def get_loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop or asyncio.get_running_loop()
-
-    def is_serving(self) -> bool:
-        return any(not task.done() for task in self._accepting)
-
-    async def start_serving(self) -> None:
-        if self._accepting:
-            return
-        self._loop = asyncio.get_running_loop()
-        for listener in self._sockets:
-            task = self._loop.create_task(self._accept(listener), name="rolewatch-http-accept")
-            # Closed once its accept() is withdrawn from the selector, never while still registered.
-            task.add_done_callback(functools.partial(_close_listener, listener))
-            self._accepting.append(task)
-
-    async def serve_forever(self) -> None:
-        await self.start_serving()
-        await asyncio.gather(*self._accepting, return_exceptions=True)
-
-    def close(self) -> None:
-        """Stop accepting; connections already open finish on their own."""
-        if not self._accepting:
-            for listener in self._sockets:
-                listener.close()
-        for task in self._accepting:
-            task.cancel()
-
-    async def wait_closed(self) -> None:
-        await asyncio.gather(*self._accepting, return_exceptions=True)
-
-    async def _accept(self, listener: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                connection, _ = await loop.sock_accept(listener)
-                self._admit(connection)
-                for connection in _queued(listener):
-                    self._admit(connection)
-            except ConnectionAbortedError:  # the client left while queued: nothing to refuse
-                continue
-            except OSError as error:  # EMFILE and its kin: the connection waits in the backlog
-                self._refusals.note(f"cannot accept: {error.strerror or error}")
-                await asyncio.sleep(ACCEPT_RETRY_S)
-
-    def _admit(self, connection: socket.socket) -> None:
-        connection.setblocking(False)
-        if len(self._open) >= self._limit and not self._drop_longest_idle():
-            connection.close()
-            self._refusals.note(f"{self._limit} connections open, every one busy answering")
-            return
-        task = self.get_loop().create_task(self._serve(connection), name="rolewatch-http-connection")
-        self._open.add(task)
-        self._idle[task] = None
-        self._unowned[task] = connection
-        task.add_done_callback(self._forget)
-
-    def _drop_longest_idle(self) -> bool:
-        if not self._idle:
-            return False
-        oldest = next(iter(self._idle))
-        self._forget(oldest)
-        oldest.cancel()
-        self._refusals.note(f"more than {self._limit} connections open; the longest idle closed")
-        return True
-
-    def _forget(self, task: asyncio.Task[None]) -> None:
-        self._open.discard(task)
-        self._idle.pop(task, None)
-        stray = self._unowned.pop(task, None)
-        if stray is not None:  # dropped before it ran: no transport will close its socket
-            stray.close()
-
-    async def _serve(self, connection: socket.socket) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        del self._unowned[task]
-        try:
-            reader, writer = await asyncio.open_connection(sock=connection, limit=MAX_REQUEST_HEAD)
-        except BaseException:
-            connection.close()
-            raise
-        await self._handler(reader, writer, lambda: self._idle.pop(task, None))
-
-
-def _queued(listener: socket.socket) -> Iterator[socket.socket]:
-    """The connections already waiting in the backlog, without a round of the event loop for each."""
-    for _ in range(ACCEPTS_PER_ROUND):
-        try:
-            connection, _ = listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return
-        yield connection
-
-
-def _close_listener(listener: socket.socket, _accepting: asyncio.Task[None]) -> None:
-    listener.close()
-
-
-# --- the wire --------------------------------------------------------------------------------------
-
-
-async def _serve_connection(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    route: Callable[[str, str, bytes], Awaitable[Response]],
-    read_timeout: float,
-    asked: Callable[[], None] = lambda: None,
-) -> None:
-    """Answer one request; `asked` is called once it has arrived (the connection is no longer idle)."""
-    try:
-        method, response = await _answer(reader, route, read_timeout, asked)
-        if response is not None:
-            writer.write(response.encode(include_body=method != "HEAD"))
-            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT_S)
-    except (ConnectionError, TimeoutError):
-        pass
-    except Exception:
-        log.exception("the health and metrics endpoint failed")
-    finally:
-        writer.close()
-        with suppress(ConnectionError, TimeoutError):
-            await asyncio.wait_for(writer.wait_closed(), WRITE_TIMEOUT_S)
-
-
-async def _answer(
-    reader: asyncio.StreamReader,
-    route: Callable[[str, str, bytes], Awaitable[Response]],
-    read_timeout: float,
-    asked: Callable[[], None],
-) -> tuple[str, Response | None]:
-    """The request's method and its response; no response for a client that left before asking."""
-    try:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), read_timeout)
-    except TimeoutError:
-        return "", Response.text(408, f"the request did not arrive within {read_timeout:g}s")
-    except asyncio.LimitOverrunError:
-        return "", Response.text(431, f"the request head is larger than {MAX_REQUEST_HEAD} bytes")
-    except asyncio.IncompleteReadError:
-        return "", None
-    asked()
-    request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    parts = request_line.split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        return "", Response.text(400, "not an HTTP/1.x request")
-    method, target = parts[0], parts[1]
-    try:
-        response = await route(method, target, head)
-    except Exception:
-        log.exception("%s %s failed", method, target)
-        response = Response.text(500, "internal error; see the daemon's log")
-    log.debug("%s %s %d", method, target, response.status)
-    return method, response
-
-
-def _addresses(server: Listener) -> str:
+def _addresses(server: EndpointServer) -> str:
     sockets = server.sockets
     return ", ".join(f"http://{_host_port(s.getsockname())}" for s in sockets) or "(no socket)"
 

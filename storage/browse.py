@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from rolewatch.domain import CrawlVerdict, Event, EventType, Posting, PostingStatus
 from storage.models import CrawlRow, EventRow, OutboxRow, PostingRow, SourceRow
+from storage.outbox import StoredAlert, load_alerts
 from storage.queries import (
     CrawlSummary,
     PostingDetail,
@@ -259,6 +260,28 @@ def feed_state(engine: Engine, wanted: EventFilter) -> FeedState:
         row = session.execute(query).first()
         last = session.execute(select(func.max(EventRow.id))).scalar_one()
     return FeedState(row.id if row else None, row.at if row else None, int(last or 0))
+
+
+def alerted_events(engine: Engine, recipient: str, limit: int) -> list[StoredAlert]:
+    """The newest events `recipient` (a subscription) was alerted on, newest first: its outbox rows.
+
+    The outbox holds the notifier's own verdict, written with the events (matching, event types,
+    and the quiet rule for a repost or a duplicate of a role the subscription has heard of), so a
+    feed read from it holds what the subscription alerts on, not what its query would match now.
+    One entry per event, however many channels it went to; a row of any status counts (a message
+    that failed to send was still an alert).
+    """
+    query = (
+        select(OutboxRow.event_id)
+        .where(OutboxRow.recipient == recipient, OutboxRow.event_id.is_not(None))
+        .distinct()
+        .order_by(OutboxRow.event_id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        ids = [event_id for event_id in connection.execute(query).scalars() if event_id is not None]
+        found = load_alerts(connection, ids)
+    return [found[event_id] for event_id in ids if event_id in found]
 
 
 def api_event_page(

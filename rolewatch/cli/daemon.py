@@ -20,7 +20,8 @@ LINGER_S = 2.0
     "--http",
     "http",
     metavar="HOST:PORT",
-    help="Serve /healthz and /metrics on this address (e.g. 127.0.0.1:8787); default: daemon.http.",
+    help="Serve the web dashboard, /healthz and /metrics on this address (e.g. 127.0.0.1:8787);"
+    " default: daemon.http.",
 )
 @click.option(
     "--log-format",

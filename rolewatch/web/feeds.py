@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
@@ -25,15 +25,12 @@ from rolewatch.config import ConfigError
 from rolewatch.domain import Event
 from rolewatch.output import event_record, plain
 from rolewatch.web.context import web
-from rolewatch.web.matches import subscription_matches
 from rolewatch.web.security import safe_url
 from rolewatch.web.templating import render_text
-from storage.browse import EventFilter, FeedState, event_page, feed_state, source_names
+from storage.browse import EventFilter, FeedState, alerted_events, event_page, feed_state, source_names
 
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 JSON_FEED_TYPE = "application/feed+json; charset=utf-8"
-#: How far back a subscription's feed looks for matches.
-SUBSCRIPTION_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -193,7 +190,8 @@ def source_events(request: Request) -> Response:
 
 
 def subscription_events(request: Request) -> Response:
-    """Exactly the events the subscription matches (the `subscriptions test` verdict), last 30 days."""
+    """Exactly the events the subscription alerts on, newest first: the outbox rows the notifier wrote
+    for it, so a repost or a duplicate it stayed quiet about is not in its feed either."""
     context = web(request)
     name = request.path_params["name"]
     try:
@@ -205,17 +203,16 @@ def subscription_events(request: Request) -> Response:
     unchanged = _not_modified(request, etag, None)
     if unchanged is not None:
         return unchanged
-    since = datetime.now(UTC) - SUBSCRIPTION_WINDOW
-    page = subscription_matches(context, name, since, None, context.config.web.page_size)
+    alerts = alerted_events(context.engine, name, context.config.web.page_size)
     entries = [
         _entry(
             request,
             alert.event,
             f"/postings/{quote(alert.event.source)}/{quote(alert.event.external_id, safe='')}",
         )
-        for alert in page.items
+        for alert in alerts
     ]
-    updated = entries[0].updated if entries else None
+    updated = max((entry.updated for entry in entries), default=None)
     feed = _feed(request, f"rolewatch: {name}", f"/subscriptions/{quote(name)}", entries, updated)
     return _render(request, feed, _kind(request), etag, None)
 

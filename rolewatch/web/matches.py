@@ -1,5 +1,5 @@
 """What a subscription matched recently, newest first and paged: the `subscriptions test` result for
-the subscription page and its feeds."""
+the subscription page. (Its feeds hold what it alerts on instead: `storage.browse.alerted_events`.)"""
 
 from __future__ import annotations
 

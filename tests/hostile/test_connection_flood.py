@@ -1,6 +1,7 @@
 """A flood of idle connections to the daemon's `/healthz`: few descriptors, one log line, answers.
 
-The server is the daemon's own (`scheduler.http.serve`) on a loop in a thread of this process, and
+The server is the daemon's own (`scheduler.http.serve`: uvicorn behind `scheduler.serving`'s accept
+loop) on a loop in a thread of this process, and
 the flood is 1,100 real TCP connections to it on 127.0.0.1 that never send a request. The process's
 descriptor limit is lowered under each test so that a server holding one descriptor per idle
 connection would run out, as the attacked daemon did.
@@ -23,9 +24,10 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-import scheduler.http
+import scheduler.serving
 from rolewatch.resolve import parse_config
-from scheduler.http import MAX_CONNECTIONS, serve
+from scheduler.http import serve
+from scheduler.serving import MAX_CONNECTIONS
 from scheduler.state import DaemonState
 
 FLOOD = 1100
@@ -99,7 +101,11 @@ def close_all(sockets: list[socket.socket]) -> None:
 
 
 def endpoint_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name in ("scheduler.http", "asyncio")]
+    return [
+        r
+        for r in caplog.records
+        if r.name in ("scheduler.http", "scheduler.serving", "asyncio") or r.name.startswith("uvicorn")
+    ]
 
 
 def test_idle_connections_neither_exhaust_descriptors_nor_shut_out_a_client(
@@ -132,7 +138,7 @@ def test_running_out_of_descriptors_is_logged_once_without_a_traceback_and_the_e
     sqlite_engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.WARNING)
-    monkeypatch.setattr(scheduler.http, "ACCEPT_RETRY_S", 0.02)  # many failed accepts in little time
+    monkeypatch.setattr(scheduler.serving, "ACCEPT_RETRY_S", 0.02)  # many failed accepts in little time
     flood: list[socket.socket] = []
     # No connection cap in the way: the server itself must meet EMFILE.
     with healthz_server(sqlite_engine, max_connections=FLOOD) as port:

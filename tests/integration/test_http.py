@@ -371,3 +371,34 @@ def test_the_image_healthcheck_follows_healthz(sqlite_engine: Engine, healthy: b
 
     returncode = with_server(state, sqlite_engine, talk)
     assert (returncode == 0) is exit_ok
+
+
+def test_answers_keep_their_headers_and_close_the_connection(engine: Engine) -> None:
+    """Served by uvicorn, the endpoints answer as the hand-written server did: the same headers (no
+    Server or Date added), one request per connection, and a request without Host refused."""
+
+    async def talk(port: int) -> tuple[list[tuple[int, dict[str, str], bytes]], bytes]:
+        answers = [
+            await request(port, "/healthz"),
+            await request(port, "/metrics"),
+            await request(port, "/x"),
+        ]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\n\r\n")
+        await writer.drain()
+        no_host = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        return answers, no_host
+
+    (healthz, metrics, missing), no_host = with_server(daemon_state(), engine, talk)
+
+    assert healthz[1] == {
+        "content-type": "application/json",
+        "content-length": str(len(healthz[2])),
+        "cache-control": "no-store",
+        "connection": "close",
+    }
+    assert metrics[1]["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert set(metrics[1]) == {"content-type", "content-length", "cache-control", "connection"}
+    assert (missing[0], missing[2]) == (404, b"not found; try /healthz or /metrics\n")
+    assert no_host.startswith(b"HTTP/1.1 400 ") and b"Host" in no_host

@@ -1,19 +1,23 @@
 """Atom and JSON feeds, read back with feedparser: RFC 4287 essentials, stable ids, 304s, and a
-subscription's feed holding exactly what the subscription matches."""
+subscription's feed holding exactly what the subscription alerts on (its outbox rows)."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import feedparser
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
+from notifier.alerts import Outbox
+from notifier.matching import SubscriptionBook
 from rolewatch.output import EVENT_FIELDS
+from rolewatch.resolve import parse_config
+from rolewatch.web import create_app
+from storage.models import EventRow, OutboxRow, PostingRow, SourceRow
+from storage.outbox import load_alerts
 from tests.integration.storage_factory import Board, posting
-from tests.integration.web_checks import cli_json
 from tests.integration.web_seed import HOSTILE_TITLE, Seeded
 
 
@@ -74,27 +78,68 @@ def test_a_source_feed_holds_only_that_source(web_client: TestClient) -> None:
     assert web_client.get("/feeds/sources/nope.atom").status_code == 404
 
 
-def test_a_subscription_feed_holds_exactly_what_it_matches(
-    web_client: TestClient, engine: Engine, tmp_path: Path
-) -> None:
-    expected = cli_json(tmp_path, engine, "subscriptions", "test", "interns", "--since", "30d")
-    feed = parse(web_client, "/feeds/subscriptions/interns.atom")
-    assert len(feed.entries) == len(expected) > 0
-    wanted = sorted((row["type"], row["source"], row["at"]) for row in expected)
-    got = json.loads(web_client.get("/feeds/subscriptions/interns.json").text)["items"]
-    assert (
-        sorted(
-            (
-                i["_rolewatch"]["event"]["type"],
-                i["_rolewatch"]["event"]["source"],
-                i["_rolewatch"]["event"]["at"],
-            )
-            for i in got
-        )
-        == wanted
+def feed_events(client: TestClient, name: str) -> list[tuple[str, str, str]]:
+    """(type, source, external id) of each entry of a subscription's JSON feed, from its event object."""
+    response = client.get(f"/feeds/subscriptions/{name}.json")
+    assert response.status_code == 200, response.text
+    events = [item["_rolewatch"]["event"] for item in response.json()["items"]]
+    return [(event["type"], event["source"], event["external_id"]) for event in events]
+
+
+def outbox_events(engine: Engine, recipient: str) -> set[tuple[str, str, str]]:
+    """What the notifier wrote into the outbox for `recipient`: (type, source, external id) per event."""
+    query = (
+        select(EventRow.type, SourceRow.name, PostingRow.external_id)
+        .join(OutboxRow, OutboxRow.event_id == EventRow.id)
+        .join(SourceRow, SourceRow.id == EventRow.source_id)
+        .join(PostingRow, PostingRow.id == EventRow.posting_id)
+        .where(OutboxRow.recipient == recipient)
     )
+    with engine.connect() as connection:
+        return {(row[0], row[1], row[2]) for row in connection.execute(query)}
+
+
+def test_a_subscription_feed_holds_exactly_what_it_alerts_on(web_client: TestClient, engine: Engine) -> None:
+    feed = parse(web_client, "/feeds/subscriptions/interns.atom")
+    alerted = outbox_events(engine, "interns")
+    assert len(feed.entries) == len(alerted) > 0
+    assert set(feed_events(web_client, "interns")) == alerted
+    assert all(entry.link.startswith("http://testserver/postings/acme/") for entry in feed.entries)
     assert parse(web_client, "/feeds/subscriptions/nothing.atom").entries == []
     assert web_client.get("/feeds/subscriptions/nope.atom").status_code == 404
+
+
+def test_a_duplicate_the_subscription_stays_quiet_about_is_not_in_its_feed(engine: Engine) -> None:
+    """The same role listed on a second board matches `interns`' query, yet the notifier does not
+    alert it twice; `loud`, which asked for reposts, hears of both, and so does its feed."""
+    config = parse_config(
+        """
+subscriptions:
+  - {name: interns, query: 'title:intern', notify: ["json://127.0.0.1:9/hook"]}
+  - {name: loud, query: 'title:intern', notify: ["json://127.0.0.1:9/hook"], reposts: true}
+"""
+    )
+    outbox = Outbox(config)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    Board(engine, "acme", start=start, then=outbox.after_record).crawl([posting(1, company="Koala")])
+    second = Board(engine, "bilby", start=start, then=outbox.after_record).crawl(
+        [posting(77, source="bilby", company="Koala", title="Data Scientist Intern 1")]
+    )
+    assert second.events[0].duplicate_of == "acme/1"
+    # The duplicate does match the subscription: only the notifier's quiet rule keeps it out.
+    book = SubscriptionBook(config)
+    with engine.connect() as connection:
+        duplicate = load_alerts(connection, [second.events[0].id or 0])[second.events[0].id or 0]
+    assert book.matching(duplicate.event, duplicate.posting) == ["interns", "loud"]
+
+    with TestClient(create_app(engine, lambda: config)) as client:
+        quiet, loud = feed_events(client, "interns"), feed_events(client, "loud")
+        atom = parse(client, "/feeds/subscriptions/interns.atom")
+
+    assert quiet == [("new", "acme", "1")] and len(atom.entries) == 1
+    assert set(quiet) == outbox_events(engine, "interns")
+    assert loud == [("new", "bilby", "77"), ("new", "acme", "1")]
+    assert set(loud) == outbox_events(engine, "loud")
 
 
 def test_json_feed_is_json_feed_1_1_with_the_cli_event_objects(

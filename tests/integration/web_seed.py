@@ -53,16 +53,21 @@ def hostile_posting() -> Posting:
 
 
 def seed(engine: Engine) -> Seeded:
-    """Events on two sources ending about now: new, changed (salary), closed, reopened; one failed crawl."""
+    """Events on two sources ending about now: new, changed (salary), closed, reopened; one failed crawl;
+    the outbox rows the subscriptions' alerts made."""
+    from notifier.alerts import Outbox
+    from rolewatch.resolve import parse_config
+
     start = datetime.now(UTC) - timedelta(hours=6)
-    acme = Board(engine, "acme", close_after_misses=1, start=start)
+    alerts = Outbox(parse_config(CONFIG)).after_record  # the outbox rows a daemon would write with them
+    acme = Board(engine, "acme", close_after_misses=1, start=start, then=alerts)
     evil = hostile_posting()
     acme.crawl([posting(1), posting(2, title="Closing Analyst"), evil])
     acme.crawl([posting(1, salary=90_000), posting(2, title="Closing Analyst"), evil])
     acme.crawl([posting(1, salary=90_000), evil])
     acme.crawl([posting(1, salary=90_000), posting(2, title="Closing Analyst"), evil])
     acme.crawl([], CrawlVerdict.FAILED, reason="HTTP 503 <b>busy</b>")
-    globex = Board(engine, "globex", start=start)
+    globex = Board(engine, "globex", start=start, then=alerts)
     globex.crawl([posting(7, source="globex", title="Backend Engineer", company="Globex")])
     from sqlalchemy import select
     from sqlalchemy.orm import Session
