@@ -28,7 +28,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from rolewatch import __version__
 from rolewatch.logs import redact
 from scheduler.metrics import CONTENT_TYPE, CrawlObserver, MetricsSnapshot, exposition
-from scheduler.serving import MAX_CONNECTIONS, READ_TIMEOUT_S, EndpointServer, Limits, listen, start
+from scheduler.serving import (
+    MAX_CONNECTIONS,
+    READ_TIMEOUT_S,
+    WRITE_TIMEOUT_S,
+    EndpointServer,
+    Limits,
+    listen,
+    start,
+)
 from storage.stats import DatabaseFigures, check_database, database_figures
 
 if TYPE_CHECKING:
@@ -90,6 +98,7 @@ async def serve(
     *,
     observer: CrawlObserver | None = None,
     read_timeout: float = READ_TIMEOUT_S,
+    write_timeout: float = WRITE_TIMEOUT_S,
     database_timeout: float = DATABASE_TIMEOUT_S,
     figures_timeout: float = FIGURES_TIMEOUT_S,
     max_connections: int = MAX_CONNECTIONS,
@@ -104,7 +113,7 @@ async def serve(
     """
     endpoints = Endpoints(state, engine, config_getter, observer, database_timeout, figures_timeout, app)
     sockets = await listen(host, port)
-    limits = Limits(read_timeout=read_timeout, max_connections=max_connections)
+    limits = Limits(read_timeout, write_timeout, max_connections)
     try:
         server = await start(endpoints, sockets, limits)
     except BaseException:

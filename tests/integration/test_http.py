@@ -10,8 +10,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, insert
@@ -402,3 +404,34 @@ def test_answers_keep_their_headers_and_close_the_connection(engine: Engine) -> 
     assert set(metrics[1]) == {"content-type", "content-length", "cache-control", "connection"}
     assert (missing[0], missing[2]) == (404, b"not found; try /healthz or /metrics\n")
     assert no_host.startswith(b"HTTP/1.1 400 ") and b"Host" in no_host
+
+
+def test_a_client_that_does_not_take_its_answer_is_dropped(sqlite_engine: Engine) -> None:
+    """A page far larger than the socket buffers, asked for and never read: the server gives up on it
+    after the write deadline instead of holding the connection (and its slot under the cap) forever."""
+    size = 32 * 1024 * 1024
+
+    async def big(scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % size)]}
+        )
+        await send({"type": "http.response.body", "body": b"x" * size})
+
+    async def talk(port: int) -> tuple[int, float, int]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        began = time.monotonic()
+        await asyncio.sleep(1.5)  # not reading: the server's writes stall, then its deadline passes
+        received = 0
+        with suppress(ConnectionError):
+            while chunk := await asyncio.wait_for(reader.read(1 << 20), 10):
+                received += len(chunk)
+        writer.close()
+        status, _, _ = await request(port, "/healthz")
+        return received, time.monotonic() - began, status
+
+    received, took, status = with_server(daemon_state(), sqlite_engine, talk, app=big, write_timeout=0.5)
+    assert received < size, "the whole answer arrived: the server never gave up"
+    assert took < 10
+    assert status == 200
