@@ -10,10 +10,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -21,6 +17,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
     from storage.models import Base
 
 T = TypeVar("T")
@@ -92,7 +90,13 @@ def upsert(connection: Connection, model: type[Base]) -> postgresql.Insert | sql
 
 
 def alembic_config(engine: Engine | None = None) -> AlembicConfig:
-    """An Alembic configuration pointing into this package, so an installed wheel can migrate."""
+    """An Alembic configuration pointing into this package, so an installed wheel can migrate.
+
+    Alembic is imported by the functions that migrate or compare revisions, not with this module:
+    reading the configuration checks its database URL here, and `rolewatch check` need not pay
+    for Alembic's import."""
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     if engine is not None:
@@ -102,6 +106,8 @@ def alembic_config(engine: Engine | None = None) -> AlembicConfig:
 
 def upgrade(engine_or_url: Engine | str | URL) -> None:
     """Bring the schema to the newest revision (creating it in an empty database)."""
+    from alembic import command
+
     engine = engine_or_url if isinstance(engine_or_url, Engine) else make_engine(engine_or_url)
     try:
         config = alembic_config(engine)
@@ -115,16 +121,23 @@ def upgrade(engine_or_url: Engine | str | URL) -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at; None for a database never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def is_up_to_date(engine: Engine) -> bool:
     """Whether the schema is at the newest revision, so commands can refuse to run on an old one."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     return current == set(ScriptDirectory.from_config(alembic_config()).get_heads())

@@ -156,8 +156,8 @@ def print_crawl(records: Sequence[CrawlRecord], show_events: bool | None = None)
     )
     if total and not shown:
         click.echo(
-            f"{plural(total, 'event')} not listed: `rolewatch crawl --events` lists them, "
-            "`rolewatch events --since 1h` shows them later."
+            f"{total:,} {'event' if total == 1 else 'events'} not listed: "
+            "`rolewatch crawl --events` lists them, `rolewatch events --since 1h` shows them later."
         )
 
 
