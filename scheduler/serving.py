@@ -239,8 +239,7 @@ class EndpointServer(uvicorn.Server, asyncio.AbstractServer):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Stop accepting, close idle connections, give answers in flight the write deadline, then drop."""
         self.listener.close()
-        for connection in list(self.server_state.connections):
-            connection.shutdown()
+        self._shut_connections()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.limits.write_timeout):
                 while self.server_state.connections or self.server_state.tasks:
@@ -252,6 +251,14 @@ class EndpointServer(uvicorn.Server, asyncio.AbstractServer):
             task.cancel()
         await self.listener.wait_closed()
         await self.lifespan.shutdown()
+
+    def _shut_connections(self) -> None:
+        """Idle connections closed, busy ones told to close after their answer (uvicorn's `shutdown`)."""
+        for connection in list(self.server_state.connections):
+            if connection.transport is None or connection.transport.is_closing():
+                continue
+            with contextlib.suppress(h11.LocalProtocolError):  # h11 already past the point of saying so
+                connection.shutdown()
 
     def _protocol(self) -> EndpointProtocol:
         return EndpointProtocol(
@@ -282,9 +289,11 @@ class EndpointServer(uvicorn.Server, asyncio.AbstractServer):
         await self.serve()
 
     def close(self) -> None:
-        """Stop accepting at once; the rest of the shutdown follows on the loop."""
+        """Stop accepting and close idle connections at once (answers in flight end their connection);
+        the rest of the shutdown follows on the loop, for `wait_closed` to wait on."""
         self.should_exit = True
         self.listener.close()
+        self._shut_connections()
 
     async def wait_closed(self) -> None:
         if self._task is not None:

@@ -1,4 +1,5 @@
-"""Serving the app with uvicorn: alone (`rolewatch web`) or on a loop that is already running (the daemon)."""
+"""Serving the app with uvicorn alone (`rolewatch web`); the daemon serves it through its own endpoint
+(`scheduler.serving`), which the command line hands the app to."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, insert
 from sqlalchemy.engine import Engine
 
 from rolewatch.resolve import parse_config
-from scheduler.http import overdue_sources
+from scheduler.http import overdue_sources, serve
 from scheduler.metrics import CrawlObserver
 from scheduler.state import SourceSchedule
 from storage.models import CrawlRow, EventRow, OutboxRow, PostingRow, SourceRow
@@ -435,3 +435,23 @@ def test_a_client_that_does_not_take_its_answer_is_dropped(sqlite_engine: Engine
     assert received < size, "the whole answer arrived: the server never gave up"
     assert took < 10
     assert status == 200
+
+
+def test_closing_the_server_closes_idle_connections_at_once(sqlite_engine: Engine) -> None:
+    """The daemon stopping: an idle client is let go at once, not after the request deadline."""
+
+    async def main() -> tuple[bytes, float]:
+        server = await serve(daemon_state(), sqlite_engine, lambda: CONFIG, "127.0.0.1", 0, read_timeout=30)
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.2)
+        began = time.monotonic()
+        server.close()
+        await server.wait_closed()
+        left = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        return left, time.monotonic() - began
+
+    left, took = asyncio.run(main())
+    assert left == b""
+    assert took < 2
