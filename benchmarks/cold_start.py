@@ -9,8 +9,10 @@ Prints, each as the median of `--runs` runs of the installed console script (`.v
 The warm figure is the same crawl of the same unchanged boards by the same code path
 (`scheduler.pipeline.crawl_and_record`) in a process that has already read the configuration,
 opened the database and holds a warm crawl worker, as the daemon does: the crawl's own work,
-without a process, its imports, the configuration, the database or a worker to start. The
-cold/warm ratio is what a `rolewatch crawl` from cron pays for being a fresh process.
+without a process, its imports, the configuration, the database or a worker to start. Two ratios
+are printed against it: the same in-process crawl with a worker started for it (the worker's own
+start-up, the crawl benchmark's "cold worker"), and the whole `rolewatch crawl` process (what a
+crawl from cron pays for being a fresh process).
 
 `--vs-urlwatch` installs urlwatch (a well-known page-change monitor) from PyPI into a throwaway
 venv, points it at the same N URLs, primes both tools' caches, then runs each unchanged check
@@ -200,8 +202,10 @@ class Checkout:
         return run_process([str(ROLEWATCH), *args], workdir, self.env())
 
 
-def warm_crawl(config_path: Path, runs: int) -> Figure:
-    """The crawl's own work: configuration read, database open and a warm worker, once, before."""
+def in_process_crawls(config_path: Path, runs: int) -> tuple[Figure, Figure]:
+    """The crawl's own work, with the configuration read and the database open beforehand: with a
+    warm worker (the warm figure, as the daemon crawls), and with a worker started for each crawl
+    (as `rolewatch crawl` does; the crawl benchmark's "cold worker"), taking turns."""
     from crawler.workers import CrawlWorkers
     from rolewatch.resolve import load_config
     from scheduler.pipeline import crawl_and_record
@@ -212,20 +216,22 @@ def warm_crawl(config_path: Path, runs: int) -> Figure:
     workers = CrawlWorkers()
     workers.prestart()
     sources = config.resolved_sources()
+
+    def crawl(pool: CrawlWorkers | None) -> Run:
+        start_cpu, start = time.process_time(), time.perf_counter()
+        records = crawl_and_record(engine, config, sources, workers=pool)
+        wall = time.perf_counter() - start
+        assert all(r.verdict.value == "complete" for r in records), [r.note for r in records][:3]
+        assert not any(r.events for r in records), "the boards changed between crawls"
+        return Run(wall, time.process_time() - start_cpu, 0.0, 0)
+
     try:
-        crawl_and_record(engine, config, sources, workers=workers)  # the worker's first batch
-        measured = []
-        for _ in range(runs):
-            start_cpu, start = time.process_time(), time.perf_counter()
-            records = crawl_and_record(engine, config, sources, workers=workers)
-            wall = time.perf_counter() - start
-            assert all(r.verdict.value == "complete" for r in records), [r.note for r in records][:3]
-            assert not any(r.events for r in records), "the boards changed between crawls"
-            measured.append(Run(wall, time.process_time() - start_cpu, 0.0, 0))
+        crawl(workers)  # the worker's first batch
+        measured = alternate({"warm": partial(crawl, workers), "cold worker": partial(crawl, None)}, runs)
     finally:
         workers.close()
         engine.dispose()
-    return median_of(measured)
+    return measured["warm"], measured["cold worker"]
 
 
 # ------------------------------------------------------------------------------------- urlwatch
@@ -329,7 +335,7 @@ def _measure(
     versions = alternate({c.label: partial(c.run, workdir, "--version") for c in checkouts}, runs)
     checks = alternate({c.label: partial(c.run, workdir, "check") for c in checkouts}, runs)
     colds = alternate({c.label: partial(c.run, workdir, "crawl") for c in checkouts}, runs)
-    warm = warm_crawl(config_path, runs)
+    warm, cold_worker = in_process_crawls(config_path, runs)
 
     figures: dict[str, float] = {}
     for checkout in checkouts:
@@ -352,11 +358,18 @@ def _measure(
             f"cold_crawl_cpu_s{suffix}": colds[checkout.label].cpu,
         }
     print()
-    line("warm crawl (configuration, database and worker ready; in process)", warm)
+    print("in process, configuration read and database open beforehand (parent CPU only):")
+    line("warm crawl (a warm worker, as the daemon crawls): the warm figure", warm)
+    line("the same crawl with a worker started for it", cold_worker)
     figures["warm_crawl_s"] = warm.wall
+    figures["cold_worker_crawl_s"] = cold_worker.wall
+    figures["cold_worker_over_warm"] = cold_worker.wall / warm.wall
     figures["cold_over_warm"] = figures["cold_crawl_s"] / warm.wall
+    target = f"[target <= {TARGET_COLD_OVER_WARM:.0f}x]"
+    print(f"  cold worker / warm: {figures['cold_worker_over_warm']:.2f}x  {target}")
     print(
-        f"  cold / warm: {figures['cold_over_warm']:.2f}x  [target <= {TARGET_COLD_OVER_WARM:.0f}x]"
+        f"  rolewatch crawl (a process: start-up, configuration, database, worker) / warm: "
+        f"{figures['cold_over_warm']:.2f}x  {target}"
         + (
             f"; baseline's cold / warm: {figures['cold_crawl_s_baseline'] / warm.wall:.2f}x"
             if "cold_crawl_s_baseline" in figures
