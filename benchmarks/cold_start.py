@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT))  # after an installed rolewatch or a --baseline checkout on PYTHONPATH
 ROLEWATCH = Path(sys.executable).with_name("rolewatch")
 CITIES = ["Sydney, NSW", "San Jose, CA", "New York, NY", "London, UK", "Remote - US", "Singapore"]
 TARGET_VERSION_S, TARGET_CHECK_S, TARGET_COLD_OVER_WARM = 0.3, 0.5, 2.0
@@ -201,6 +201,14 @@ class Checkout:
     def run(self, workdir: Path, *args: str) -> Run:
         return run_process([str(ROLEWATCH), *args], workdir, self.env())
 
+    def in_process(self, workdir: Path, config_path: Path, runs: int) -> tuple[Figure, Figure]:
+        """`in_process_crawls` with this checkout's code, in a process of its own."""
+        argv = [sys.executable, __file__, "--in-process", str(config_path), "--runs", str(runs)]
+        done = subprocess.run(argv, cwd=workdir, env=self.env(), capture_output=True, text=True, check=True)
+        measured = json.loads(done.stdout.splitlines()[-1])
+        warm, cold = ([Run(wall, cpu, 0.0, 0) for wall, cpu in measured[key]] for key in ("warm", "cold"))
+        return median_of(warm), median_of(cold)
+
 
 def in_process_crawls(config_path: Path, runs: int) -> tuple[Figure, Figure]:
     """The crawl's own work, with the configuration read and the database open beforehand: with a
@@ -240,10 +248,10 @@ def in_process_crawls(config_path: Path, runs: int) -> tuple[Figure, Figure]:
 def install_urlwatch(directory: Path) -> Path:
     """urlwatch from PyPI in a venv of its own; its executable."""
     venv.EnvBuilder(with_pip=True).create(directory)
-    subprocess.run(
-        [str(directory / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "urlwatch"],
-        check=True,
-    )
+    pip = [str(directory / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "urlwatch"]
+    done = subprocess.run(pip, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"pip install urlwatch failed: {done.stderr.strip()[-2000:]}")
     return directory / "bin" / "urlwatch"
 
 
@@ -335,50 +343,37 @@ def _measure(
     versions = alternate({c.label: partial(c.run, workdir, "--version") for c in checkouts}, runs)
     checks = alternate({c.label: partial(c.run, workdir, "check") for c in checkouts}, runs)
     colds = alternate({c.label: partial(c.run, workdir, "crawl") for c in checkouts}, runs)
-    warm, cold_worker = in_process_crawls(config_path, runs)
+    in_process = {c.label: c.in_process(workdir, config_path, runs) for c in checkouts}
 
     figures: dict[str, float] = {}
+    target = f"[target <= {TARGET_COLD_OVER_WARM:.0f}x]"
     for checkout in checkouts:
         suffix = "" if checkout is this else f"_{checkout.label}"
-        print(
-            f"\n{checkout.label}"
-            + (f" ({checkout.pythonpath})" if checkout.pythonpath else " (this checkout)")
-        )
-        line("rolewatch --version", versions[checkout.label], f"  [target < {TARGET_VERSION_S} s]")
-        line(
-            f"rolewatch check ({boards} sources)", checks[checkout.label], f"  [target < {TARGET_CHECK_S} s]"
-        )
-        line(f"rolewatch crawl, {boards} unchanged boards, cold", colds[checkout.label])
+        label, (warm, cold_worker) = checkout.label, in_process[checkout.label]
+        print(f"\n{label} ({checkout.pythonpath or 'this checkout'})")
+        line("rolewatch --version", versions[label], f"  [target < {TARGET_VERSION_S} s]")
+        line(f"rolewatch check, {boards} sources", checks[label], f"  [target < {TARGET_CHECK_S} s]")
+        line(f"rolewatch crawl, {boards} unchanged boards (the whole process)", colds[label])
+        print("  in process, configuration read and database open beforehand (that process's CPU):")
+        line("  warm crawl (a warm worker, as the daemon crawls): the warm figure", warm)
+        line("  the same crawl with a worker started for it (cold worker)", cold_worker)
+        print(f"  cold worker / warm: {cold_worker.wall / warm.wall:.2f}x  {target}")
+        print(f"  rolewatch crawl (process) / warm: {colds[label].wall / warm.wall:.2f}x  {target}")
         figures |= {
-            f"version_s{suffix}": versions[checkout.label].wall,
-            f"check_s{suffix}": checks[checkout.label].wall,
-            f"check_cpu_s{suffix}": checks[checkout.label].cpu,
-            f"check_rss_mb{suffix}": checks[checkout.label].rss_mb,
-            f"cold_crawl_s{suffix}": colds[checkout.label].wall,
-            f"cold_crawl_cpu_s{suffix}": colds[checkout.label].cpu,
+            f"version_s{suffix}": versions[label].wall,
+            f"check_s{suffix}": checks[label].wall,
+            f"check_cpu_s{suffix}": checks[label].cpu,
+            f"check_rss_mb{suffix}": checks[label].rss_mb,
+            f"cold_crawl_s{suffix}": colds[label].wall,
+            f"cold_crawl_cpu_s{suffix}": colds[label].cpu,
+            f"warm_crawl_s{suffix}": warm.wall,
+            f"cold_worker_crawl_s{suffix}": cold_worker.wall,
+            f"cold_worker_over_warm{suffix}": cold_worker.wall / warm.wall,
+            f"cold_over_warm{suffix}": colds[label].wall / warm.wall,
         }
-    print()
-    print("in process, configuration read and database open beforehand (parent CPU only):")
-    line("warm crawl (a warm worker, as the daemon crawls): the warm figure", warm)
-    line("the same crawl with a worker started for it", cold_worker)
-    figures["warm_crawl_s"] = warm.wall
-    figures["cold_worker_crawl_s"] = cold_worker.wall
-    figures["cold_worker_over_warm"] = cold_worker.wall / warm.wall
-    figures["cold_over_warm"] = figures["cold_crawl_s"] / warm.wall
-    target = f"[target <= {TARGET_COLD_OVER_WARM:.0f}x]"
-    print(f"  cold worker / warm: {figures['cold_worker_over_warm']:.2f}x  {target}")
-    print(
-        f"  rolewatch crawl (a process: start-up, configuration, database, worker) / warm: "
-        f"{figures['cold_over_warm']:.2f}x  {target}"
-        + (
-            f"; baseline's cold / warm: {figures['cold_crawl_s_baseline'] / warm.wall:.2f}x"
-            if "cold_crawl_s_baseline" in figures
-            else ""
-        )
-    )
     if len(checkouts) > 1:
         print("\nthis / baseline (wall):")
-        for key in ("version_s", "check_s", "cold_crawl_s"):
+        for key in ("version_s", "check_s", "cold_crawl_s", "cold_worker_crawl_s", "warm_crawl_s"):
             print(f"  {key}: {figures[key] / figures[key + '_baseline']:.2f}x")
             figures[f"{key}_vs_baseline"] = figures[key] / figures[key + "_baseline"]
         print(
@@ -423,7 +418,13 @@ def main() -> None:
         "--vs-urlwatch", action="store_true", help="also run urlwatch (installs it from PyPI)"
     )
     parser.add_argument("--baseline", type=Path, help="another rolewatch checkout to measure alongside")
+    parser.add_argument("--in-process", type=Path, metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.in_process:  # one checkout's in-process crawls, for report(): JSON on the last line
+        warm, cold = in_process_crawls(args.in_process, args.runs)
+        runs = {"warm": [(r.wall, r.cpu) for r in warm.runs], "cold": [(r.wall, r.cpu) for r in cold.runs]}
+        print(json.dumps(runs))
+        return
     report(args.boards, args.vs_urlwatch, postings=args.postings, runs=args.runs, baseline=args.baseline)
 
 
