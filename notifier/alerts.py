@@ -19,7 +19,16 @@ from notifier.messages import Alert, alert_data
 from rolewatch.config import Config, Subscription
 from rolewatch.domain import Event, EventType
 from storage.health import HealthTurn, note_crawl_health
-from storage.outbox import OPERATORS, OutboxEntry, StoredAlert, alerted_roles, enqueue, load_alerts
+from storage.outbox import (
+    FEED,
+    FEED_CHANNEL,
+    OPERATORS,
+    OutboxEntry,
+    StoredAlert,
+    alerted_roles,
+    enqueue,
+    load_alerts,
+)
 from storage.recording import CrawlRecord
 
 OPENINGS = (EventType.NEW, EventType.REOPENED)
@@ -47,6 +56,8 @@ def plan_alerts(
 ) -> list[OutboxEntry]:
     """One entry per (event, matching subscription, channel); quiet for a role the subscription has heard of.
 
+    A subscription with no channel gets one `feed` entry per alert instead, never sent.
+
     A posting that duplicates one on another board, or reposts a closed one, carries a reference
     to it; unless the subscription opted in to reposts, it does not alert a subscription that
     already has that role (same role key) in its outbox. `already` grows as entries are planned.
@@ -65,6 +76,19 @@ def plan_alerts(
 
 
 def _entries_for(subscription: Subscription, alert: StoredAlert, now: datetime) -> Iterable[OutboxEntry]:
+    """One entry per channel; a subscription with none keeps its alert as a `feed` row (its web feed)."""
+    if not subscription.notify:
+        yield OutboxEntry(
+            recipient=subscription.name,
+            channel_key=FEED_CHANNEL,
+            channel=FEED_CHANNEL,
+            dedupe_key=dedupe_key(alert.event),
+            due_at=now,
+            event_id=alert.event.id,
+            role_key=alert.role_key,
+            status=FEED,
+        )
+        return
     rule = parse_digest(subscription.digest)
     due_at = now if rule is None else rule.next_due(now, ZoneInfo(subscription.timezone))
     data: dict[str, object] | None = None

@@ -241,7 +241,8 @@ class OutboxRow(Base):
     `dedupe_key` says what the message is about (a role's open episode, one change, a source's
     health turn); the unique key over (recipient, channel, dedupe_key) is what keeps a role from
     alerting one channel twice, whoever writes the row and however often. `status` is `pending`
-    (due at `due_at`, possibly claimed until `claimed_until`), `sent` or `dead` (given up).
+    (due at `due_at`, possibly claimed until `claimed_until`), `sent`, `dead` (given up), `cancelled`,
+    or `feed` (the alert of a subscription with no channel, kept for its web feed, never sent).
     """
 
     __tablename__ = "outbox"

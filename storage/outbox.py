@@ -8,7 +8,9 @@ runs out and that the next round picks up again.
 
 A row is `pending`, `sent`, `dead` (given up after its retry window, or by the sender) or
 `cancelled` (no longer owed: its subscription or channel left the configuration, its event is
-gone); a cancelled row keeps the reason in `last_error`, and is never retried.
+gone); a cancelled row keeps the reason in `last_error`, and is never retried. A subscription with
+no channel still has its alerts written, as `feed` rows on the `FEED_CHANNEL`: never sent, they are
+what its web feed holds and what keeps it quiet about a repost of a role it has heard of.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from storage.database import chunks, upsert
 from storage.models import DeliveryAttemptRow, EventRow, OutboxRow, PostingRow, SourceRow
 from storage.snapshot import posting_from_row
 
-PENDING, SENT, DEAD, CANCELLED = "pending", "sent", "dead", "cancelled"
+PENDING, SENT, DEAD, CANCELLED, FEED = "pending", "sent", "dead", "cancelled", "feed"
+#: The channel of a `feed` row: an alert of a subscription that has no channel to send it to.
+FEED_CHANNEL = "feed"
 
 SUBSCRIPTION_REMOVED = "subscription removed from the configuration"
 
@@ -50,6 +54,7 @@ class OutboxEntry:
     role_key: str | None = None
     digest: bool = False
     payload: Mapping[str, Any] | None = None
+    status: str = PENDING
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ def enqueue(connection: Connection, entries: Sequence[OutboxEntry], now: datetim
             "role_key": entry.role_key,
             "digest": entry.digest,
             "payload": dict(entry.payload or {}),
-            "status": PENDING,
+            "status": entry.status,
             "created_at": now,
             "due_at": entry.due_at,
             "claimed_until": None,
@@ -401,10 +406,14 @@ def _after_attempt(
 def list_deliveries(
     engine: Engine, *, failed_only: bool = False, limit: int | None = 100
 ) -> list[DeliverySummary]:
-    """The newest outbox rows first; `failed_only` keeps the dead ones and those waiting to retry."""
+    """The newest outbox rows first; `failed_only` keeps the dead ones and those waiting to retry.
+
+    `feed` rows are left out: nothing is delivered for them.
+    """
     query = (
         select(OutboxRow, EventRow.title)
         .outerjoin(EventRow, EventRow.id == OutboxRow.event_id)
+        .where(OutboxRow.status != FEED)
         .order_by(OutboxRow.id.desc())
         .limit(limit)
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from rolewatch.domain import EventType, PostingStatus
 from storage.models import EventRow, OutboxRow, PostingRow, SourceRow
+from storage.outbox import FEED
 
 #: Outbox states a row can be in; reported even when no row is in them, so a rate never starts from nothing.
 OUTBOX_STATUSES = ("pending", "sent", "dead", "cancelled")
@@ -39,10 +40,12 @@ def database_figures(engine: Engine) -> DatabaseFigures:
     """Every figure, read over one connection with a bounded statement time."""
     with engine.connect() as connection:
         _limit_statement_time(connection)
+        # A `feed` row (the alert of a subscription with no channel) is never a delivery.
+        deliveries = _counts(connection, OutboxRow.status, dict.fromkeys(OUTBOX_STATUSES, 0))
         return DatabaseFigures(
             open_postings=_open_postings(connection),
             events=_counts(connection, EventRow.type, dict.fromkeys(EventType, 0)),
-            deliveries=_counts(connection, OutboxRow.status, dict.fromkeys(OUTBOX_STATUSES, 0)),
+            deliveries={key: count for key, count in deliveries.items() if key != FEED},
         )
 
 

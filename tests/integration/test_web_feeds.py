@@ -16,7 +16,8 @@ from rolewatch.output import EVENT_FIELDS
 from rolewatch.resolve import parse_config
 from rolewatch.web import create_app
 from storage.models import EventRow, OutboxRow, PostingRow, SourceRow
-from storage.outbox import load_alerts
+from storage.outbox import list_deliveries, load_alerts, outbox_depth
+from storage.stats import OUTBOX_STATUSES, database_figures
 from tests.integration.storage_factory import Board, posting
 from tests.integration.web_seed import HOSTILE_TITLE, Seeded
 
@@ -140,6 +141,25 @@ subscriptions:
     assert set(quiet) == outbox_events(engine, "interns")
     assert loud == [("new", "bilby", "77"), ("new", "acme", "1")]
     assert set(loud) == outbox_events(engine, "loud")
+
+
+def test_a_subscription_with_no_channel_still_has_its_alerts_in_its_feed(engine: Engine) -> None:
+    """A feed reader is a way to follow a subscription: with no `notify` channel its alerts are kept
+    for the feed (never sent, never owed), and the quiet rule for a duplicate still holds."""
+    config = parse_config("subscriptions:\n  - {name: reader, query: 'title:intern'}\n")
+    outbox = Outbox(config)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    Board(engine, "acme", start=start, then=outbox.after_record).crawl([posting(1, company="Koala")])
+    second = Board(engine, "bilby", start=start, then=outbox.after_record).crawl(
+        [posting(77, source="bilby", company="Koala", title="Data Scientist Intern 1")]
+    )
+    assert second.events[0].duplicate_of == "acme/1"
+
+    with TestClient(create_app(engine, lambda: config)) as client:
+        assert feed_events(client, "reader") == [("new", "acme", "1")]
+        assert len(parse(client, "/feeds/subscriptions/reader.atom").entries) == 1
+    assert outbox_depth(engine) == 0 and list_deliveries(engine) == []
+    assert database_figures(engine).deliveries == dict.fromkeys(OUTBOX_STATUSES, 0)
 
 
 def test_json_feed_is_json_feed_1_1_with_the_cli_event_objects(
