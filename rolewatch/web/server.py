@@ -7,8 +7,10 @@ from typing import Any
 
 import uvicorn
 
-#: Connections served at once before new ones are answered 503 at once; bounded so that a flood of
-#: clients costs a fixed number of sockets and threads, never the process's file descriptors.
+#: Connections served at once before a new one is answered 503 at once: a flood of clients costs a
+#: bounded number of threads and database connections. (uvicorn still accepts each connection before
+#: answering, so sockets are bounded by `BACKLOG`, the keep-alive time-out and the process's limit, not
+#: by this; the daemon's endpoint, `scheduler.serving`, caps them, for deployments exposed to floods.)
 LIMIT_CONCURRENCY = 64
 #: Pending connections the kernel queues for accept().
 BACKLOG = 128
