@@ -90,7 +90,17 @@ def busy_queueing_locks(engine: Engine, prefix: str) -> set[str]:
         "WHERE status IN ('todo', 'doing') AND queueing_lock LIKE :prefix"
     )
     with engine.connect() as connection:
-        return {row[0] for row in connection.execute(query, {"prefix": prefix + "%"})}
+        return {row[0] for row in connection.execute(query, {"prefix": prefix})}
+
+
+def lane_loads(engine: Engine, prefix: str) -> dict[str, int]:
+    """Jobs waiting or running on each host lane whose lock starts with `prefix` (idle lanes left out)."""
+    query = text(
+        f"SELECT lock, count(*) FROM {SCHEMA}.procrastinate_jobs "
+        "WHERE status IN ('todo', 'doing') AND left(lock, length(:prefix)) = :prefix GROUP BY lock"
+    )
+    with engine.connect() as connection:
+        return {row[0]: int(row[1]) for row in connection.execute(query, {"prefix": prefix})}
 
 
 @dataclass(frozen=True)

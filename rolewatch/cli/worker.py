@@ -44,7 +44,8 @@ def worker(
     """Run crawl and delivery jobs (`engine: procrastinate`) on this machine, until SIGTERM.
 
     Start as many as you like, on as many machines, against the one PostgreSQL database; `rolewatch
-    run` schedules. SIGTERM lets running jobs finish within `daemon.grace`.
+    run` schedules. SIGTERM lets running jobs finish within `daemon.grace`; SIGHUP re-reads the
+    configuration for the jobs that start after it.
     """
     from scheduler.memory import cap_malloc_arenas
 

@@ -1,9 +1,16 @@
 """rolewatch's procrastinate app: the connector on the `procrastinate` schema, the queues and the two tasks.
 
 A crawl job names one source. It is deferred with two locks: a queueing lock per source (a source
-with a job waiting is never queued twice) and a job lock per host (procrastinate starts no job whose
-lock a running job holds, so one crawl runs per host across the whole cluster, and the host's
-`concurrency_per_host` and `delay` hold across every worker, as they do within one crawl).
+with a job waiting is never queued twice) and the lock of one of its host's lanes (procrastinate
+starts no job whose lock a running job holds, so each lane runs one crawl at a time across the whole
+cluster, and a worker never picks a job only to wait for its host).
+
+A host has `concurrency_per_host` lanes when its `delay` is 0: that many crawls of it run at once
+across the cluster, each with one request in flight, so the host never has more than
+`concurrency_per_host` requests in flight. With a delay it has one lane: one crawl at a time, with
+the crawl's own `concurrency_per_host` and `delay` inside it, and the next crawl starting `delay`
+after the last one ended (`scheduler.cluster.jobs`). A job goes to the lane with the fewest jobs
+waiting or running.
 """
 
 from __future__ import annotations
@@ -14,17 +21,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from sqlalchemy.engine import URL, make_url
 
-from storage.cluster import SCHEMA
+from scheduler.lanes import host_key
+from storage.cluster import SCHEMA, lane_loads
 
 if TYPE_CHECKING:
     from procrastinate.jobs import JobDeferrer
+    from sqlalchemy.engine import Engine
+
+    from rolewatch.config import ResolvedSource
 
 CRAWL_QUEUE = "crawl"
 DELIVER_QUEUE = "deliver"
 QUEUES = (CRAWL_QUEUE, DELIVER_QUEUE)
 CRAWL_TASK = "rolewatch.crawl"
 DELIVER_TASK = "rolewatch.deliver"
-#: A source's queueing lock is this plus its name; a host's job lock is HOST_LOCK plus its key.
+#: A source's queueing lock is this plus its name; a host lane's job lock is HOST_LOCK, the host's key,
+#: `#` and the lane's number.
 SOURCE_LOCK = "crawl:"
 HOST_LOCK = "host:"
 DELIVER_LOCK = "deliver"
@@ -74,8 +86,25 @@ def cluster_app(url: str | URL, *, application_name: str = "rolewatch", max_size
     return app
 
 
-def crawl_deferrer(app: App, source: str, host: str) -> JobDeferrer:
-    return app.configure_task(CRAWL_TASK, lock=HOST_LOCK + host, queueing_lock=SOURCE_LOCK + source)
+def host_lanes(source: ResolvedSource) -> int:
+    """Crawls of the source's host that may run at once across the cluster (see the module's doc)."""
+    politeness = source.politeness
+    return politeness.concurrency_per_host if not politeness.delay else 1
+
+
+def crawl_lock(engine: Engine, source: ResolvedSource) -> str:
+    """The job lock of the host lane a new crawl job of `source` goes to: the least busy one."""
+    prefix = f"{HOST_LOCK}{host_key(source)}#"
+    lanes = [prefix + str(lane) for lane in range(host_lanes(source))]
+    if len(lanes) == 1:
+        return lanes[0]
+    loads = lane_loads(engine, prefix)
+    return min(lanes, key=lambda lock: loads.get(lock, 0))
+
+
+def crawl_deferrer(app: App, source: str, lock: str) -> JobDeferrer:
+    """Defers a crawl job of `source` on the host lane `lock` (from `crawl_lock`)."""
+    return app.configure_task(CRAWL_TASK, lock=lock, queueing_lock=SOURCE_LOCK + source)
 
 
 def deliver_deferrer(app: App) -> JobDeferrer:

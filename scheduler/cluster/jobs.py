@@ -10,6 +10,7 @@ on the job's last attempt records the crawl as failed, with the reason, like the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ from crawler.workers import CrawlWorkers
 from notifier.alerts import Outbox
 from rolewatch.config import Config, ResolvedSource
 from rolewatch.domain import CrawlResult
+from scheduler.cluster.app import host_lanes
 from scheduler.lanes import host_key
 from storage.cluster import crawl_of_job, host_free_at, note_job_crawl, release_host
 from storage.recording import CrawlRecord, record_crawl
@@ -57,6 +59,12 @@ class CrawlJobs:
         self._workers = workers
         self._reload_config = reload_config
         self._lock = threading.Lock()
+
+    def apply(self, config: Config) -> None:
+        """A reloaded configuration: jobs that start from now on read their source and alerts from it."""
+        with self._lock:
+            self._config = config
+            self._outbox = Outbox(config)
 
     def run(self, name: str, job_id: int, final: bool) -> CrawlRecord | None:
         """Crawl and record source `name` for job `job_id`; None when the job had recorded it already.
@@ -113,6 +121,9 @@ class CrawlJobs:
             time.sleep(min(MAX_TURN_WAIT_S, max(0.0, (free_at - _now()).total_seconds())))
 
     def _crawl(self, source: ResolvedSource, outbox: Outbox, job_id: int) -> CrawlRecord | None:
+        if host_lanes(source) > 1:  # other lanes crawl the host meanwhile: one request in flight each
+            politeness = source.politeness.model_copy(update={"concurrency_per_host": 1})
+            source = dataclasses.replace(source, politeness=politeness)
         names = [source.name]
         conditional = names if source.politeness.conditional_requests else []
         validators = load_validators(self._engine, conditional)

@@ -28,12 +28,12 @@ from scheduler.cluster.app import (
     SOURCE_LOCK,
     cluster_app,
     crawl_deferrer,
+    crawl_lock,
     deliver_deferrer,
     due_text,
 )
 from scheduler.cluster.metrics import ClusterObserver
 from scheduler.cluster.worker import STALLED_AFTER_S
-from scheduler.lanes import host_key
 from scheduler.source_jobs import (
     MAINTENANCE_MISFIRE,
     SourceJobs,
@@ -50,11 +50,13 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from rolewatch.config import Config
+    from rolewatch.config import Daemon as DaemonSettings
     from scheduler.metrics import CrawlObserver
 
 logger = logging.getLogger("rolewatch.scheduler")
 
 MAINTENANCE_JOB = "maintenance"
+DELIVER_JOB = "deliver"
 #: How often jobs of workers that stopped beating are looked for, and the queue figures refreshed.
 HOUSEKEEPING_S = 5.0
 #: Finished jobs (failed ones; succeeded ones are deleted at once) are kept this long for `status`.
@@ -97,7 +99,7 @@ class ClusterScheduler:
         self._scheduler.add_job(
             self._ask_for_delivery,
             IntervalTrigger(seconds=daemon.deliver_every.total_seconds()),
-            id="deliver",
+            id=DELIVER_JOB,
         )
         self._scheduler.add_job(
             self._housekeeping, IntervalTrigger(seconds=HOUSEKEEPING_S), id="housekeeping"
@@ -127,8 +129,8 @@ class ClusterScheduler:
             if SOURCE_LOCK + name in busy:
                 self._say_busy(name)
                 return
-            deferrer = crawl_deferrer(self._app, name, host_key(source))
-            await deferrer.defer_async(source=name, due_at=due_text(due_at))
+            lock = await in_thread(self._executor, crawl_lock, self._engine, source)
+            await crawl_deferrer(self._app, name, lock).defer_async(source=name, due_at=due_text(due_at))
         except AlreadyEnqueued:
             self._say_busy(name)
             return
@@ -207,15 +209,35 @@ class ClusterScheduler:
             self._source_jobs.beat()
 
     async def apply(self, config: Config) -> None:
-        """A reloaded configuration: sources added, removed or rescheduled (their queued jobs stay)."""
-        old = self._sources
+        """A reloaded configuration (SIGHUP): sources added, removed or rescheduled, and the daemon's
+        delivery interval, misfire grace and maintenance time. Jobs already queued stay; the workers
+        read each source's options from their own configuration when a job starts."""
+        old_config, old = self._config, self._sources
         self._config = config
         self._sources = sources_by_name(config)
         await in_thread(self._executor, sync_config, self._engine, config)
         if self._source_jobs is None:
             return
         changed = await self._source_jobs.apply(old, self._sources)
-        logger.info("configuration applied: %d sources, %d (re)scheduled", len(self._sources), len(changed))
+        self._apply_daemon_settings(self._source_jobs, old_config.daemon, config.daemon)
+        logger.info(
+            "configuration applied: %d sources (%d added, %d removed), %d (re)scheduled",
+            len(self._sources),
+            len(self._sources.keys() - old.keys()),
+            len(old.keys() - self._sources.keys()),
+            len(changed),
+        )
+
+    def _apply_daemon_settings(
+        self, source_jobs: SourceJobs, old: DaemonSettings, new: DaemonSettings
+    ) -> None:
+        if old.misfire_grace != new.misfire_grace:
+            source_jobs.set_misfire_grace(new.misfire_grace)
+        if old.deliver_every != new.deliver_every:
+            trigger = IntervalTrigger(seconds=new.deliver_every.total_seconds())
+            self._scheduler.reschedule_job(DELIVER_JOB, trigger=trigger)
+        if old.maintenance_at != new.maintenance_at:
+            self._scheduler.reschedule_job(MAINTENANCE_JOB, trigger=maintenance_trigger(self._config))
 
     async def stop(self, grace: float) -> None:
         """Defer nothing more; the queued jobs stay for the workers (and the next active scheduler)."""

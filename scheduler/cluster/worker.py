@@ -6,6 +6,13 @@ stops a worker whose database connection fails; this one then opens a new pool a
 with a growing pause, until the database answers. SIGTERM or SIGINT: take no new job, give running
 ones `daemon.grace`, then kill the crawl processes still running (their crawls are recorded as
 failed) and exit.
+
+SIGHUP reads the configuration again, as `rolewatch run` does: a job reads its source's options
+(URL, politeness, time-out) and the subscriptions its alerts go to from this worker's configuration
+when it starts, and a delivery round reads the channels, so after a reload new jobs use the new
+ones; a running job finishes with what it started with. An invalid configuration is refused and
+the running one kept; a new `database` takes a restart, and so does a new `daemon.grace` (the
+queue's worker is handed it when it connects).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 from crawler.workers import CrawlWorkers, Retirement
 from notifier.outbox import deliver_due
-from rolewatch.config import Config, format_duration
+from rolewatch.config import Config, ConfigError, format_duration
 from scheduler.active import in_thread, log_delivery_round, worker_name
 from scheduler.cluster.app import CRAWL_RETRIES, QUEUES, RUNTIME, cluster_app, deliver_deferrer
 from scheduler.cluster.jobs import CrawlJobs
@@ -72,6 +79,8 @@ class WorkerRole:
         self.name = worker_name()
         self._config = config
         self._engine = engine
+        self._reload_config = reload_config
+        self._reload = asyncio.Event()
         self._concurrency = concurrency
         self._queues = list(queues)
         self._http = http
@@ -94,6 +103,14 @@ class WorkerRole:
         if self._running is not None:
             self._running.cancel()  # procrastinate's graceful stop: no new job, running ones get the grace
 
+    def request_reload(self) -> None:
+        """SIGHUP: read the configuration again; jobs started from now on use it."""
+        self._reload.set()
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
     async def run(self) -> None:
         """Until `request_stop`: run jobs, reconnecting whenever the database goes away."""
         cap_malloc_arenas()
@@ -101,6 +118,7 @@ class WorkerRole:
         handled = self._install_signal_handlers(loop)
         server = await self._serve_http()
         beats = asyncio.create_task(self._beat(), name="worker heartbeat")
+        reloads = asyncio.create_task(self._reload_when_asked(), name="worker reload")
         try:
             if self._own_pool:
                 await in_thread(self._executor, self._crawl_workers.prestart)
@@ -108,6 +126,7 @@ class WorkerRole:
         finally:
             self.state.stopping = True
             beats.cancel()
+            reloads.cancel()
             if server is not None:
                 server.close()
             if self._own_pool:
@@ -229,12 +248,47 @@ class WorkerRole:
                 self.metrics.queue = None
             await asyncio.sleep(BEAT_S)
 
+    async def _reload_when_asked(self) -> None:
+        while True:
+            await self._reload.wait()
+            self._reload.clear()
+            try:
+                await self._reload_once()
+            except Exception:
+                logger.exception("could not apply the reloaded configuration")
+
+    async def _reload_once(self) -> None:
+        logger.info("SIGHUP: reloading the configuration")
+        if self._reload_config is None:
+            logger.warning("this worker was started without a configuration file to read again")
+            return
+        try:
+            config = await in_thread(self._executor, self._reload_config)
+        except ConfigError as error:
+            problems = "".join(f"\n  {problem}" for problem in error.problems)
+            logger.error("the new configuration is invalid; keeping the running one:%s", problems)
+            return
+        if config.engine != "procrastinate":
+            logger.error("the new configuration's engine is %r; keeping the running one", config.engine)
+            return
+        if config.database != self._config.database:
+            logger.warning("a new database takes a restart; still using the one the worker started with")
+            config = config.model_copy(update={"database": self._config.database})
+        self._config = config
+        self._jobs.apply(config)
+        logger.info(
+            "configuration reloaded: %d sources, %d subscriptions; jobs started from now on use it",
+            len(config.sources),
+            len(config.subscriptions),
+        )
+
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> list[int]:
         if threading.current_thread() is not threading.main_thread():
             return []  # in-process tests run a worker in a thread and stop it with request_stop
         loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
-        return [signal.SIGTERM, signal.SIGINT]
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        return [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 
     async def _serve_http(self) -> asyncio.AbstractServer | None:
         if self._http is None:

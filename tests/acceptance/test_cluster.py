@@ -241,6 +241,12 @@ def test_run_and_two_workers_record_exactly_the_events_of_the_local_engine(
         "queue gauges",
     )
     assert 'rolewatch_jobs{queue="crawl",status="todo"}' in metrics and "rolewatch_workers 2.0" in metrics
+    scheduled = eventually(
+        lambda: "rolewatch_workers 2.0" in page(ports[0], "/metrics") and page(ports[0], "/metrics"),
+        30,
+        "the scheduler's queue gauges",
+    )
+    assert 'rolewatch_jobs{queue="deliver",status="todo"}' in scheduled
     serve(board_server, SECOND)
     before = {name: len(crawls(engine, name)) for name in FIRST}
     eventually(
@@ -319,3 +325,34 @@ def test_sigterm_lets_a_running_crawl_finish_within_the_grace_period(
     assert time.monotonic() - started < 15 + 10, "the worker outlived its grace period"
     assert crawls(engine) == [("koala", "complete", "")]
     assert scheduler.stop() == 0
+
+
+def test_sighup_reloads_the_scheduler_and_the_workers(
+    tmp_path: Path,
+    cluster_db: tuple[str, Engine],
+    board_server: BoardServer,
+    processes: Callable[..., Process],
+) -> None:
+    """koala moves to another host and wombat is added: the scheduler queues wombat, and the worker,
+    which knows koala and would otherwise keep crawling its old host, follows it to the new one."""
+    url, engine = cluster_db
+    serve(board_server, {"koala": FIRST["koala"]})
+    config = write_config(tmp_path, url, [source("koala", board_server)], interval="2s")
+    scheduler = processes(config, "run")
+    worker = processes(config, "worker")
+    eventually(lambda: crawls(engine, "koala"), START_TIMEOUT, "koala's first crawl")
+    with BoardServer("127.0.0.2") as moved:
+        serve(moved, FIRST)
+        write_config(tmp_path, url, [source("koala", moved), source("wombat", moved)], interval="2s")
+        for process in (scheduler, worker):
+            process.process.send_signal(signal.SIGHUP)
+        scheduler.wait_for_log("configuration applied: 2 sources (1 added, 0 removed)", 60)
+        worker.wait_for_log("configuration reloaded: 2 sources", 60)
+        eventually(lambda: crawls(engine, "wombat"), START_TIMEOUT, "wombat's first crawl")
+        eventually(
+            lambda: any(r.path == "/v1/boards/koala/jobs" for r in moved.requests),
+            START_TIMEOUT,
+            "koala crawled on its new host",
+        )
+        assert scheduler.stop() == 0 and worker.stop() == 0
+    assert "failed" not in {verdict for _, verdict, _ in crawls(engine)}

@@ -11,15 +11,29 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 
 from crawler.workers import CrawlWorkers
 from rolewatch.config import Config
 from rolewatch.resolve import parse_config
-from scheduler.cluster.app import cluster_app, crawl_deferrer
+from scheduler.cluster.app import cluster_app, crawl_deferrer, crawl_lock
 from scheduler.cluster.worker import WorkerRole
-from scheduler.lanes import host_key
+from storage.database import make_engine, upgrade
 from storage.models import CrawlRow, EventRow, PostingRow, SourceRow
+from tests.conftest import PostgresServer
+
+
+@contextmanager
+def cluster_database(postgres_server: PostgresServer) -> Iterator[tuple[str, Engine]]:
+    """A database of its own, migrated (procrastinate's schema included): its URL and an engine."""
+    url: URL = postgres_server.create_database()
+    engine = make_engine(url)
+    upgrade(engine)
+    try:
+        yield url.render_as_string(hide_password=False), engine
+    finally:
+        engine.dispose()
+        postgres_server.drop_database(url)
 
 
 def cluster_config(
@@ -54,16 +68,25 @@ class WorkerThread:
     """A `WorkerRole` running in a thread with its own event loop, as `rolewatch worker` runs it."""
 
     def __init__(
-        self, config: Config, engine: Engine, concurrency: int = 2, pool: CrawlWorkers | None = None
+        self,
+        config: Config,
+        engine: Engine,
+        concurrency: int = 2,
+        pool: CrawlWorkers | None = None,
+        reload_config: Callable[[], Config] | None = None,
     ) -> None:
-        self.role = WorkerRole(config, engine, concurrency=concurrency, crawl_workers=pool)
+        self.role = WorkerRole(
+            config, engine, concurrency=concurrency, crawl_workers=pool, reload_config=reload_config
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._looping = threading.Event()
         self._thread = threading.Thread(target=self._main, name="test-cluster-worker", daemon=True)
         self.error: BaseException | None = None
 
     def _main(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
+        self._looping.set()
         try:
             loop.run_until_complete(self.role.run())
         except BaseException as error:  # the test reads it
@@ -73,7 +96,13 @@ class WorkerThread:
 
     def start(self) -> WorkerThread:
         self._thread.start()
+        self._looping.wait(10)
         return self
+
+    def reload(self) -> None:
+        """As SIGHUP does."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self.role.request_reload)
 
     def stop(self, timeout: float = 60.0) -> None:
         loop = self._loop
@@ -85,11 +114,16 @@ class WorkerThread:
 
 @contextmanager
 def workers(
-    config: Config, engine: Engine, count: int = 1, concurrency: int = 2, pool: CrawlWorkers | None = None
+    config: Config,
+    engine: Engine,
+    count: int = 1,
+    concurrency: int = 2,
+    pool: CrawlWorkers | None = None,
+    reload_config: Callable[[], Config] | None = None,
 ) -> Iterator[list[WorkerThread]]:
     """`count` workers; with `pool`, they share its warm crawl processes (as workers on one machine never
     do, but it spares a test each worker's start-up)."""
-    started = [WorkerThread(config, engine, concurrency, pool).start() for _ in range(count)]
+    started = [WorkerThread(config, engine, concurrency, pool, reload_config).start() for _ in range(count)]
     try:
         yield started
     finally:
@@ -99,18 +133,17 @@ def workers(
             assert worker.error is None, worker.error
 
 
-def defer_crawls(config: Config, names: list[str]) -> list[int]:
-    """Queue one crawl job per source, as the scheduler does when they come due."""
+def defer_crawls(config: Config, names: list[str], engine: Engine) -> list[int]:
+    """Queue one crawl job per source, each on its host's least busy lane, as the scheduler does."""
 
     async def defer() -> list[int]:
         app = cluster_app(config.database)
         async with app.open_async():
-            return [
-                await crawl_deferrer(app, name, host_key(config.source(name))).defer_async(
-                    source=name, due_at=None
-                )
-                for name in names
-            ]
+            ids = []
+            for name in names:
+                lock = await asyncio.to_thread(crawl_lock, engine, config.source(name))
+                ids.append(await crawl_deferrer(app, name, lock).defer_async(source=name, due_at=None))
+            return ids
 
     return asyncio.run(defer())
 

@@ -13,19 +13,19 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import Engine
 
 import scheduler.cluster.app
 import scheduler.cluster.jobs
 from crawler.workers import CrawlWorkers
 from notifier.sync import sync_config
 from scheduler.cluster.jobs import CrawlJobs
-from storage.database import make_engine, upgrade
 from tests.boardserver import BoardServer
 from tests.conftest import PostgresServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.integration.cluster_support import (
     cluster_config,
+    cluster_database,
     crawls,
     defer_crawls,
     events,
@@ -41,13 +41,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def cluster_db(postgres_server: PostgresServer) -> Iterator[tuple[str, Engine]]:
-    """A database of its own, migrated (procrastinate's schema included), for one test."""
-    url: URL = postgres_server.create_database()
-    engine = make_engine(url)
-    upgrade(engine)
-    yield url.render_as_string(hide_password=False), engine
-    engine.dispose()
-    postgres_server.drop_database(url)
+    with cluster_database(postgres_server) as database:
+        yield database
 
 
 def board(server: BoardServer, name: str, *titles: str) -> None:
@@ -86,7 +81,7 @@ def test_a_worker_crawls_a_deferred_source_and_records_its_events(
     board(board_server, "koala", "Data Scientist", "Analyst")
     config = cluster_config(url, [greenhouse("koala", board_server.url)])
     with workers(config, engine):
-        defer_crawls(config, ["koala"])
+        defer_crawls(config, ["koala"], engine)
         eventually(lambda: crawls(engine), 60, "the crawl to be recorded")
     assert crawls(engine) == [("koala", "complete", "")]
     assert [(kind, external_id) for _, kind, external_id, _ in events(engine)] == [("new", "1"), ("new", "2")]
@@ -117,7 +112,7 @@ def test_one_crawl_per_host_runs_across_all_workers_and_the_delay_holds_between_
     sources = [greenhouse(name, host) for host, group in names.items() for name in group]
     config = cluster_config(url, sources, delay="0.3s", concurrency_per_host=2)
     with workers(config, engine, count=2, concurrency=4, pool=crawl_workers):
-        defer_crawls(config, [name for group in names.values() for name in group])
+        defer_crawls(config, [name for group in names.values() for name in group], engine)
         eventually(lambda: len(crawls(engine)) == 8, 120, "eight crawls to be recorded")
     assert {verdict for _, verdict, _ in crawls(engine)} == {"complete"}
     for server in (board_server, second_host):
@@ -126,6 +121,30 @@ def test_one_crawl_per_host_runs_across_all_workers_and_the_delay_holds_between_
         assert overlap(seen) == 1, "two crawls of one host ran at once"
         gaps = [later[0] - earlier[1] for earlier, later in itertools.pairwise(seen)]
         assert min(gaps) >= 0.28, f"the host's 0.3s delay was not kept between crawls: {gaps}"
+
+
+def test_without_a_delay_a_host_has_concurrency_per_host_crawls_in_flight_across_the_cluster(
+    cluster_db: tuple[str, Engine], board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
+    """Three workers could run six crawls at once; the host's `concurrency_per_host: 2` lets two run,
+    and never a third, counted as requests in flight on the host."""
+    url, engine = cluster_db
+    names = [f"kangaroo{index}" for index in range(6)]
+    for name in names:
+        slow_board(board_server, name, 0.8)
+    config = cluster_config(
+        url, [greenhouse(name, board_server.url) for name in names], concurrency_per_host=2
+    )
+    crawl_workers.prestart(2)  # two crawls at once each find a warm crawl process
+    with workers(config, engine, count=3, concurrency=2, pool=crawl_workers):
+        defer_crawls(config, names, engine)
+        eventually(lambda: len(crawls(engine)) == 6, 120, "six crawls to be recorded")
+    assert {verdict for _, verdict, _ in crawls(engine)} == {"complete"}
+    seen = [(r.received_at, r.answered_at or time.monotonic()) for r in board_server.requests]
+    assert len(seen) == 6
+    assert overlap(seen) == 2, (
+        f"expected two requests in flight on the host at most and at some point: {seen}"
+    )
 
 
 def test_a_job_that_recorded_its_crawl_never_records_it_again(
@@ -184,7 +203,7 @@ def test_a_job_that_keeps_failing_is_recorded_once_as_a_failed_crawl(
     monkeypatch.setattr(CrawlJobs, "_crawl", broken)
     monkeypatch.setattr(scheduler.cluster.app, "RETRY_WAIT_S", 0)
     with workers(config, engine, pool=crawl_workers):
-        defer_crawls(config, ["koala"])
+        defer_crawls(config, ["koala"], engine)
         eventually(lambda: crawls(engine), 60, "the failed crawl to be recorded")
         time.sleep(1.0)
     assert len(runs) == 1 + scheduler.cluster.app.CRAWL_RETRIES
@@ -213,7 +232,7 @@ def test_a_worker_that_loses_the_database_reconnects(
             ).scalar_one()
         assert killed >= 1
         time.sleep(1.0)
-        defer_crawls(config, ["koala"])
+        defer_crawls(config, ["koala"], engine)
         eventually(lambda: crawls(engine), 90, "a crawl after the reconnection")
     assert crawls(engine) == [("koala", "complete", "")]
 
