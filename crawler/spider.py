@@ -38,8 +38,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
+import msgspec
 import scrapy
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
@@ -142,6 +144,8 @@ class _Ledger:
     validators_out: dict[str, dict[str, str]] = field(default_factory=dict)
     known: Mapping[str, str] = field(default_factory=dict)
     sightings: set[str] = field(default_factory=set)
+    #: `known` the other way round (digest -> external id), built on first use by `_take_raw`.
+    known_digests: dict[str, str] | None = None
     timer: CallLaterResult | None = None
     result: CrawlResult | None = None
     closes_by_absence: bool = True
@@ -355,6 +359,8 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
                 for output in self.parse_listing(response, ledger.board):
                     if isinstance(output, Request):
                         follow.append(self._adopt(output, ledger))
+                    elif isinstance(output, RawRecord):
+                        self._take_raw(output, request, ledger)
                     else:
                         self._take(output, request, ledger)
             except ListingTruncated as exc:
@@ -402,17 +408,35 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         """
         return ()
 
-    def _take(self, record: Any, request: Request, ledger: _Ledger) -> None:
+    def _take_raw(self, raw: RawRecord, request: Request, ledger: _Ledger) -> None:
+        """A record still in the bytes the board sent: digest the bytes, and decode and normalise
+        them only when no stored open posting was parsed from the same bytes (volatile fields aside).
+
+        The digest covers the whole record, its id included, so a match names the posting it
+        was parsed from: that posting is sighted without a single Python object made for it.
+        """
+        digest = bytes_digest(raw.data, self.volatile_fields)
+        if ledger.known_digests is None:
+            ledger.known_digests = {known: external_id for external_id, known in ledger.known.items()}
+        external_id = ledger.known_digests.get(digest)
+        if external_id is not None:
+            ledger.sightings.add(external_id)
+            return
+        self._take(json.loads(raw.data), request, ledger, digest)
+
+    def _take(self, record: Any, request: Request, ledger: _Ledger, digest: str | None = None) -> None:
         """Normalise one record; a record that fails is skipped and recorded, the others are kept.
 
         A record byte-identical (volatile fields aside) to the one its stored open posting was
         parsed from is only a sighting: normalising it again could not change anything.
+        `digest` is given for a record that came as bytes (`_take_raw` has compared it already).
         """
-        digest = raw_digest(record, self.volatile_fields)
-        record_id = self.record_id(record)
-        if record_id is not None and ledger.known.get(record_id) == digest:
-            ledger.sightings.add(record_id)
-            return
+        if digest is None:
+            digest = raw_digest(record, self.volatile_fields)
+            record_id = self.record_id(record)
+            if record_id is not None and ledger.known.get(record_id) == digest:
+                ledger.sightings.add(record_id)
+                return
         try:
             posting = self.to_posting(record, ledger.board)
         except Exception as exc:
@@ -564,6 +588,33 @@ def list_at(data: Any, key: str) -> list[Any]:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One record of a JSON listing, still the bytes the board sent (see `raw_list_at`)."""
+
+    data: bytes
+
+
+def raw_list_at(response: Response, key: str) -> list[RawRecord] | list[Any]:
+    """The records of the body's `{key: [...]}` list as `RawRecord`s, else what `list_at(json_of(…))` reads.
+
+    The whole body is read as strict UTF-8 JSON (msgspec, in C), and each record is kept as its
+    own bytes: the spider digests those and decodes only the records whose digest it does not
+    know, so an unchanged record costs a hash, not a parse into Python objects, a re-encoding
+    and a normalisation. A body msgspec will not split that way (not UTF-8, a BOM, `NaN`, a
+    lone surrogate, no such list) is read by the standard path instead, which says what is
+    wrong with it exactly as before, or reads what the standard library accepts.
+    """
+    body = response.body
+    try:
+        if not body.isascii():
+            body.decode("utf-8")  # msgspec does not check the UTF-8 of what it leaves raw
+        found = _raw_list_decoder(key).decode(body).records
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        return list_at(json_of(response), key)
+    return [RawRecord(bytes(raw)) for raw in found]
+
+
 def required_text(record: Mapping[str, Any], key: str) -> str:
     """A field no posting can do without (its title), whitespace-normalised; missing or blank raises."""
     value = record.get(key)
@@ -635,6 +686,34 @@ def raw_digest(record: Any, volatile: tuple[str, ...] = ()) -> str:
 #: What `json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)`
 #: builds on every call, built once: every record of every crawl is digested.
 _RAW_JSON: Final = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def bytes_digest(data: bytes, volatile: tuple[str, ...] = ()) -> str:
+    """A digest of a record's raw JSON bytes, every `"key": scalar` member of a volatile key left out.
+
+    In valid JSON a string followed by `:` is always a key (a quote inside a string is escaped),
+    so the members left out are exactly those; a volatile key written with escapes, or holding
+    an object, stays in, which only costs a normalisation. Left out at any depth: a volatile
+    key names board noise (`updated_at`) wherever it sits, and a record whose digest moves
+    only by it would normalise to the same posting anyway.
+    """
+    if volatile:
+        data = _volatile_members(volatile).sub(b"", data)
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+@cache
+def _volatile_members(volatile: tuple[str, ...]) -> re.Pattern[bytes]:
+    keys = b"|".join(re.escape(json.dumps(key).encode()) for key in volatile)
+    scalar = rb'"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null'
+    return re.compile(rb"(?:" + keys + rb")[ \t\n\r]*:[ \t\n\r]*(?:" + scalar + rb")")
+
+
+@cache
+def _raw_list_decoder(key: str) -> msgspec.json.Decoder[Any]:
+    """A decoder of a `{key: [record, ...]}` object keeping each record raw; other members skipped."""
+    listing = msgspec.defstruct("Listing", [("records", list[msgspec.Raw])], rename={"records": key})
+    return msgspec.json.Decoder(listing)
 
 
 def _label(request: Request | None) -> str:

@@ -361,6 +361,8 @@ def _close(
 ) -> None:
     """Close postings. Each takes its last sighting into its own row first, since the source's
     `all_seen_at` speaks only for open postings."""
+    if not outcome.closures:
+        return
     by_time: dict[datetime, list[int]] = defaultdict(list)
     for external_id, at in outcome.closures.items():
         by_time[at].append(ids[external_id])

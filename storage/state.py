@@ -59,11 +59,14 @@ def load_known_digests(engine: Engine, names: Sequence[str]) -> dict[str, dict[s
     """
     if not names:
         return {}
+    # The sources as a subquery on `source_id`, not a join on their names: SQLite then reads the
+    # covering index `ix_postings_listed_state`, not each wide row (five times faster).
+    wanted = select(SourceRow.id).where(SourceRow.name.in_(list(names)))
     query = (
         select(SourceRow.name, PostingRow.external_id, PostingRow.raw_digest)
         .join(SourceRow, SourceRow.id == PostingRow.source_id)
         .where(
-            SourceRow.name.in_(list(names)),
+            PostingRow.source_id.in_(wanted),
             PostingRow.status == PostingStatus.OPEN.value,
             PostingRow.deadline.is_(None),
             PostingRow.raw_digest.is_not(None),
@@ -163,16 +166,73 @@ def _listed_state(
 def _full_state(
     session: Session | Connection, source_id: int, result: CrawlResult, all_seen_at: datetime | None
 ) -> tuple[dict[str, StoredPosting], dict[str, int]]:
-    """Every posting of the source, as the diff compares a parsed listing with them."""
-    # Only a listing that closes by age reads sightings; parsing 250 timestamps per crawl
-    # otherwise costs more than the rest of an unchanged re-crawl's reading.
-    sighted = result.max_age is not None
-    rows = session.execute(
-        _STATE_QUERY_WITH_SIGHTINGS if sighted else _STATE_QUERY, {"source_id": source_id}
-    ).all()
-    values = _significant_of_changed(session, rows, result)
+    """Every posting of the source, as the diff compares a parsed listing with them.
+
+    An open posting the crawl only sighted (its record unchanged, `CrawlResult.sightings`) is
+    read as `_listed_state` reads one: the diff marks it seen and reads nothing else of it. So
+    a board whose records mostly did not change costs one narrow read of its postings and a
+    full read of the few that did (or went missing), not a full read of every posting.
+    """
     stored: dict[str, StoredPosting] = {}
     ids: dict[str, int] = {}
+    only_sighted = set(result.sightings).difference(posting.external_id for posting in result.postings)
+    if only_sighted:
+        rest = []
+        narrow = session.execute(_NARROW_QUERY, {"source_id": source_id}).all()  # one fetch, not one per row
+        for posting_id, external_id, status, episode, misses in narrow:
+            ids[external_id] = posting_id
+            if status == _OPEN and external_id in only_sighted:
+                stored[external_id] = _sighted(external_id, episode, misses)
+            else:
+                rest.append(posting_id)
+        if not rest:
+            return stored, ids
+        if len(rest) * 2 > len(ids):  # most postings need reading in full anyway: read them all at once
+            stored.clear()
+        else:
+            some: list[Any] = []
+            for chunk in chunks(rest):
+                some.extend(session.execute(_state_query(result).where(PostingRow.id.in_(chunk))).all())
+            _add_full_rows(session, some, result, all_seen_at, stored, ids)
+            return stored, ids
+    rows = session.execute(
+        _state_query(result).where(PostingRow.source_id == bindparam("source_id")), {"source_id": source_id}
+    ).all()
+    _add_full_rows(session, rows, result, all_seen_at, stored, ids)
+    return stored, ids
+
+
+def _sighted(external_id: str, episode: int, misses: int) -> StoredPosting:
+    """An open posting as the diff needs it when the crawl only sighted it: open, its episode and misses."""
+    return StoredPosting(
+        external_id=external_id,
+        status=PostingStatus.OPEN,
+        fingerprint="",
+        values={},
+        title="",
+        company=None,
+        url=None,
+        role_key="",
+        episode=episode,
+        misses=misses,
+    )
+
+
+def _state_query(result: CrawlResult) -> Any:
+    """Only a listing that closes by age reads sightings; parsing 250 timestamps per crawl
+    otherwise costs more than the rest of an unchanged re-crawl's reading."""
+    return _STATE_SELECT_WITH_SIGHTINGS if result.max_age is not None else _STATE_SELECT
+
+
+def _add_full_rows(
+    session: Session | Connection,
+    rows: Sequence[Any],
+    result: CrawlResult,
+    all_seen_at: datetime | None,
+    stored: dict[str, StoredPosting],
+    ids: dict[str, int],
+) -> None:
+    values = _significant_of_changed(session, rows, result)
     for (
         posting_id,
         external_id,
@@ -202,7 +262,6 @@ def _full_state(
             closed_at=closed_at,
             last_seen_at=last_sighting(status, sighting[0], all_seen_at) if sighting else None,
         )
-    return stored, ids
 
 
 _STATE_COLUMNS = (
@@ -231,10 +290,14 @@ _MISSED_QUERY = (
 _LISTED_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.episode, PostingRow.misses).where(
     PostingRow.source_id == bindparam("source_id"), PostingRow.status == PostingStatus.OPEN.value
 )
-_STATE_QUERY = select(*_STATE_COLUMNS).where(PostingRow.source_id == bindparam("source_id"))
-_STATE_QUERY_WITH_SIGHTINGS = select(*_STATE_COLUMNS, PostingRow.last_seen_at).where(
-    PostingRow.source_id == bindparam("source_id")
-)
+_STATE_SELECT = select(*_STATE_COLUMNS)
+_STATE_SELECT_WITH_SIGHTINGS = select(*_STATE_COLUMNS, PostingRow.last_seen_at)
+#: What `_full_state` reads of every posting first; the index on (source, status, external id,
+#: episode, misses, …) covers it.
+_NARROW_QUERY = select(
+    PostingRow.id, PostingRow.external_id, PostingRow.status, PostingRow.episode, PostingRow.misses
+).where(PostingRow.source_id == bindparam("source_id"))
+_OPEN = PostingStatus.OPEN.value
 
 
 def _open_elsewhere(

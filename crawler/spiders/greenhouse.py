@@ -18,7 +18,7 @@ from crawler.normalize.salary import parse_salary_text
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html, unescape_entities
 from crawler.normalize.urls import canonical_url
 from crawler.registry import SourceType
-from crawler.spider import Board, BoardSpider, json_of, json_request, list_at, required_text
+from crawler.spider import Board, BoardSpider, json_request, raw_list_at, required_text
 from rolewatch.config import SourceOptions
 from rolewatch.domain import Posting, WorkRights
 
@@ -46,7 +46,7 @@ class GreenhouseSpider(BoardSpider[Options]):
         yield json_request(f"{board.base_url(API)}/v1/boards/{token}/jobs?content=true")
 
     def parse_listing(self, response: Response, board: Board[Options]) -> Iterable[Any]:
-        return list_at(json_of(response), "jobs")
+        return raw_list_at(response, "jobs")
 
     def to_posting(self, record: Any, board: Board[Options]) -> Posting:
         job: Mapping[str, Any] = record
