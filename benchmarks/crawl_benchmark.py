@@ -1,10 +1,14 @@
 """Crawl benchmark: N Greenhouse-shaped boards × M postings served on 127.0.0.1, crawled end to end.
 
-Prints the first crawl's ingest rate, the unchanged and 1%-churn re-crawl times (with and without
-conditional requests), peak RSS, and the floor: the same URLs fetched and JSON-parsed by a minimal
-concurrent client. Crawls run in a warm crawl worker, as in the daemon; one unchanged re-crawl
-runs in a worker started for it, as `rolewatch crawl` does.
-Run: `python benchmarks/crawl_benchmark.py [--boards 200] [--postings 250]`.
+Prints the first crawl's ingest rate, the unchanged re-crawl times (304s, and full bodies with no
+validators), the 1%-churn re-crawl time, peak RSS, and the floor: the same URLs fetched and
+JSON-parsed (msgspec, as the crawler parses) by a minimal concurrent client; each ratio is taken
+within the run. Crawls run in a warm crawl worker, as in the daemon; one unchanged re-crawl runs in
+a worker started for it, as `rolewatch crawl` does. The same figures are measured at a quarter and
+four times the size (seconds per 1,000 postings, peak RSS) and once on PostgreSQL, in a database
+the benchmark creates and drops (the server of ROLEWATCH_TEST_PG_URL, else 127.0.0.1:5432).
+Run: `python benchmarks/crawl_benchmark.py [--boards 200] [--postings 250] [--scaling 0.25,4]
+[--postgres URL|'']`.
 """
 
 from __future__ import annotations
@@ -15,25 +19,28 @@ import json
 import multiprocessing
 import os
 import resource
+import secrets
 import statistics
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select
+import msgspec
+from sqlalchemy import create_engine, func, select, text
 
 from crawler.workers import CrawlWorkers
 from rolewatch.resolve import parse_config
 from scheduler.pipeline import crawl_and_record
-from storage.database import make_engine, upgrade
+from storage.database import database_url, make_engine, upgrade
 from storage.models import EventRow, PostingVersionRow
 
 PARAGRAPH = (
@@ -149,11 +156,15 @@ def serve(farm_args: tuple[int, int], ready: Any, control: Any) -> None:
 
 
 def floor_seconds(urls: list[str], concurrency: int) -> float:
-    """A minimal concurrent client: fetch each URL and parse its JSON, nothing else."""
+    """A minimal concurrent client: fetch each URL and parse its JSON, nothing else.
+
+    It parses with msgspec, as the crawler reads a listing, and into Python objects, as a client
+    that looks at the postings must: the crawler is held to the fastest parser it uses itself.
+    """
 
     def fetch(url: str) -> int:
         with urllib.request.urlopen(url) as response:
-            return len(json.loads(response.read())["jobs"])
+            return len(msgspec.json.decode(response.read())["jobs"])
 
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
@@ -187,13 +198,13 @@ def timed(label: str, action: Callable[[], Any]) -> tuple[float, Any]:
     return seconds, value
 
 
-def timed_median(label: str, action: Callable[[], Any], times: int = 3) -> float:
-    """The median of `times` runs, each printed: both sides of the ratio get the same treatment,
-    so one noisy run on a shared machine does not decide it."""
+def timed_median(label: str, action: Callable[[int], Any], times: int = 3) -> float:
+    """The median of `times` runs (`action` is given the run's number), each printed: both sides
+    of a ratio get the same treatment, so one noisy run on a shared machine does not decide it."""
     runs = []
-    for _ in range(times):
+    for number in range(times):
         start = time.perf_counter()
-        action()
+        action(number)
         runs.append(time.perf_counter() - start)
     median = statistics.median(runs)
     print(f"  {label}: {median:.2f} s (median of {', '.join(f'{r:.2f}' for r in runs)})", flush=True)
@@ -211,11 +222,34 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(boards: int, postings: int, concurrency: int, workdir: Path) -> dict[str, float]:
+@contextmanager
+def database(kind: str, workdir: Path, name: str) -> Iterator[str]:
+    """A fresh database for one run: a SQLite file, or a PostgreSQL database created and dropped here."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir}/{name}.db"
+        return
+    admin = create_engine(database_url(kind), isolation_level="AUTOCOMMIT")
+    fresh = f"rolewatch_crawl_bench_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{fresh}"'))
+    try:
+        yield admin.url.set(database=fresh).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run(
+    boards: int, postings: int, concurrency: int, workdir: Path, backend: str = "sqlite", main: bool = True
+) -> dict[str, float]:
+    """One size on one backend. `main` adds the 304 and cold-worker figures to the ingest, the
+    unchanged full-body re-crawl and the 1% churn that every run measures."""
     total = boards * postings
+    shown = "SQLite" if backend == "sqlite" else "PostgreSQL"
     print(
         f"\n{boards} boards × {postings} postings = {total:,} postings "
-        f"(SQLite, concurrency {concurrency}/host)"
+        f"({shown}, concurrency {concurrency}/host)"
     )
     parent_ready, child_ready = multiprocessing.Pipe()
     parent_control, child_control = multiprocessing.Pipe()
@@ -226,65 +260,110 @@ def run(boards: int, postings: int, concurrency: int, workdir: Path) -> dict[str
     port = parent_ready.recv()
     urls = [f"http://127.0.0.1:{port}/v1/boards/board{i}/jobs?content=true" for i in range(boards)]
     floor_seconds(urls[:5], concurrency)  # warm the server's caches of nothing in particular
-    floor = timed_median("floor (fetch + JSON parse)", lambda: floor_seconds(urls, concurrency))
-
-    database = f"sqlite:///{workdir}/bench-{boards}x{postings}.db"
-    engine = make_engine(database)
-    upgrade(engine)
-    conditional = parse_config(config_text(port, boards, database, True, concurrency))
-    unconditional = parse_config(config_text(port, boards, database, False, concurrency))
-
+    floor = timed_median("floor (fetch + JSON parse)", lambda _: floor_seconds(urls, concurrency))
     workers = CrawlWorkers()  # warm crawl workers, as the daemon keeps them
     workers.prestart()
+    with database(backend, workdir, f"bench-{boards}x{postings}") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        conditional = parse_config(config_text(port, boards, url, True, concurrency))
+        unconditional = parse_config(config_text(port, boards, url, False, concurrency))
 
-    def crawl(config: Any, pool: CrawlWorkers | None = workers) -> Any:
-        return crawl_and_record(engine, config, config.resolved_sources(), workers=pool)
+        def crawl(config: Any, pool: CrawlWorkers | None = workers) -> Any:
+            return crawl_and_record(engine, config, config.resolved_sources(), workers=pool)
 
-    first, records = timed("first crawl (ingest)", lambda: crawl(conditional))
-    assert all(r.verdict.value == "complete" for r in records), [
-        r.note for r in records if r.verdict.value != "complete"
-    ]
-    before = counts(engine)
-    unchanged_304 = timed_median("unchanged re-crawl, conditional (304s)", lambda: crawl(conditional))
-    unchanged_full, _ = timed("unchanged re-crawl, full bodies parsed", lambda: crawl(unconditional))
-    unchanged_cold, _ = timed(
-        "unchanged re-crawl, conditional, cold worker (as `rolewatch crawl`)",
-        lambda: crawl(conditional, None),
-    )
-    after = counts(engine)
-    parent_control.send((0.01, 1))
-    changed = parent_control.recv()
-    churn, churn_records = timed(
-        f"1% churn re-crawl ({changed} postings changed)", lambda: crawl(conditional)
-    )
-    churn_events = sum(r.counts.get("changed", 0) for r in churn_records)
-    workers.close()
+        def check(records: Any) -> None:
+            assert all(r.verdict.value == "complete" for r in records), [
+                r.note for r in records if r.verdict.value != "complete"
+            ]
+
+        first, records = timed("first crawl (ingest)", lambda: crawl(conditional))
+        check(records)
+        del records
+        before = counts(engine)
+        figures: dict[str, float] = {}
+        if main:
+            figures["unchanged_304_s"] = timed_median(
+                "unchanged re-crawl, conditional (304s)", lambda _: crawl(conditional)
+            )
+        unchanged_full = timed_median(
+            "unchanged re-crawl, full bodies (200s, no validators)", lambda _: check(crawl(unconditional))
+        )
+        if main:
+            figures["unchanged_cold_s"], _ = timed(
+                "unchanged re-crawl, conditional, cold worker (as `rolewatch crawl`)",
+                lambda: crawl(conditional, None),
+            )
+        after = counts(engine)
+        churned: list[int] = []
+        churn_events: list[int] = []
+
+        def churn(number: int) -> float:
+            """Edit 1% of the postings (others each time), then crawl; returns when the clock started."""
+            parent_control.send((0.01, number + 1))
+            churned.append(parent_control.recv())
+            start = time.perf_counter()
+            records = crawl(unconditional)
+            check(records)
+            churn_events.append(sum(r.counts.get("changed", 0) for r in records))
+            return start
+
+        churn_s = _median_of_timed_crawls("1% churn re-crawl, full bodies", churn, churned)
+        workers.close()
+        engine.dispose()
     parent_control.send(None)
     server.join(5)
-    own, children = peak_rss_mb(), workers.peak_rss / 2**20
-    figures = {
-        "postings": total,
-        "floor_s": floor,
-        "first_s": first,
-        "ingest_per_s": total / first,
-        "unchanged_304_s": unchanged_304,
-        "unchanged_full_s": unchanged_full,
-        "unchanged_cold_s": unchanged_cold,
-        "churn_s": churn,
-        "ratio_304": unchanged_304 / floor,
-        "ratio_full": unchanged_full / floor,
-        "rss_parent_mb": own,
-        "rss_child_mb": children,
-    }
-    print(f"  ingest: {figures['ingest_per_s']:,.0f} postings/s")
-    print(
-        f"  unchanged re-crawl / floor: {figures['ratio_304']:.2f}× (304s), "
-        f"{figures['ratio_full']:.2f}× (full)"
+    figures.update(
+        {
+            "postings": total,
+            "floor_s": floor,
+            "first_s": first,
+            "ingest_per_s": total / first,
+            "unchanged_full_s": unchanged_full,
+            "churn_s": churn_s,
+            "ratio_full": unchanged_full / floor,
+            "ratio_churn": churn_s / unchanged_full,
+            "rss_parent_mb": peak_rss_mb(),
+            "rss_child_mb": workers.peak_rss / 2**20,
+        }
     )
+    print(f"  ingest: {figures['ingest_per_s']:,.0f} postings/s")
+    if main:
+        print(f"  unchanged re-crawl / floor: {figures['unchanged_304_s'] / floor:.2f}× (304s)")
+    print(f"  unchanged full-body re-crawl / floor: {figures['ratio_full']:.2f}×")
+    print(f"  1% churn / unchanged full-body re-crawl: {figures['ratio_churn']:.2f}×")
     print(f"  unchanged re-crawls wrote {after[0] - before[0]} versions and {after[1] - before[1]} events")
-    print(f"  1% churn: {churn_events} changed events for {changed} edited postings")
-    print(f"  peak RSS: parent {own:.0f} MB, crawl worker {children:.0f} MB")
+    print(
+        f"  1% churn: {', '.join(map(str, churn_events))} changed events for "
+        f"{', '.join(map(str, churned))} edited postings"
+    )
+    print(
+        f"  peak RSS so far: benchmark process {figures['rss_parent_mb']:.0f} MB, "
+        f"crawl worker {figures['rss_child_mb']:.0f} MB"
+    )
     return figures
+
+
+def _median_of_timed_crawls(label: str, action: Callable[[int], float], changed: list[int]) -> float:
+    """Like `timed_median`, but each run's clock starts when `action` says (after its board edits)."""
+    runs = []
+    for number in range(3):
+        start = action(number)
+        runs.append(time.perf_counter() - start)
+    median = statistics.median(runs)
+    print(
+        f"  {label} ({changed[-1]} postings changed each time): {median:.2f} s "
+        f"(median of {', '.join(f'{r:.2f}' for r in runs)})",
+        flush=True,
+    )
+    return median
+
+
+TARGETS = (
+    ("unchanged full-body re-crawl / floor", "ratio_full", "≤", 1.5),
+    ("1% churn / unchanged full-body re-crawl", "ratio_churn", "≤", 1.1),
+    ("first ingest, SQLite (postings/s)", "ingest_per_s", "≥", 6000.0),
+)
 
 
 def main() -> None:
@@ -294,20 +373,74 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=8, help="requests in flight per host, both clients"
     )
-    parser.add_argument("--no-scaling", action="store_true", help="skip the quarter-size run for linearity")
+    parser.add_argument(
+        "--scaling",
+        default="0.25,4",
+        help="other sizes to run, as multiples of --boards, for the time per 1,000 postings ('' for none)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("ROLEWATCH_TEST_PG_URL")
+        or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL server for the PostgreSQL run (a database is created and dropped); '' skips it",
+    )
     args = parser.parse_args()
+    factors = sorted({1.0, *(float(f) for f in args.scaling.split(",") if f.strip())})
+    by_size: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as directory:
         workdir = Path(directory)
-        results = [run(args.boards, args.postings, args.concurrency, workdir)]
-        if not args.no_scaling:
-            results.insert(0, run(max(1, args.boards // 4), args.postings, args.concurrency, workdir))
-    if len(results) == 2:
-        small, large = results
-        print("\nscaling (seconds per 1,000 postings, quarter size → full size):")
-        for key in ("first_s", "unchanged_full_s", "churn_s"):
-            a = small[key] / small["postings"] * 1000
-            b = large[key] / large["postings"] * 1000
-            print(f"  {key}: {a:.3f} → {b:.3f}")
+        for factor in factors:
+            boards = max(1, round(args.boards * factor))
+            figures = run(boards, args.postings, args.concurrency, workdir, main=factor == 1.0)
+            by_size[boards * args.postings] = figures
+        postgres = None
+        if args.postgres:
+            postgres = run(args.boards, args.postings, args.concurrency, workdir, args.postgres, main=False)
+    report(by_size, args.boards * args.postings, postgres)
+
+
+def report(by_size: dict[int, dict[str, float]], size: int, postgres: dict[str, float] | None) -> None:
+    """Every figure issue #14 asks for, with its target, from this one run."""
+    main = by_size[size]
+    print(f"\nsummary ({size:,} postings unless said)")
+    for label, key, sense, target in TARGETS:
+        value = main[key]
+        met = value <= target if sense == "≤" else value >= target
+        print(f"  {label}: {value:,.2f} (target {sense} {target:,g}) {'met' if met else 'NOT met'}")
+    if postgres is not None:
+        value = postgres["ingest_per_s"]
+        print(
+            f"  first ingest, PostgreSQL (postings/s): {value:,.2f} (target ≥ 4,000) "
+            f"{'met' if value >= 4000 else 'NOT met'}"
+        )
+        print(
+            f"  PostgreSQL: unchanged full-body re-crawl / floor {postgres['ratio_full']:.2f}×, "
+            f"1% churn / unchanged {postgres['ratio_churn']:.2f}×"
+        )
+    if len(by_size) > 1:
+        print("\nseconds per 1,000 postings (SQLite)")
+        sizes = sorted(by_size)
+        print("  " + "postings".rjust(10) + "".join(f"{n:>12,}" for n in sizes))
+        for label, key in (
+            ("first crawl", "first_s"),
+            ("unchanged", "unchanged_full_s"),
+            ("1% churn", "churn_s"),
+        ):
+            row = [by_size[n][key] / n * 1000 for n in sizes]
+            spread = max(row) / min(row)
+            print(
+                "  "
+                + label.rjust(10)
+                + "".join(f"{v:>12.3f}" for v in row)
+                + f"   largest/smallest {spread:.2f}×"
+            )
+        largest = by_size[sizes[-1]]
+        rss = max(largest["rss_parent_mb"], largest["rss_child_mb"])
+        print(
+            f"  peak RSS at {sizes[-1]:,} postings: benchmark process {largest['rss_parent_mb']:.0f} MB, "
+            f"crawl worker {largest['rss_child_mb']:.0f} MB (target ≤ 250 MB) "
+            f"{'met' if rss <= 250 else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":
