@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,7 +37,9 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
-dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+#: Every JSON column's serializer: `json.dumps(…, ensure_ascii=False, separators=(",", ":"),
+#: default=_json_default)` without building an encoder per value (six per posting written).
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default).encode
 
 
 def database_url(url: str | URL) -> URL:

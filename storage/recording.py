@@ -53,8 +53,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _claim_source(connection: Connection, source: ResolvedSource) -> int:
-    """The source's id, creating its row if needed.
+def _claim_source(connection: Connection, source: ResolvedSource) -> tuple[int, tuple[int, datetime | None]]:
+    """The source's id, creating its row if needed, with its suspect streak and `all_seen_at`.
 
     It is a write on purpose: on SQLite it takes the write lock before the state is read, so
     two writers cannot both read the same state; on PostgreSQL the upsert locks the source row,
@@ -70,17 +70,19 @@ def _claim_source(connection: Connection, source: ResolvedSource) -> int:
         "suspect_streak": 0,
         "validators": {},
     }
-    return int(connection.execute(_claim_statement(connection.dialect.name), row).scalar_one())
+    source_id, streak, all_seen_at = connection.execute(_claim_statement(connection.dialect.name), row).one()
+    return int(source_id), (int(streak), all_seen_at)
 
 
 @cache
 def _claim_statement(dialect: str) -> Any:
-    """Built once per backend: a statement given its values as parameters is compiled once too."""
+    """Built once per backend: a statement given its values as parameters is compiled once too.
+    It returns what `load_state` would otherwise read in a statement of its own."""
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SourceRow)
     statement = statement.on_conflict_do_update(
         index_elements=[SourceRow.name], set_={"type": statement.excluded.type}
     )
-    return statement.returning(SourceRow.id)
+    return statement.returning(SourceRow.id, SourceRow.suspect_streak, SourceRow.all_seen_at)
 
 
 #: Called inside the recording transaction, so what it writes (the outbox) commits with the events.
@@ -98,8 +100,8 @@ def record_crawl(
     if result.source != source.name:
         raise ValueError(f"a crawl of {result.source!r} cannot be recorded as source {source.name!r}")
     with engine.begin() as connection:
-        source_id = _claim_source(connection, source)
-        loaded = load_state(connection, source_id, result)
+        source_id, source_row = _claim_source(connection, source)
+        loaded = load_state(connection, source_id, result, source_row)
         if loaded.recorded_crawl is not None:
             return _already_recorded(loaded.recorded_crawl, source.name, result)
         outcome = diff(loaded.state, result, Policy(source.close_after_misses, source.max_drop))
@@ -433,4 +435,15 @@ def _update_source(
         values["all_seen_at"] = result.finished_at
     if outcome.verdict is CrawlVerdict.COMPLETE and not result.unchanged:
         values["validators"] = {url: dict(fields) for url, fields in result.validators.items()}
-    connection.execute(update(SourceRow).where(SourceRow.id == source_id).values(**values))
+    parameters = {f"new_{column}": value for column, value in values.items()}
+    connection.execute(_update_source_statement(tuple(values)), {"source_id": source_id, **parameters})
+
+
+@cache
+def _update_source_statement(columns: tuple[str, ...]) -> Any:
+    """One statement per set of columns written (four at most), built once, not once per crawl."""
+    return (
+        update(SourceRow)
+        .where(SourceRow.id == bindparam("source_id"))
+        .values({column: bindparam(f"new_{column}") for column in columns})
+    )

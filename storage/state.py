@@ -99,11 +99,21 @@ def _significant_of_changed(
     return found
 
 
-def load_state(session: Session | Connection, source_id: int, result: CrawlResult) -> LoadedState:
-    """Everything the diff must know about `source_id` to judge `result`, with the row ids to apply it."""
-    streak, all_seen_at = session.execute(
-        select(SourceRow.suspect_streak, SourceRow.all_seen_at).where(SourceRow.id == source_id)
-    ).one()
+def load_state(
+    session: Session | Connection,
+    source_id: int,
+    result: CrawlResult,
+    source_row: tuple[int, datetime | None] | None = None,
+) -> LoadedState:
+    """Everything the diff must know about `source_id` to judge `result`, with the row ids to apply it.
+
+    `source_row` is the source's suspect streak and `all_seen_at` when the caller has read them.
+    """
+    if source_row is None:
+        source_row = session.execute(
+            select(SourceRow.suspect_streak, SourceRow.all_seen_at).where(SourceRow.id == source_id)
+        ).one()
+    streak, all_seen_at = source_row
     if result.unchanged:
         stored, ids = _listed_state(session, source_id, result)
     else:
