@@ -92,7 +92,7 @@ def _summary(record: CrawlRecord) -> str:
 def crawl(
     ctx: click.Context, sources: tuple[str, ...], no_notify: bool, show_events: bool | None, fmt: str
 ) -> None:
-    """Crawl now (all enabled sources when none are named), store, print what happened, send the alerts."""
+    """Crawl now (all enabled sources when none are named), store, print the events, send their alerts."""
     from crawler.workers import CrawlWorkers
 
     workers = CrawlWorkers()
