@@ -356,11 +356,15 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
             ledger.errors.append(f"{_label(request)}: {_CUT_SHORT}; the {read}")
         with _quoting(not request.meta.get("redirect_urls")):
             try:
-                for output in self.parse_listing(response, ledger.board):
+                listing = self.parse_listing(response, ledger.board)
+                if isinstance(listing, RawRecords):
+                    self._take_raw(listing, request, ledger)
+                    listing = ()
+                for output in listing:
                     if isinstance(output, Request):
                         follow.append(self._adopt(output, ledger))
                     elif isinstance(output, RawRecord):
-                        self._take_raw(output, request, ledger)
+                        self._take_raw(RawRecords([output.data]), request, ledger)
                     else:
                         self._take(output, request, ledger)
             except ListingTruncated as exc:
@@ -408,21 +412,27 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         """
         return ()
 
-    def _take_raw(self, raw: RawRecord, request: Request, ledger: _Ledger) -> None:
-        """A record still in the bytes the board sent: digest the bytes, and decode and normalise
-        them only when no stored open posting was parsed from the same bytes (volatile fields aside).
+    def _take_raw(self, records: RawRecords, request: Request, ledger: _Ledger) -> None:
+        """Records still in the bytes the board sent: digest each one's bytes, and decode and
+        normalise it only when no stored open posting was parsed from the same bytes (volatile
+        fields aside).
 
-        The digest covers the whole record, its id included, so a match names the posting it
-        was parsed from: that posting is sighted without a single Python object made for it.
+        The digest covers the whole record, its id included, so a match names the posting it was
+        parsed from: that posting is sighted without a single Python object made for it. This
+        loop is most of an unchanged full-body re-crawl's work, so it is kept tight.
         """
-        digest = bytes_digest(raw.data, self.volatile_fields)
         if ledger.known_digests is None:
             ledger.known_digests = {known: external_id for external_id, known in ledger.known.items()}
-        external_id = ledger.known_digests.get(digest)
-        if external_id is not None:
-            ledger.sightings.add(external_id)
-            return
-        self._take(json.loads(raw.data), request, ledger, digest)
+        known, sighted = ledger.known_digests, ledger.sightings.add
+        strip = _volatile_members(self.volatile_fields).sub if self.volatile_fields else None
+        sha256 = hashlib.sha256
+        for data in records.data:
+            digest = sha256(strip(b"", data) if strip else data).hexdigest()[:32]
+            external_id = known.get(digest)
+            if external_id is None:
+                self._take(json.loads(bytes(data)), request, ledger, digest)
+            else:
+                sighted(external_id)
 
     def _take(self, record: Any, request: Request, ledger: _Ledger, digest: str | None = None) -> None:
         """Normalise one record; a record that fails is skipped and recorded, the others are kept.
@@ -595,7 +605,24 @@ class RawRecord:
     data: bytes
 
 
-def raw_list_at(response: Response, key: str) -> list[RawRecord] | list[Any]:
+@dataclass(frozen=True, slots=True)
+class RawRecords:
+    """Every record of a JSON listing, each still the bytes the board sent (see `raw_list_at`).
+
+    `parse_listing` returns it whole; the spider digests the records in one tight loop.
+    Iterating it gives a `RawRecord` per record.
+    """
+
+    data: Sequence[bytes | msgspec.Raw]
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        return (RawRecord(bytes(raw)) for raw in self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def raw_list_at(response: Response, key: str) -> RawRecords | list[Any]:
     """The records of the body's `{key: [...]}` list as `RawRecord`s, else what `list_at(json_of(…))` reads.
 
     The whole body is read as strict UTF-8 JSON (msgspec, in C), and each record is kept as its
@@ -612,7 +639,7 @@ def raw_list_at(response: Response, key: str) -> list[RawRecord] | list[Any]:
         found = _raw_list_decoder(key).decode(body).records
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         return list_at(json_of(response), key)
-    return [RawRecord(bytes(raw)) for raw in found]
+    return RawRecords(found)
 
 
 def required_text(record: Mapping[str, Any], key: str) -> str:
@@ -708,7 +735,7 @@ def bytes_digest(data: bytes, volatile: tuple[str, ...] = ()) -> str:
     """
     if volatile:
         data = _volatile_members(volatile).sub(b"", data)
-    return hashlib.sha256(data).hexdigest()[:32]
+    return hashlib.sha256(data).hexdigest()[:32]  # `_take_raw` inlines this
 
 
 @cache

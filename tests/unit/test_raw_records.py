@@ -10,7 +10,7 @@ import pytest
 from scrapy import Request
 from scrapy.http import TextResponse
 
-from crawler.spider import ListingError, RawRecord, bytes_digest, json_of, list_at, raw_list_at
+from crawler.spider import ListingError, RawRecord, RawRecords, bytes_digest, json_of, list_at, raw_list_at
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 
 URL = "http://127.0.0.1:8000/v1/boards/koala/jobs?content=true"
@@ -28,6 +28,8 @@ def test_each_record_is_its_own_bytes_and_decodes_to_what_the_standard_path_read
     jobs = [greenhouse_job(n, f"Data Scientist Intern {n}") for n in range(5)]
     body = json.dumps(greenhouse_board(jobs), indent=2, ensure_ascii=False).encode()
     records = raw_list_at(response(body), "jobs")
+    assert isinstance(records, RawRecords)
+    assert len(records) == 5
     assert all(isinstance(record, RawRecord) for record in records)
     assert [json.loads(record.data) for record in records] == standard(body)
 
