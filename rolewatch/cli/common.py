@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
@@ -14,6 +15,7 @@ from rolewatch.output import EVENT_FIELDS, FORMATS, event_record, render
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from crawler.workers import CrawlWorkers
     from rolewatch.config import Config
 
 P = ParamSpec("P")
@@ -91,6 +93,21 @@ def open_engine(config: Config, *, upgrade: bool = False) -> Engine:
             "or is out of date; run `rolewatch db upgrade`"
         )
     return engine
+
+
+@contextmanager
+def started_worker() -> Iterator[CrawlWorkers]:
+    """A crawl worker started at once, for a command that crawls: its start-up (Scrapy's imports,
+    the location tables) runs in its own process while this one reads the configuration and opens
+    the database. Stopped when the command is done, whether it crawled or not."""
+    from crawler.workers import CrawlWorkers
+
+    workers = CrawlWorkers()
+    workers.prestart()
+    try:
+        yield workers
+    finally:
+        workers.close()
 
 
 def parse_address(value: str) -> tuple[str, int]:

@@ -22,6 +22,7 @@ from rolewatch.cli.common import (
     handle_errors,
     open_engine,
     render_events,
+    started_worker,
 )
 
 if TYPE_CHECKING:
@@ -93,14 +94,8 @@ def crawl(
     ctx: click.Context, sources: tuple[str, ...], no_notify: bool, show_events: bool | None, fmt: str
 ) -> None:
     """Crawl now (all enabled sources when none are named), store, print the events, send their alerts."""
-    from crawler.workers import CrawlWorkers
-
-    workers = CrawlWorkers()
-    workers.prestart()  # starts now; its imports overlap the configuration and database below
-    try:
+    with started_worker() as workers:  # its start-up overlaps the configuration and database
         records, config = _crawl(ctx, sources, workers)
-    finally:
-        workers.close()
     if fmt == "table":
         print_crawl(records, show_events)
     else:

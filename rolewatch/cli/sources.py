@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from rolewatch.cli.common import RuntimeFailure, config_of, format_option, handle_errors, open_engine
+from rolewatch.cli.common import (
+    RuntimeFailure,
+    config_of,
+    format_option,
+    handle_errors,
+    open_engine,
+    started_worker,
+)
 from rolewatch.output import render
 
 if TYPE_CHECKING:
@@ -29,9 +36,10 @@ def sources_test(ctx: click.Context, name: str, limit: int, fmt: str) -> None:
     from crawler.run import crawl_sources
     from rolewatch.domain import CrawlVerdict, plural
 
-    config = config_of(ctx)
-    (source,) = config.resolved_sources([name])
-    (result,) = crawl_sources([source])
+    with started_worker() as workers:
+        config = config_of(ctx)
+        (source,) = config.resolved_sources([name])
+        (result,) = crawl_sources([source], workers=workers)
     rows = [_posting_row(p) for p in result.postings]
     if fmt == "table":
         render(
