@@ -270,7 +270,10 @@ def run(
         unconditional = parse_config(config_text(port, boards, url, False, concurrency))
 
         def crawl(config: Any, pool: CrawlWorkers | None = workers) -> Any:
-            return crawl_and_record(engine, config, config.resolved_sources(), workers=pool)
+            # As the daemon takes them: each record as it is made, none held with its events after.
+            return crawl_and_record(
+                engine, config, config.resolved_sources(), lambda _: None, workers=pool, keep_events=False
+            )
 
         def check(records: Any) -> None:
             assert all(r.verdict.value == "complete" for r in records), [

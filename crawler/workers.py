@@ -42,6 +42,11 @@ logger = logging.getLogger(__name__)
 
 #: How long a worker may take to start (imports, warm-up) before its crawl's own clock starts.
 STARTUP_LIMIT_S = 60.0
+#: Results read ahead of their consumer, at most. A first crawl's result carries a board's whole
+#: postings (a megabyte or more each); when recording is slower than crawling, an unbounded
+#: read-ahead held the whole batch in memory. Past this the reader waits, the pipe fills, and
+#: the worker waits to write its next result: crawling slows to the pace of recording.
+READ_AHEAD = 8
 #: How long a worker told to stop may take to exit before it is killed.
 EXIT_WAIT_S = 10.0
 _STDERR_TAIL = 20
@@ -88,7 +93,7 @@ class CrawlWorker:
         #: Messages of other batches discarded: a worker out of step with us is not reused.
         self.stale = 0
         self._tail: deque[str] = deque(maxlen=_STDERR_TAIL)
-        self._arrivals: queue.Queue[object] = queue.Queue()
+        self._arrivals: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "crawler.child", *([WARM] if warm else [])],
             stdin=subprocess.PIPE,
@@ -203,6 +208,18 @@ class CrawlWorker:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
+        self._drain()
+
+    def _drain(self) -> None:
+        """Drop what was read ahead, so a reader waiting for room sees the end of the pipe and stops."""
+        reader = self._threads[0]
+        while True:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._arrivals.get_nowait()
+            if not reader.is_alive():
+                return
+            reader.join(timeout=0.05)
 
     def _why_results_are_missing(self) -> str:
         """The worker's end explains missing results: wait for it, then read its exit status."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from crawler.run import crawl_sources
@@ -26,12 +27,15 @@ def crawl_and_record(
     on_record: Callable[[CrawlRecord], None] | None = None,
     *,
     workers: CrawlWorkers | None = None,
+    keep_events: bool = True,
 ) -> list[CrawlRecord]:
     """Crawl `sources` and record each result as it arrives, so storage overlaps the crawling.
 
     Each result's alerts and operator notices are written to the outbox with its events; sending
     them is the sender's job (`notifier.outbox.deliver_due`). A daemon passes its pool of warm
-    crawl `workers`; without one the batch runs in a worker started for it alone.
+    crawl `workers`; without one the batch runs in a worker started for it alone. With
+    `keep_events` false the records returned carry no events (`on_record` has had them whole):
+    a first crawl of a thousand boards then never holds its hundreds of thousands of events at once.
     """
     sync_config(engine, config)
     outbox = outbox_for(config)
@@ -42,9 +46,9 @@ def crawl_and_record(
 
     def on_result(result: CrawlResult) -> None:
         crawl_record = record_crawl(engine, by_name[result.source], result, then=outbox.after_record)
-        records.append(crawl_record)
         if on_record is not None:
             on_record(crawl_record)
+        records.append(crawl_record if keep_events else replace(crawl_record, events=()))
 
     known = load_known_digests(engine, list(by_name))
     crawl_sources(sources, validators=validators, on_result=on_result, known=known, workers=workers)

@@ -74,6 +74,9 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: ConnectionPoolEntry) 
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # 16 MiB of page cache, not 2: a crawl writes into every index of a table that grows with
+        # the history, and with 2 MiB each insert read its index pages back from the OS.
+        cursor.execute("PRAGMA cache_size=-16384")
     finally:
         cursor.close()
 
