@@ -4,12 +4,12 @@ Alembic migrations run from code (no alembic.ini needed)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, create_engine, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -77,6 +77,39 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: ConnectionPoolEntry) 
         # 16 MiB of page cache, not 2: a crawl writes into every index of a table that grows with
         # the history, and with 2 MiB each insert read its index pages back from the OS.
         cursor.execute("PRAGMA cache_size=-16384")
+    finally:
+        cursor.close()
+
+
+def insert_rows(connection: Connection, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT `rows` (dicts with the same keys) into `model`'s table, in the connection's transaction.
+
+    On PostgreSQL through one `COPY … FROM STDIN`, each value bound as SQLAlchemy binds it (JSON
+    as our text, timestamps as aware UTC): an executemany sends a statement per row, which made
+    a first crawl's writes wait on the server once per posting, version and event. Elsewhere
+    (SQLite, in process) an executemany.
+    """
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    dialect = connection.dialect
+    binds = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+    quote = dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in columns)}) FROM STDIN"
+    cursor: Any = connection.connection.cursor()
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        row[name] if bind is None else bind(row[name])
+                        for name, bind in zip(columns, binds, strict=True)
+                    ]
+                )
     finally:
         cursor.close()
 

@@ -24,7 +24,7 @@ from rolewatch.domain import (
     PostingStatus,
     significant_values,
 )
-from storage.database import chunks
+from storage.database import chunks, insert_rows
 from storage.diff import DiffOutcome, Policy, PostingWrite, SourceState, crawl_identity, diff
 from storage.models import CrawlRow, EventRow, PostingRow, PostingVersionRow, SourceRow
 from storage.snapshot import posting_snapshot
@@ -250,8 +250,7 @@ def _write_postings(
         for write, snapshot in snapshots
         if write.new_version
     ]
-    if versions:
-        connection.execute(insert(PostingVersionRow), versions)
+    insert_rows(connection, PostingVersionRow, versions)
 
 
 def _insert_new_postings(
@@ -264,7 +263,7 @@ def _insert_new_postings(
     Ids only grow, and this transaction holds the source's lock, so every row of this source
     above the newest id loaded before is one inserted here.
     """
-    connection.execute(insert(PostingRow), rows)
+    insert_rows(connection, PostingRow, rows)
     inserted = connection.execute(
         select(PostingRow.external_id, PostingRow.id).where(
             PostingRow.source_id == source_id, PostingRow.id > newest_known
@@ -413,7 +412,7 @@ def _insert_events(
     ]
     # The diff gives a posting at most one event per crawl, so the posting id tells the rows apart.
     # (No RETURNING, for speed, as for postings; in parameter order it would even go row by row.)
-    connection.execute(insert(EventRow), rows)
+    insert_rows(connection, EventRow, rows)
     inserted = connection.execute(
         select(EventRow.posting_id, EventRow.id).where(EventRow.crawl_id == crawl_id)
     )
