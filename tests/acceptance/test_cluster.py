@@ -333,12 +333,14 @@ def test_sighup_reloads_the_scheduler_and_the_workers(
     board_server: BoardServer,
     processes: Callable[..., Process],
 ) -> None:
-    """koala moves to another host and wombat is added: the scheduler queues wombat, and the worker,
-    which knows koala and would otherwise keep crawling its old host, follows it to the new one."""
+    """koala moves to another host and wombat is added: the scheduler queues wombat, and the worker
+    says it reloaded on the signal (not only when wombat's job names a source it does not know) and
+    crawls koala on its new host. The in-process tests show a reload alone moves a known source."""
     url, engine = cluster_db
     serve(board_server, {"koala": FIRST["koala"]})
     config = write_config(tmp_path, url, [source("koala", board_server)], interval="2s")
     scheduler = processes(config, "run")
+    scheduler.wait_for_log("scheduling 1 sources on the procrastinate engine")  # the database is set up
     worker = processes(config, "worker")
     eventually(lambda: crawls(engine, "koala"), START_TIMEOUT, "koala's first crawl")
     with BoardServer("127.0.0.2") as moved:
