@@ -3,8 +3,10 @@ status and each registered worker with its heartbeat and the crawls it is runnin
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from crawler.workers import CrawlWorkers
 from rolewatch.resolve import parse_config
-from tests.acceptance.command_line import rolewatch
+from tests.acceptance.command_line import Finished, rolewatch
 from tests.boardserver import BoardServer
 from tests.conftest import PostgresServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
@@ -33,6 +35,17 @@ pytestmark = pytest.mark.postgres
 def cluster_db(postgres_server: PostgresServer) -> Iterator[tuple[str, Engine]]:
     with cluster_database(postgres_server) as database:
         yield database
+
+
+def status(where: Path) -> Finished:
+    """`rolewatch status` in process."""
+    with warnings.catch_warnings():
+        # The CLI leaves its engine to the garbage collector (a process exits after one command);
+        # collected here, its pooled PostgreSQL connections must not warn in some later test.
+        warnings.simplefilter("ignore", ResourceWarning)
+        finished = rolewatch(where, "status")
+        gc.collect()
+    return finished
 
 
 def write(tmp_path: Path, url: str, server: BoardServer) -> Path:
@@ -60,20 +73,20 @@ def test_status_shows_the_queue_and_each_worker_with_the_crawl_it_runs(
     board_server.set_raw("/v1/boards/wombat/jobs", body, headers=json_type)
     config = parse_config(write(tmp_path, url, board_server).read_text(encoding="utf-8"))
 
-    idle = rolewatch(tmp_path, "status")
+    idle = status(tmp_path)
     assert idle.returncode == 0, idle.stderr
     assert "Queue: empty." in idle.stdout
     assert "Workers: none (start them with `rolewatch worker`)." in idle.stdout
 
     defer_crawls(config, ["koala", "wombat"], engine)
-    queued = rolewatch(tmp_path, "status")
+    queued = status(tmp_path)
     assert "Queue: crawl todo: 2." in queued.stdout, queued.stdout
 
     with workers(config, engine, count=1, concurrency=2, pool=crawl_workers):
         eventually(
             lambda: ("rolewatch.crawl", "crawl:koala", "doing") in jobs(engine), 60, "koala's crawl to start"
         )
-        busy = rolewatch(tmp_path, "status")
+        busy = status(tmp_path)
     assert busy.returncode == 0, busy.stderr
     assert "Queue: crawl doing: 1, crawl todo: 1." in busy.stdout, busy.stdout
     [row] = [line for line in busy.stdout.splitlines() if re.search(r"\d+s ago", line)]
