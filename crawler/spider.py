@@ -27,6 +27,7 @@ conditional-request validators, and the verdict.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -79,6 +80,8 @@ logger = logging.getLogger(__name__)
 OptionsT = TypeVar("OptionsT", bound=SourceOptions)
 Validators = Mapping[str, Mapping[str, Mapping[str, str]]]
 
+#: Bytes of responses read between two full garbage collections (see `BoardSpider._reclaim`).
+RECLAIM_EVERY = 32 * 2**20
 #: Request meta key naming the source a request belongs to.
 META_SOURCE = "rolewatch_source"
 NOT_MODIFIED = "not modified since the last crawl"
@@ -230,6 +233,8 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         self._validators = validators or {}
         self._emit = emit
         self._ledgers: dict[str, _Ledger] = {}
+        #: Bytes of responses read since the last full garbage collection (`_reclaim`).
+        self._unreclaimed = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BoardSpider[OptionsT]:
@@ -339,7 +344,22 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
             ledger.errors.append(f"{_label(response.request)}: {_describe_exception(exc)}")
         ledger.pending -= 1
         self._settle(ledger)
+        self._reclaim(len(response.body))
         return follow
+
+    def _reclaim(self, read: int) -> None:
+        """Run a full garbage collection after every RECLAIM_EVERY bytes of responses.
+
+        Scrapy leaves each response in reference cycles, which only the cycle collector frees,
+        and the collector runs by counts of allocations. An unchanged re-crawl allocates almost
+        nothing per record (`_take_raw`), so without this every body read stayed in memory
+        until the batch ended: 300 MB for 200,000 postings. The worker froze its start-up
+        objects (`crawler.child`), so a collection walks only the batch's own and costs little.
+        """
+        self._unreclaimed += read
+        if self._unreclaimed >= RECLAIM_EVERY:
+            self._unreclaimed = 0
+            gc.collect()
 
     def _read(self, response: Response, ledger: _Ledger) -> list[Request]:
         request = response.request
