@@ -10,15 +10,18 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+import crawler.run
 import scheduler.cluster.app
 import scheduler.cluster.jobs
 from crawler.workers import CrawlWorkers
 from notifier.sync import sync_config
+from rolewatch.config import ResolvedSource
 from scheduler.cluster.jobs import CrawlJobs
 from tests.boardserver import BoardServer
 from tests.conftest import PostgresServer
@@ -279,3 +282,34 @@ def test_the_scheduler_queues_one_job_per_source_and_never_a_second_while_one_wa
             lock for task, lock, status in sample if task == "rolewatch.crawl" and status in ("todo", "doing")
         ]
         assert len(locks) == len(set(locks)), f"two jobs of one source at once: {sample}"
+
+
+@pytest.mark.parametrize(("delay", "lanes", "in_flight"), [("0s", 3, 1), ("0.5s", 1, 3)])
+def test_a_crawl_on_a_host_with_lanes_has_one_request_in_flight(
+    cluster_db: tuple[str, Engine],
+    board_server: BoardServer,
+    crawl_workers: CrawlWorkers,
+    monkeypatch: pytest.MonkeyPatch,
+    delay: str,
+    lanes: int,
+    in_flight: int,
+) -> None:
+    """Lanes multiply a host's crawls, so each lane's crawl gets one request in flight (a paginated
+    board would otherwise have `concurrency_per_host` per lane); with a delay, one lane keeps them all."""
+    url, engine = cluster_db
+    board(board_server, "koala", "Analyst")
+    config = cluster_config(url, [greenhouse("koala", board_server.url)], delay=delay, concurrency_per_host=3)
+    source = config.source("koala")
+    assert scheduler.cluster.app.host_lanes(source) == lanes
+    locks = {scheduler.cluster.app.crawl_lock(engine, source) for _ in range(2)}
+    assert locks <= {f"host:{board_server.url.split('//')[1]}#{lane}" for lane in range(lanes)}
+    given: list[int] = []
+    real = crawler.run.crawl_sources
+
+    def crawl(sources: list[ResolvedSource], **kwargs: Any) -> None:
+        given.extend(source.politeness.concurrency_per_host for source in sources)
+        real(sources, **kwargs)
+
+    monkeypatch.setattr(scheduler.cluster.jobs, "crawl_sources", crawl)
+    assert CrawlJobs(engine, config, crawl_workers).run("koala", job_id=1, final=True) is not None
+    assert given == [in_flight]
