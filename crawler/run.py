@@ -69,7 +69,7 @@ def crawl_sources(
     job = CrawlJob(
         tuple(chosen),
         {name: _plain(wanted[name]) for name in names if name in wanted},
-        {name: dict(digests[name]) for name in names if name in digests},
+        {name: _plain_digests(digests[name]) for name in names if name in digests},
     )
     outcome = _run_job(job, _time_limit(chosen, grace), accept, workers) or NO_RESULT
     for source in chosen:
@@ -101,3 +101,8 @@ def _time_limit(sources: Sequence[ResolvedSource], grace: timedelta) -> float:
 
 def _plain(validators: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
     return {url: dict(values) for url, values in validators.items()}
+
+
+def _plain_digests(digests: Mapping[str, str]) -> dict[str, str]:
+    """`digests` as a dict to pickle; not copied when it is one (hundreds of thousands at scale)."""
+    return digests if isinstance(digests, dict) else dict(digests)
