@@ -100,7 +100,9 @@ class BoardServer:
         self.requests: list[BoardRequest] = []
         # Another loopback address (127.0.0.2: Linux routes all of 127/8 to lo) plays an internal host.
         self._httpd = _Server((host, 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="board-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="board-server", daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -119,15 +119,25 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 def _delete_all_rows(engine: Engine) -> None:
     """Isolation between tests that is far cheaper than a new database each time.
 
-    On SQLite foreign keys are off while deleting: checking the postings' links to other
-    postings (unindexed, as nothing but this ever deletes postings) would scan per row.
+    Foreign keys are not checked while deleting: checking the postings' links to other postings
+    (unindexed, as nothing but this ever deletes postings) would scan per row. On PostgreSQL a
+    DELETE per table and the sequences set back to 1 cost a few milliseconds where TRUNCATE, which
+    replaces every table's files, cost most of a second.
     """
     from storage.models import Base
 
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            connection.execute(text("SET LOCAL session_replication_role = replica"))  # no FK triggers
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+            connection.execute(
+                text(
+                    "SELECT setval(oid, 1, false) FROM pg_class "
+                    "WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace"
+                )
+            )
             connection.commit()
             return
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
