@@ -139,7 +139,12 @@ def serve(farm_args: tuple[int, int], ready: Any, control: Any) -> None:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # socketserver's default listen backlog is 5: the floor's client opens a connection per
+        # request, eight at once, and an overflowing backlog costs it a SYN retry a second later.
+        request_queue_size = 128
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     import threading
 
