@@ -24,11 +24,9 @@ from notifier.sync import sync_config
 from rolewatch.config import ResolvedSource
 from scheduler.cluster.jobs import CrawlJobs
 from tests.boardserver import BoardServer
-from tests.conftest import PostgresServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.integration.cluster_support import (
     cluster_config,
-    cluster_database,
     crawls,
     defer_crawls,
     events,
@@ -40,12 +38,6 @@ from tests.integration.cluster_support import (
 )
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def cluster_db(postgres_server: PostgresServer) -> Iterator[tuple[str, Engine]]:
-    with cluster_database(postgres_server) as database:
-        yield database
 
 
 def board(server: BoardServer, name: str, *titles: str) -> None:

@@ -16,11 +16,9 @@ from crawler.workers import CrawlWorkers
 from rolewatch.config import Config, ConfigError
 from scheduler.daemon import Daemon
 from tests.boardserver import BoardServer
-from tests.conftest import PostgresServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.integration.cluster_support import (
     cluster_config,
-    cluster_database,
     crawls,
     defer_crawls,
     eventually,
@@ -30,12 +28,6 @@ from tests.integration.cluster_support import (
 )
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def cluster_db(postgres_server: PostgresServer) -> Iterator[tuple[str, Engine]]:
-    with cluster_database(postgres_server) as database:
-        yield database
 
 
 @pytest.fixture

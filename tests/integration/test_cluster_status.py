@@ -7,7 +7,6 @@ import gc
 import json
 import re
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,8 @@ from crawler.workers import CrawlWorkers
 from rolewatch.resolve import parse_config
 from tests.acceptance.command_line import Finished, rolewatch
 from tests.boardserver import BoardServer
-from tests.conftest import PostgresServer
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.integration.cluster_support import (
-    cluster_database,
     defer_crawls,
     eventually,
     greenhouse,
@@ -29,12 +26,6 @@ from tests.integration.cluster_support import (
 )
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def cluster_db(postgres_server: PostgresServer) -> Iterator[tuple[str, Engine]]:
-    with cluster_database(postgres_server) as database:
-        yield database
 
 
 def status(where: Path) -> Finished:
