@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
-from rolewatch.config import Config, ConfigError, format_duration
+from rolewatch.config import Config, format_duration
 from scheduler.active import ActiveScheduler, RunTrace, in_thread
 from scheduler.lanes import MAX_BATCHES
 from scheduler.lock import SchedulerLock, scheduler_lock
 from scheduler.memory import cap_malloc_arenas
+from scheduler.reloading import read_again, serve_reloads
 from scheduler.state import DaemonState
 
 if TYPE_CHECKING:
@@ -224,25 +225,12 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
 
     async def _reload_when_asked(self) -> None:
-        while True:
-            await self._reload.wait()
-            self._reload.clear()
-            try:
-                await self._reload_once()
-            except Exception:
-                logger.exception("could not apply the reloaded configuration")
+        await serve_reloads(self._reload, self._reload_once, logger)
 
     async def _reload_once(self) -> None:
-        logger.info("SIGHUP: reloading the configuration")
-        try:
-            config = await in_thread(self._executor, self._reload_config)
-        except ConfigError as error:
-            problems = "".join(f"\n  {problem}" for problem in error.problems)
-            logger.error("the new configuration is invalid; keeping the running one:%s", problems)
+        config = await read_again(self._executor, self._reload_config, self._config, logger, "daemon")
+        if config is None:
             return
-        if config.database != self._config.database:
-            logger.warning("a new database takes a restart; still using the one the daemon started with")
-            config = config.model_copy(update={"database": self._config.database})
         async with self._transition:
             self._config = config
             if self._active is not None:

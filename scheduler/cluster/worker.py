@@ -31,13 +31,14 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 from crawler.workers import CrawlWorkers, Retirement
 from notifier.outbox import deliver_due
-from rolewatch.config import Config, ConfigError, format_duration
+from rolewatch.config import Config, format_duration
 from scheduler.active import in_thread, log_delivery_round, worker_name
 from scheduler.cluster.app import CRAWL_RETRIES, QUEUES, RUNTIME, cluster_app, deliver_deferrer
 from scheduler.cluster.jobs import CrawlJobs
 from scheduler.cluster.metrics import ClusterObserver
 from scheduler.lanes import kill_crawl_processes
 from scheduler.memory import cap_malloc_arenas
+from scheduler.reloading import read_again, serve_reloads
 from scheduler.state import DaemonState
 from storage.cluster import queue_figures
 
@@ -249,31 +250,18 @@ class WorkerRole:
             await asyncio.sleep(BEAT_S)
 
     async def _reload_when_asked(self) -> None:
-        while True:
-            await self._reload.wait()
-            self._reload.clear()
-            try:
-                await self._reload_once()
-            except Exception:
-                logger.exception("could not apply the reloaded configuration")
+        await serve_reloads(self._reload, self._reload_once, logger)
 
     async def _reload_once(self) -> None:
-        logger.info("SIGHUP: reloading the configuration")
         if self._reload_config is None:
             logger.warning("this worker was started without a configuration file to read again")
             return
-        try:
-            config = await in_thread(self._executor, self._reload_config)
-        except ConfigError as error:
-            problems = "".join(f"\n  {problem}" for problem in error.problems)
-            logger.error("the new configuration is invalid; keeping the running one:%s", problems)
+        config = await read_again(self._executor, self._reload_config, self._config, logger, "worker")
+        if config is None:
             return
         if config.engine != "procrastinate":
             logger.error("the new configuration's engine is %r; keeping the running one", config.engine)
             return
-        if config.database != self._config.database:
-            logger.warning("a new database takes a restart; still using the one the worker started with")
-            config = config.model_copy(update={"database": self._config.database})
         self._config = config
         self._jobs.apply(config)
         logger.info(
