@@ -12,11 +12,13 @@ from starlette.testclient import TestClient
 
 from notifier.alerts import Outbox
 from notifier.matching import SubscriptionBook
+from rolewatch.config import Config
 from rolewatch.output import EVENT_FIELDS
 from rolewatch.resolve import parse_config
 from rolewatch.web import create_app
 from storage.models import EventRow, OutboxRow, PostingRow, SourceRow
 from storage.outbox import list_deliveries, load_alerts, outbox_depth
+from storage.recording import CrawlRecord
 from storage.stats import OUTBOX_STATUSES, database_figures
 from tests.integration.storage_factory import Board, posting
 from tests.integration.web_seed import HOSTILE_TITLE, Seeded
@@ -110,6 +112,19 @@ def test_a_subscription_feed_holds_exactly_what_it_alerts_on(web_client: TestCli
     assert web_client.get("/feeds/subscriptions/nope.atom").status_code == 404
 
 
+def listed_twice(engine: Engine, config: Config) -> CrawlRecord:
+    """An intern role on board `acme`, then the same role on board `bilby` (a duplicate of it),
+    each crawl recorded with the notifier writing its alerts; the second crawl is returned."""
+    outbox = Outbox(config)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    Board(engine, "acme", start=start, then=outbox.after_record).crawl([posting(1, company="Koala")])
+    second = Board(engine, "bilby", start=start, then=outbox.after_record).crawl(
+        [posting(77, source="bilby", company="Koala", title="Data Scientist Intern 1")]
+    )
+    assert second.events[0].duplicate_of == "acme/1"
+    return second
+
+
 def test_a_duplicate_the_subscription_stays_quiet_about_is_not_in_its_feed(engine: Engine) -> None:
     """The same role listed on a second board matches `interns`' query, yet the notifier does not
     alert it twice; `loud`, which asked for reposts, hears of both, and so does its feed."""
@@ -120,13 +135,7 @@ subscriptions:
   - {name: loud, query: 'title:intern', notify: ["json://127.0.0.1:9/hook"], reposts: true}
 """
     )
-    outbox = Outbox(config)
-    start = datetime.now(UTC) - timedelta(hours=2)
-    Board(engine, "acme", start=start, then=outbox.after_record).crawl([posting(1, company="Koala")])
-    second = Board(engine, "bilby", start=start, then=outbox.after_record).crawl(
-        [posting(77, source="bilby", company="Koala", title="Data Scientist Intern 1")]
-    )
-    assert second.events[0].duplicate_of == "acme/1"
+    second = listed_twice(engine, config)
     # The duplicate does match the subscription: only the notifier's quiet rule keeps it out.
     book = SubscriptionBook(config)
     with engine.connect() as connection:
@@ -147,13 +156,7 @@ def test_a_subscription_with_no_channel_still_has_its_alerts_in_its_feed(engine:
     """A feed reader is a way to follow a subscription: with no `notify` channel its alerts are kept
     for the feed (never sent, never owed), and the quiet rule for a duplicate still holds."""
     config = parse_config("subscriptions:\n  - {name: reader, query: 'title:intern'}\n")
-    outbox = Outbox(config)
-    start = datetime.now(UTC) - timedelta(hours=2)
-    Board(engine, "acme", start=start, then=outbox.after_record).crawl([posting(1, company="Koala")])
-    second = Board(engine, "bilby", start=start, then=outbox.after_record).crawl(
-        [posting(77, source="bilby", company="Koala", title="Data Scientist Intern 1")]
-    )
-    assert second.events[0].duplicate_of == "acme/1"
+    listed_twice(engine, config)
 
     with TestClient(create_app(engine, lambda: config)) as client:
         assert feed_events(client, "reader") == [("new", "acme", "1")]
