@@ -51,7 +51,8 @@ def test_three_mistakes_are_reported_together_with_exit_status_2(tmp_path: Path)
     assert rolewatch(tmp_path, "crawl").returncode == 2
 
 
-def test_crawl_show_and_list_what_changed(tmp_path: Path, board_server: BoardServer) -> None:
+def two_boards(tmp_path: Path, board_server: BoardServer) -> None:
+    """A Greenhouse board `koala` with two roles and a Simplify list `summer` with one, configured."""
     board_server.set_json(
         BOARD_PATH,
         greenhouse_board(
@@ -63,6 +64,10 @@ def test_crawl_show_and_list_what_changed(tmp_path: Path, board_server: BoardSer
         [simplify_listing("sim-1", "Jane Street", "Quant Research Intern", ["New York, NY"])],
     )
     write_config(tmp_path / "rolewatch.yaml", board_server)
+
+
+def test_crawl_show_and_list_what_changed(tmp_path: Path, board_server: BoardServer) -> None:
+    two_boards(tmp_path, board_server)
 
     first = rolewatch(tmp_path, "crawl", "--format", "jsonl")
     assert first.returncode == 0, first.stderr
@@ -103,17 +108,7 @@ def test_crawl_show_and_list_what_changed(tmp_path: Path, board_server: BoardSer
 def test_crawl_prints_the_few_events_and_each_sources_counts(
     tmp_path: Path, board_server: BoardServer
 ) -> None:
-    board_server.set_json(
-        BOARD_PATH,
-        greenhouse_board(
-            [greenhouse_job(1, "Data Scientist Intern"), greenhouse_job(2, "ML Engineer, New Grad")]
-        ),
-    )
-    board_server.set_json(
-        "/listings.json",
-        [simplify_listing("sim-1", "Jane Street", "Quant Research Intern", ["New York, NY"])],
-    )
-    write_config(tmp_path / "rolewatch.yaml", board_server)
+    two_boards(tmp_path, board_server)
 
     first = rolewatch(tmp_path, "crawl")
     assert first.returncode == 0, first.stderr
