@@ -39,6 +39,8 @@ ACTIVE = "this instance is the active scheduler"
 #: Starting a daemon (imports, migrations) and its first crawl child on a busy machine.
 START_TIMEOUT = 60.0
 GRACE_S = 3
+
+
 def config_text(database: str, sources: list[str], extra: str = "", request_timeout: str = "5s") -> str:
     return (
         f"database: {database}\n"
@@ -197,10 +199,11 @@ def events_of(engine: Engine, source: str | None = None) -> list[tuple[str, str,
 
 
 def _has_schema(engine: Engine) -> bool:
-    """The daemon creates the schema when it becomes active, in one transaction."""
-    from sqlalchemy import inspect
+    """The daemon creates the schema when it becomes active; it is whole once stamped with the newest
+    revision (SQLite's driver runs DDL outside the transaction, so a table may exist before the rest)."""
+    from storage.database import is_up_to_date
 
-    return inspect(engine).has_table("crawls")
+    return is_up_to_date(engine)
 
 
 def eventually(condition: Callable[[], Any], timeout: float, what: str) -> float:

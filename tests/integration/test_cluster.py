@@ -125,8 +125,8 @@ def test_without_a_delay_a_host_has_concurrency_per_host_crawls_in_flight_across
     and never a third, counted as requests in flight on the host."""
     url, engine = cluster_db
     names = [f"kangaroo{index}" for index in range(6)]
-    for name in names:
-        slow_board(board_server, name, 0.8)
+    for name in names:  # slow enough that the lanes overlap even when one waits seconds for a crawl process
+        slow_board(board_server, name, 2.0)
     config = cluster_config(
         url, [greenhouse(name, board_server.url) for name in names], concurrency_per_host=2
     )
