@@ -175,6 +175,16 @@ def warm_up() -> None:
     parse_locations("Sydney, NSW")
 
 
+def _load_http_handler() -> None:
+    """Import Scrapy's HTTP download handler while the process starts, not at its first request.
+
+    Scrapy loads it lazily, and its import (TLS context factories, ~0.4 s) would otherwise run in the
+    reactor in the middle of the first crawl, on that source's clock; while the process starts it
+    overlaps the parent's own start-up (`rolewatch crawl` reads its configuration meanwhile).
+    """
+    import scrapy.core.downloader.handlers.http11  # noqa: F401
+
+
 def _by_type(sources: tuple[ResolvedSource, ...]) -> dict[str, list[ResolvedSource]]:
     groups: dict[str, list[ResolvedSource]] = {}
     for source in sources:
@@ -274,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     channel = ResultChannel(_claim_stdout())
     if WARM in arguments:
         warm_up()
+    _load_http_handler()
     _tune_garbage_collector()
     try:
         _run_reactor(lambda: serve(sys.stdin.buffer, channel))

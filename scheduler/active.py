@@ -269,7 +269,10 @@ class ActiveScheduler:
             on_record(record)
 
         try:
-            crawl_and_record(self._engine, config, sources, on_record=note, workers=self._workers)
+            # `note` sees each record whole; the list returned is not used, so it keeps no events.
+            crawl_and_record(
+                self._engine, config, sources, on_record=note, workers=self._workers, keep_events=False
+            )
         except Exception as error:
             names = ", ".join(source.name for source in sources)
             logger.exception("the crawl of %s failed", names)

@@ -62,6 +62,7 @@ class StubCrawl:
         on_record: Callable[[CrawlRecord], None] | None = None,
         *,
         workers: object = None,
+        keep_events: bool = True,
     ) -> list[CrawlRecord]:
         self.idle.clear()
         try:
