@@ -390,9 +390,7 @@ def _insert_events(
 ) -> tuple[Event, ...]:
     if not outcome.events:
         return ()
-    events = [
-        replace(event, repost_of=_repost_reference(event.source, event.repost_of)) for event in outcome.events
-    ]
+    events = outcome.events
     rows = [
         {
             "type": event.type.value,
@@ -405,7 +403,7 @@ def _insert_events(
             "company": event.company,
             "url": event.url,
             "changes": {name: [old, new] for name, (old, new) in event.changes.items()},
-            "repost_of": event.repost_of,
+            "repost_of": _repost_reference(event.source, event.repost_of),
             "duplicate_of": event.duplicate_of,
         }
         for event in events
@@ -417,7 +415,15 @@ def _insert_events(
         select(EventRow.posting_id, EventRow.id).where(EventRow.crawl_id == crawl_id)
     )
     event_ids = {posting_id: event_id for posting_id, event_id in inserted}
-    return tuple(replace(event, id=event_ids[ids[event.external_id]]) for event in events)
+    # One copy of each event, with both fields it gains here.
+    return tuple(
+        replace(
+            event,
+            repost_of=_repost_reference(event.source, event.repost_of),
+            id=event_ids[ids[event.external_id]],
+        )
+        for event in events
+    )
 
 
 def _update_source(
