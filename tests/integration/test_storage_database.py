@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
-from storage.database import database_url, make_engine
+from storage.database import database_url, insert_rows, make_engine
+from storage.models import CrawlRow, SourceRow
 
 
 @pytest.mark.parametrize(
@@ -43,3 +47,69 @@ def test_the_sqlite_file_gets_its_directory(tmp_path: Path) -> None:
         connection.exec_driver_sql("SELECT 1")
     engine.dispose()
     assert (tmp_path / "deep" / "er" / "rolewatch.db").exists()
+
+
+def test_bulk_inserted_rows_are_stored_as_sqlalchemy_stores_them(engine: Engine) -> None:
+    """`insert_rows` binds values itself (COPY on PostgreSQL, the driver's executemany on SQLite):
+    what it stores must be what SQLAlchemy's own INSERT stores, byte for byte as the driver reads it."""
+    now = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    with engine.begin() as connection:
+        source_id = connection.execute(
+            insert(SourceRow).returning(SourceRow.id),
+            {
+                "name": "bulk",
+                "type": "greenhouse",
+                "config": {},
+                "created_at": now,
+                "updated_at": now,
+                "validators": {},
+            },
+        ).scalar_one()
+
+    def row(identity: str, started: datetime, errors: list[Any]) -> dict[str, Any]:
+        return {
+            "source_id": source_id,
+            "identity": identity,
+            "started_at": started,
+            "finished_at": now,
+            "verdict": "complete",
+            "reason": "ok",
+            "note": 'Zürich – 東京 "quoted"\n',
+            "unchanged": False,
+            "requests": 1,
+            "responses": 1,
+            "bytes": 2**40,
+            "pages": 1,
+            "items": 3,
+            "retries": 0,
+            "not_modified": 0,
+            "duration_s": 0.1 + 0.2,
+            "errors": errors,
+            "new_events": 3,
+            "changed_events": 0,
+            "closed_events": 0,
+            "reopened_events": 0,
+        }
+
+    cases = [
+        (datetime(2026, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2))), ["é", {"nested": [1, 2.5, None]}]),
+        (datetime(2026, 3, 1, 12, 0), []),  # naive: taken as UTC
+        (now, [{"ü": True, "n": -1.5e300}]),
+    ]
+    with engine.begin() as connection:
+        connection.execute(insert(CrawlRow), [row(f"orm-{i}", s, e) for i, (s, e) in enumerate(cases)])
+        insert_rows(connection, CrawlRow, [row(f"bulk-{i}", s, e) for i, (s, e) in enumerate(cases)])
+    with engine.connect() as connection:
+        stored = {
+            r[0]: r[1:]
+            for r in connection.exec_driver_sql(
+                "SELECT identity, started_at, finished_at, note, bytes, duration_s, errors FROM crawls"
+            )
+        }
+        read = connection.execute(select(CrawlRow.identity, CrawlRow.started_at, CrawlRow.errors)).all()
+    for i in range(len(cases)):
+        assert stored[f"bulk-{i}"] == stored[f"orm-{i}"]
+    assert {r.identity: (r.started_at, r.errors) for r in read}["bulk-0"] == (
+        datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+        ["é", {"nested": [1, 2.5, None]}],
+    )
