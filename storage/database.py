@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -146,10 +147,15 @@ def _bind(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
 def _bound_rows(
     rows: Sequence[Mapping[str, Any]], columns: Sequence[str], binds: Sequence[Callable[[Any], Any] | None]
 ) -> Iterator[tuple[Any, ...]]:
-    """Each row's values in `columns` order, through the column type's bind processor where it has one."""
-    pairs = list(zip(columns, binds, strict=True))
-    for row in rows:
-        yield tuple(row[name] if bind is None else bind(row[name]) for name, bind in pairs)
+    """Each row's values in `columns` order, through the column type's bind processor where it has one.
+
+    Built a column at a time with `map`, which loops in C: a first crawl binds tens of thousands
+    of rows of twenty columns, and a generator per row cost as much as SQLite's insert."""
+    values = []
+    for name, bind in zip(columns, binds, strict=True):
+        column = map(itemgetter(name), rows)
+        values.append(list(column if bind is None else map(bind, column)))
+    return zip(*values, strict=True)
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
