@@ -160,18 +160,7 @@ def _listed_state(
     rows = session.execute(_LISTED_QUERY, {"source_id": source_id}).all()  # one fetch, not one per row
     for posting_id, external_id, episode, misses in rows:
         ids[external_id] = posting_id
-        stored[external_id] = StoredPosting(
-            external_id=external_id,
-            status=PostingStatus.OPEN,
-            fingerprint="",
-            values={},
-            title="",
-            company=None,
-            url=None,
-            role_key="",
-            episode=episode,
-            misses=misses,
-        )
+        stored[external_id] = _sighted(external_id, episode, misses)
     return stored, ids
 
 
