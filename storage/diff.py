@@ -81,11 +81,21 @@ class SourceState:
     source (filled by storage for the role keys of postings it has not seen).
     """
 
+    def misses(self, external_id: str) -> int:
+        """The pending misses of a stored posting, sighted or read in full."""
+        count = self.sighted.get(external_id)
+        return self.postings[external_id].misses if count is None else count
+
     source: str
     postings: Mapping[str, StoredPosting] = field(default_factory=dict)
     suspect_streak: int = 0
     applied_crawls: frozenset[str] = frozenset()
     open_elsewhere: Mapping[str, str] = field(default_factory=dict)
+    #: Open postings the crawl only sighted (`CrawlResult.sightings`: each record byte for byte
+    #: the one its posting was parsed from), by external id, with their pending misses. They are
+    #: seen and nothing else, so storage reads nothing else of them, and an unchanged re-crawl of
+    #: a board builds no object per posting. None is also in `postings`.
+    sighted: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -155,8 +165,10 @@ def diff(state: SourceState, result: CrawlResult, policy: Policy) -> DiffOutcome
         return DiffOutcome(result.verdict, suspect_streak=state.suspect_streak, note="already applied")
     if result.unchanged:
         return _unchanged(state, result)
-
+    sightings = set(result.sightings)
     listed = _by_identity(result.postings)
+    if not (sightings.issuperset(state.sighted) and state.sighted.keys().isdisjoint(listed)):
+        raise ValueError("a posting stored as only sighted was not, or was listed in full")
     at = result.finished_at
     events: list[Event] = []
     writes: list[PostingWrite] = []
@@ -175,12 +187,12 @@ def diff(state: SourceState, result: CrawlResult, policy: Policy) -> DiffOutcome
         else:
             _listed_while_open(stored, posting, board_closed, at, events, writes, seen)
 
-    for external_id in sorted(set(result.sightings) - set(listed)):
+    for external_id in sorted(sightings.difference(listed)):
         stored = state.postings.get(external_id)
-        if stored is not None and stored.status is PostingStatus.OPEN:
+        if external_id in state.sighted or (stored is not None and stored.status is PostingStatus.OPEN):
             seen.append(external_id)
 
-    present = set(listed) | set(result.sightings)
+    present = sightings.union(listed)
     judged = _judge(state, result, listed, present, policy)
     verdict = judged.verdict
     if not result.closes_by_absence:
@@ -212,7 +224,7 @@ def _unchanged(state: SourceState, result: CrawlResult) -> DiffOutcome:
     marked seen (their last sighting stands), and a 304 closes nothing either.
     """
     candidates = _open_ids(state) if result.closes_by_absence else []
-    listed = tuple(sorted(pid for pid in candidates if state.postings[pid].misses == 0))
+    listed = tuple(sorted(pid for pid in candidates if state.misses(pid) == 0))
     return DiffOutcome(
         CrawlVerdict.COMPLETE,
         seen=listed,
@@ -232,7 +244,8 @@ def _by_identity(postings: Iterable[Posting]) -> dict[str, Posting]:
 
 
 def _open_ids(state: SourceState) -> list[str]:
-    return [pid for pid, stored in state.postings.items() if stored.status is PostingStatus.OPEN]
+    listed_open = (pid for pid, stored in state.postings.items() if stored.status is PostingStatus.OPEN)
+    return [*state.sighted, *listed_open]
 
 
 def _aged_out(
@@ -428,8 +441,11 @@ def apply_outcome(state: SourceState, result: CrawlResult, outcome: DiffOutcome)
     """The state storage would hold after applying `outcome`: the diff's own model of storage.
 
     Storage does the same in SQL; this in-memory version lets the diff's properties
-    (idempotence, round trips) be tested without a database.
+    (idempotence, round trips) be tested without a database. It holds every posting in full,
+    so it takes no state with postings kept as sightings alone.
     """
+    if state.sighted:
+        raise ValueError("the in-memory model holds every posting in full, none as a sighting alone")
     postings = dict(state.postings)
     seen_at = result.finished_at
     for write in outcome.writes:

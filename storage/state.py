@@ -4,7 +4,7 @@ validators and digests the crawler is handed so it can skip what has not changed
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,12 +74,31 @@ def load_known_digests(engine: Engine, names: Sequence[str]) -> dict[str, dict[s
     )
     known: dict[str, dict[str, str]] = defaultdict(dict)
     with engine.connect() as connection:
-        # Tens of thousands of rows (hundreds at scale): fetched in blocks, never one by one, nor
-        # all at once beside the mapping built from them.
-        for block in connection.execute(query).partitions(10_000):
-            for name, external_id, digest in block:
-                known[name][external_id] = str(digest)  # never NULL: the query excludes those
+        for name, external_id, digest in _driver_rows(connection, query):
+            known[name][external_id] = digest  # never NULL: the query excludes those
     return dict(known)
+
+
+def _driver_rows(connection: Connection, query: Any, block: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    """The rows of `query` as the driver returns them, for columns that need no conversion (text).
+
+    Read before a crawl starts, while nothing else runs: SQLAlchemy's row objects cost twice
+    what the database does for the tens of thousands of digests a crawl is handed. Fetched in
+    blocks, never one by one, nor all at once beside what the caller builds from them.
+    """
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    parameters = compiled.construct_params()
+    if compiled.positiontup is not None:  # qmark or format: the values in order
+        bound: Any = [parameters[name] for name in compiled.positiontup]
+    else:
+        bound = parameters
+    cursor: Any = connection.connection.cursor()
+    try:
+        cursor.execute(str(compiled), bound)
+        while rows := cursor.fetchmany(block):
+            yield from rows
+    finally:
+        cursor.close()
 
 
 def _significant_of_changed(
@@ -116,10 +135,11 @@ def load_state(
             select(SourceRow.suspect_streak, SourceRow.all_seen_at).where(SourceRow.id == source_id)
         ).one()
     streak, all_seen_at = source_row
+    sighted: dict[str, int] = {}
     if result.unchanged:
         stored, ids = _listed_state(session, source_id, result)
     else:
-        stored, ids = _full_state(session, source_id, result, all_seen_at)
+        stored, ids, sighted = _full_state(session, source_id, result, all_seen_at)
     recorded = session.execute(
         select(CrawlRow.id, CrawlRow.verdict).where(CrawlRow.identity == crawl_identity(result))
     ).first()
@@ -131,6 +151,7 @@ def load_state(
         suspect_streak=streak,
         applied_crawls=frozenset({crawl_identity(result)}) if recorded else frozenset(),
         open_elsewhere={key: reference for key, (reference, _) in elsewhere.items()},
+        sighted=sighted,
     )
     return LoadedState(
         state=state,
@@ -166,41 +187,42 @@ def _listed_state(
 
 def _full_state(
     session: Session | Connection, source_id: int, result: CrawlResult, all_seen_at: datetime | None
-) -> tuple[dict[str, StoredPosting], dict[str, int]]:
-    """Every posting of the source, as the diff compares a parsed listing with them.
+) -> tuple[dict[str, StoredPosting], dict[str, int], dict[str, int]]:
+    """Every posting of the source, as the diff compares a parsed listing with them, and the open
+    postings the crawl only sighted (their record unchanged, `CrawlResult.sightings`), by
+    external id with their misses: the diff marks those seen and reads nothing else of them.
 
-    An open posting the crawl only sighted (its record unchanged, `CrawlResult.sightings`) is
-    read as `_listed_state` reads one: the diff marks it seen and reads nothing else of it. So
-    a board whose records mostly did not change costs one narrow read of its postings and a
+    So a board whose records mostly did not change costs one narrow read of its postings and a
     full read of the few that did (or went missing), not a full read of every posting.
     """
     stored: dict[str, StoredPosting] = {}
     ids: dict[str, int] = {}
+    sighted: dict[str, int] = {}
     only_sighted = set(result.sightings).difference(posting.external_id for posting in result.postings)
     if only_sighted:
         rest = []
         narrow = session.execute(_NARROW_QUERY, {"source_id": source_id}).all()  # one fetch, not one per row
-        for posting_id, external_id, status, episode, misses in narrow:
+        for posting_id, external_id, status, misses in narrow:
             ids[external_id] = posting_id
             if status == _OPEN and external_id in only_sighted:
-                stored[external_id] = _sighted(external_id, episode, misses)
+                sighted[external_id] = misses
             else:
                 rest.append(posting_id)
         if not rest:
-            return stored, ids
+            return stored, ids, sighted
         if len(rest) * 2 > len(ids):  # most postings need reading in full anyway: read them all at once
-            stored.clear()
+            sighted.clear()
         else:
             some: list[Any] = []
             for chunk in chunks(rest):
                 some.extend(session.execute(_state_query(result).where(PostingRow.id.in_(chunk))).all())
             _add_full_rows(session, some, result, all_seen_at, stored, ids)
-            return stored, ids
+            return stored, ids, sighted
     rows = session.execute(
         _state_query(result).where(PostingRow.source_id == bindparam("source_id")), {"source_id": source_id}
     ).all()
     _add_full_rows(session, rows, result, all_seen_at, stored, ids)
-    return stored, ids
+    return stored, ids, sighted
 
 
 def _sighted(external_id: str, episode: int, misses: int) -> StoredPosting:
@@ -295,9 +317,9 @@ _STATE_SELECT = select(*_STATE_COLUMNS)
 _STATE_SELECT_WITH_SIGHTINGS = select(*_STATE_COLUMNS, PostingRow.last_seen_at)
 #: What `_full_state` reads of every posting first; the index on (source, status, external id,
 #: episode, misses, …) covers it.
-_NARROW_QUERY = select(
-    PostingRow.id, PostingRow.external_id, PostingRow.status, PostingRow.episode, PostingRow.misses
-).where(PostingRow.source_id == bindparam("source_id"))
+_NARROW_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.status, PostingRow.misses).where(
+    PostingRow.source_id == bindparam("source_id")
+)
 _OPEN = PostingStatus.OPEN.value
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -342,6 +344,53 @@ def test_a_listing_of_sightings_only_is_not_empty() -> None:
         "acme", CrawlVerdict.COMPLETE, board.clock, board.clock, (), sightings=("0", "1", "2")
     )
     assert diff(board.state, result, POLICY).verdict is CrawlVerdict.COMPLETE
+
+
+def only_sighted(state: SourceState, ids: set[str]) -> SourceState:
+    """`state` as storage loads it when the crawl only sighted the open postings `ids`: those
+    kept as their misses alone, not read in full."""
+    moved = {pid for pid in ids if state.postings[pid].status is PostingStatus.OPEN}
+    return replace(
+        state,
+        postings={pid: stored for pid, stored in state.postings.items() if pid not in moved},
+        sighted={pid: state.postings[pid].misses for pid in moved},
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    history=st.lists(st.tuples(listing, verdicts), max_size=6),
+    listed=st.sets(st.integers(min_value=0, max_value=5)),
+    sighted=st.sets(st.integers(min_value=0, max_value=5)),
+    verdict=verdicts,
+)
+def test_property_open_postings_kept_as_sightings_alone_are_judged_as_if_read_in_full(
+    history, listed, sighted, verdict
+) -> None:
+    board = Board()
+    for rows, v in history:
+        board.crawl(build(rows), v)
+    board.clock += timedelta(minutes=30)
+    known = {pid for pid, stored in board.state.postings.items() if stored.status is PostingStatus.OPEN}
+    sightings = {str(n) for n in sighted - listed} & known
+    result = replace(
+        board.result([posting(n) for n in sorted(listed)], verdict), sightings=tuple(sorted(sightings))
+    )
+    assert diff(only_sighted(board.state, sightings), result, POLICY) == diff(board.state, result, POLICY)
+
+
+def test_a_posting_kept_as_a_sighting_must_have_been_sighted_and_not_listed() -> None:
+    board = Board()
+    board.crawl([posting(n) for n in range(3)])
+    board.clock += timedelta(minutes=30)
+    state = only_sighted(board.state, {"1", "2"})
+    not_sighted = replace(board.result([posting(0)]), sightings=("1",))
+    listed = replace(board.result([posting(0), posting(1)]), sightings=("1", "2"))
+    for result in (not_sighted, listed):
+        with pytest.raises(ValueError, match="only sighted"):
+            diff(state, result, POLICY)
+    fine = replace(board.result([posting(0)]), sightings=("1", "2"))
+    assert sorted(diff(state, fine, POLICY).seen) == ["0", "1", "2"]
 
 
 # A crawl is a listing plus the verdict Scrapy gave it; `[]` complete is an empty 200, and a listing
