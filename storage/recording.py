@@ -334,7 +334,7 @@ def _sightings_to_write(
     """The seen postings whose own row must record the sighting: all of them, unless the source's
     `all_seen_at` stands for them; then only those with a miss count to reset."""
     return [
-        ids[external_id] for external_id in outcome.seen if not all_seen or state.postings[external_id].misses
+        ids[external_id] for external_id in outcome.seen if not all_seen or state.misses(external_id)
     ]
 
 
