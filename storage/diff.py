@@ -193,17 +193,19 @@ def diff(state: SourceState, result: CrawlResult, policy: Policy) -> DiffOutcome
             seen.append(external_id)
 
     present = sightings.union(listed)
-    judged = _judge(state, result, listed, present, policy)
+    open_before = _open_ids(state)
+    absent = sorted(pid for pid in open_before if pid not in present)
+    judged = _judge(state, result, listed, len(open_before), len(absent), policy)
     verdict = judged.verdict
     if not result.closes_by_absence:
         if verdict is CrawlVerdict.COMPLETE:
-            closures = _aged_out(state, present, at, result.max_age)
+            closures = _aged_out(state, absent, at, result.max_age)
             events.extend(_event(EventType.CLOSED, state.source, state.postings[pid], at) for pid in closures)
     elif verdict is CrawlVerdict.COMPLETE or verdict is CrawlVerdict.SUSPECT:
         # A normal complete crawl right after a suspect streak: the streak's absences were held for a
         # loss that did not last, so they prove nothing and the count starts again here.
         held_dropped = verdict is CrawlVerdict.COMPLETE and state.suspect_streak > 0 and not judged.accepted
-        for external_id in sorted(set(_open_ids(state)) - present):
+        for external_id in absent:
             stored = state.postings[external_id]
             count = (0 if held_dropped else stored.misses) + 1
             misses[external_id] = count
@@ -249,14 +251,14 @@ def _open_ids(state: SourceState) -> list[str]:
 
 
 def _aged_out(
-    state: SourceState, present: set[str], at: datetime, max_age: timedelta | None
+    state: SourceState, absent: Iterable[str], at: datetime, max_age: timedelta | None
 ) -> dict[str, datetime]:
     """Open postings of a window listing unseen for `max_age`; none when the age or sighting is unknown."""
     if max_age is None:
         return {}
     return {
         pid: at
-        for pid in sorted(set(_open_ids(state)) - present)
+        for pid in absent
         if (seen := state.postings[pid].last_seen_at) is not None and at - seen >= max_age
     }
 
@@ -275,23 +277,23 @@ def _judge(
     state: SourceState,
     result: CrawlResult,
     listed: Mapping[str, Posting],
-    present: set[str],
+    open_before: int,
+    lost: int,
     policy: Policy,
 ) -> _Judgement:
-    """Decide whether a complete crawl's losses can be believed (SPEC §3.1 'suspect')."""
+    """Decide whether a complete crawl's losses can be believed (SPEC §3.1 'suspect'): `lost` of
+    the `open_before` postings open before it are absent from it."""
     if result.verdict is not CrawlVerdict.COMPLETE:
         return _Judgement(result.verdict, state.suspect_streak, result.reason)
-    open_before = _open_ids(state)
     if not open_before:
         return _Judgement(CrawlVerdict.COMPLETE, 0)
-    lost = sum(1 for pid in open_before if pid not in present)
     emptied = not result.sightings and not any(not p.closed for p in listed.values())
     # Losses from a window listing are postings scrolling out, not a sign of a broken crawl.
-    too_many = result.closes_by_absence and lost / len(open_before) > policy.max_drop
+    too_many = result.closes_by_absence and lost / open_before > policy.max_drop
     if not (emptied or too_many):
         return _Judgement(CrawlVerdict.COMPLETE, 0)
     streak = state.suspect_streak + 1
-    what = "came back empty" if emptied else f"lost {lost} of {len(open_before)} open postings"
+    what = "came back empty" if emptied else f"lost {lost} of {open_before} open postings"
     if streak >= policy.close_after_misses + 1:
         return _Judgement(CrawlVerdict.COMPLETE, 0, f"{what}; accepted after {streak} crawls in a row", True)
     return _Judgement(CrawlVerdict.SUSPECT, streak, f"{what}; closures held")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from rolewatch.domain import CrawlVerdict
@@ -29,11 +29,7 @@ def note_crawl_health(
     connection: Connection, source: str, verdict: CrawlVerdict, reason: str, at: datetime, threshold: int
 ) -> HealthTurn | None:
     """Count the source's consecutive troubled crawls; edge-triggered, so never one message per crawl."""
-    row = connection.execute(
-        select(
-            SourceRow.id, SourceRow.trouble_streak, SourceRow.trouble_since, SourceRow.trouble_reported
-        ).where(SourceRow.name == source)
-    ).one_or_none()
+    row = connection.execute(_STREAK_QUERY, {"name": source}).one_or_none()
     if row is None:
         return None
     if verdict in TROUBLED:
@@ -52,3 +48,9 @@ def note_crawl_health(
         values = {"trouble_streak": 0, "trouble_since": None, "trouble_reported": False}
     connection.execute(update(SourceRow).where(SourceRow.id == row.id).values(**values))
     return turn
+
+
+#: Built once, not once per crawl: building a statement cost more than running it.
+_STREAK_QUERY = select(
+    SourceRow.id, SourceRow.trouble_streak, SourceRow.trouble_since, SourceRow.trouble_reported
+).where(SourceRow.name == bindparam("name"))

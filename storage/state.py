@@ -140,9 +140,7 @@ def load_state(
         stored, ids = _listed_state(session, source_id, result)
     else:
         stored, ids, sighted = _full_state(session, source_id, result, all_seen_at)
-    recorded = session.execute(
-        select(CrawlRow.id, CrawlRow.verdict).where(CrawlRow.identity == crawl_identity(result))
-    ).first()
+    recorded = session.execute(_RECORDED_QUERY, {"identity": crawl_identity(result)}).first()
     unseen_keys = sorted({posting_role_key(p) for p in result.postings if p.external_id not in stored})
     elsewhere = _open_elsewhere(session, source_id, unseen_keys)
     state = SourceState(
@@ -321,6 +319,7 @@ _NARROW_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.status,
     PostingRow.source_id == bindparam("source_id")
 )
 _OPEN = PostingStatus.OPEN.value
+_RECORDED_QUERY = select(CrawlRow.id, CrawlRow.verdict).where(CrawlRow.identity == bindparam("identity"))
 
 
 def _open_elsewhere(
