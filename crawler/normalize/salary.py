@@ -134,17 +134,21 @@ def parse_salary_text(text: str | None, *, default_currency: str | None = None) 
     a range) wins over stray figures such as a "$500 learning budget". Amounts are returned as
     written: never annualised, never converted.
     """
-    if not text or _first_digit(text) < 0:
+    if not text:
+        return None
+    first = _first_digit(text)
+    if first < 0:
         return None  # amounts are only ever read at an ASCII digit
     if len(text) <= _CACHED_LENGTH:
         return _parse_short(text, default_currency)  # salary fields repeat across postings
-    return _parse(text, default_currency)
+    return _parse(text, default_currency, first)
 
 
-def _parse(text: str, default_currency: str | None) -> Salary | None:
+def _parse(text: str, default_currency: str | None, first: int | None = None) -> Salary | None:
+    """The best candidate; `first` is where the first digit is, when the caller has found it."""
     default = _currency_code(default_currency)
     best: _Candidate | None = None
-    for count, match in enumerate(_matches(text)):
+    for count, match in enumerate(_matches(text, _first_digit(text) if first is None else first)):
         if count >= _MAX_CANDIDATES:
             break  # pay is stated early; a wall of figures is a table, not an offer
         candidate = _candidate(match, text, default)
@@ -156,13 +160,13 @@ def _parse(text: str, default_currency: str | None) -> Salary | None:
 _parse_short: Final = lru_cache(maxsize=8192)(_parse)
 
 
-def _matches(text: str) -> Iterator[re.Match[str]]:
-    """Every amount-shaped match, tried only where a digit run (or its currency marker) begins.
+def _matches(text: str, first: int) -> Iterator[re.Match[str]]:
+    """Every amount-shaped match at or after `first` (the first digit), tried only where a digit
+    run (or its currency marker) begins.
 
     Every pay amount contains a digit, so matching at every position of a long description
     would be wasted work; so would a regex search for a marker before each of its numbers.
     """
-    first = _first_digit(text)
     if first < 0:
         return
     covered = 0

@@ -109,8 +109,12 @@ def split_camel(value: str) -> str:
 
 
 def _has_invisible(value: str) -> bool:
-    """Whether `_TEXT_TABLE` has work to do: substring tests are far cheaper than translate()."""
-    return any(char in value for char in _INVISIBLE_CHARS)
+    """Whether `_TEXT_TABLE` has work to do: substring tests are far cheaper than translate().
+
+    Every character it maps is outside ASCII, and `isascii()` reads a flag the string already
+    carries: most titles, names and descriptions are ASCII and never reach the substring tests.
+    """
+    return not value.isascii() and any(char in value for char in _INVISIBLE_CHARS)
 
 
 def unescape_entities(value: str) -> str:
