@@ -7,11 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from rolewatch.domain import CrawlResult, PostingStatus
 from storage.database import chunks
@@ -115,8 +117,7 @@ def _significant_of_changed(
     moved = [row.id for row in rows if fingerprints.get(row.external_id, row.fingerprint) != row.fingerprint]
     found: dict[int, dict[str, str]] = {}
     for chunk in chunks(moved):
-        query = select(PostingRow.id, PostingRow.significant).where(PostingRow.id.in_(chunk))
-        found.update({row.id: row.significant for row in session.execute(query)})
+        found.update({row.id: row.significant for row in session.execute(_SIGNIFICANT_QUERY, {"ids": chunk})})
     return found
 
 
@@ -213,7 +214,7 @@ def _full_state(
         else:
             some: list[Any] = []
             for chunk in chunks(rest):
-                some.extend(session.execute(_state_query(result).where(PostingRow.id.in_(chunk))).all())
+                some.extend(session.execute(_by_ids(_state_query(result)), {"ids": chunk}).all())
             _add_full_rows(session, some, result, all_seen_at, stored, ids)
             return stored, ids, sighted
     rows = session.execute(
@@ -243,6 +244,12 @@ def _state_query(result: CrawlResult) -> Any:
     """Only a listing that closes by age reads sightings; parsing 250 timestamps per crawl
     otherwise costs more than the rest of an unchanged re-crawl's reading."""
     return _STATE_SELECT_WITH_SIGHTINGS if result.max_age is not None else _STATE_SELECT
+
+
+@cache
+def _by_ids(query: Any) -> Any:
+    """`query` for the postings whose ids are bound as `ids`; built once per query."""
+    return query.where(PostingRow.id.in_(_IDS))
 
 
 def _add_full_rows(
@@ -319,6 +326,10 @@ _NARROW_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.status,
     PostingRow.source_id == bindparam("source_id")
 )
 _OPEN = PostingStatus.OPEN.value
+# Statements of every crawl are built once, with their values as parameters: building one cost
+# more than running it, and an expanding `IN` is compiled once too.
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_SIGNIFICANT_QUERY = select(PostingRow.id, PostingRow.significant).where(PostingRow.id.in_(_IDS))
 _RECORDED_QUERY = select(CrawlRow.id, CrawlRow.verdict).where(CrawlRow.identity == bindparam("identity"))
 
 
