@@ -1,11 +1,18 @@
-"""Option pieces the configurable types (json, html) share: strict nested blocks, and `base_url` for paths."""
+"""Option pieces types share: strict nested blocks and `base_url` for paths (json, html), `max_pages`.
+
+Imported by the types' declarations (`crawler/types/`), so it imports nothing of Scrapy.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
+
+#: The ceiling on any type's `max_pages`: past it a board is better split into several sources.
+MAX_PAGES_CEILING = 10_000
 
 
 class OptionBlock(BaseModel):
@@ -26,3 +33,13 @@ def rehost(url: str, base_url: str | None) -> str:
         return url
     base, target = urlsplit(base_url.rstrip("/")), urlsplit(url)
     return urlunsplit((base.scheme, base.netloc, base.path + target.path, target.query, target.fragment))
+
+
+def max_pages_option(default: int, counted: str = "listing pages read per crawl") -> Any:
+    """The `max_pages` option of a paged type: its default is the type's own, the rule the same."""
+    return Field(
+        default,
+        ge=1,
+        le=MAX_PAGES_CEILING,
+        description=f"{counted} at most; more makes the crawl partial (a board that never stops paging)",
+    )

@@ -16,27 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import Field
 from scrapy.http import Response
 
 from crawler.spider import Board, ListingTruncated, raw_digest
 
 #: Request meta: the pages this chain has read, `{page identity: page number}`.
 META_PAGES_READ = "rolewatch_pages_read"
-#: The ceiling on any type's `max_pages`: past it a board is better split into several sources.
-MAX_PAGES_CEILING = 10_000
 
 RecordId = Callable[[Any], "str | None"]
-
-
-def max_pages_option(default: int, counted: str = "listing pages read per crawl") -> Any:
-    """The `max_pages` option of a paged type: its default is the type's own, the rule the same."""
-    return Field(
-        default,
-        ge=1,
-        le=MAX_PAGES_CEILING,
-        description=f"{counted} at most; more makes the crawl partial (a board that never stops paging)",
-    )
 
 
 def page_identity(records: Sequence[Any], record_id: RecordId) -> str | None:

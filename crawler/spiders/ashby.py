@@ -6,7 +6,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field
 from scrapy import Request
 from scrapy.http import Response
 
@@ -17,9 +16,8 @@ from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text, salary_from_range
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
 from crawler.normalize.urls import canonical_url
-from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, PostingError, json_of, json_request, list_at, required_text
-from rolewatch.config import SourceOptions
+from crawler.types.ashby import Options
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
 API = "https://api.ashbyhq.com"
@@ -27,11 +25,6 @@ API = "https://api.ashbyhq.com"
 EXTRA_FIELDS = ("team", "isRemote", "workplaceType", "shouldDisplayCompensationOnJobPostings")
 #: The compensation component that is pay; equity, bonus and commission ride along in the summary.
 SALARY_COMPONENT = "salary"
-
-
-class Options(SourceOptions):
-    board: str = Field(min_length=1, description="the job board name, as in jobs.ashbyhq.com/<board>")
-    company: str | None = Field(None, description="company name to show (default: the board name)")
 
 
 class AshbySpider(BoardSpider[Options]):
@@ -176,12 +169,3 @@ def _compensation_summary(compensation: Mapping[str, Any]) -> dict[str, Any]:
     """Ashby's own one-line summary ("CA$152K – CA$190K • Offers Equity"): equity and bonus live there."""
     summary = clean_text(compensation.get("compensationTierSummary"))
     return {"compensationTierSummary": summary} if summary else {}
-
-
-SOURCE_TYPE = SourceType(
-    name="ashby",
-    description="an Ashby job board (jobs.ashbyhq.com/<board>), with compensation",
-    options=Options,
-    spider=AshbySpider,
-    example={"name": "openai", "type": "ashby", "board": "openai"},
-)

@@ -9,10 +9,9 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from html import escape
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
-from pydantic import Field, field_validator, model_validator
 from scrapy import Request
 from scrapy.http import Response
 
@@ -23,11 +22,10 @@ from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text, salary_from_range
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
 from crawler.normalize.urls import canonical_url
-from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, ListingError, PostingError, quoted_json
 from crawler.spiders._cutoff import check_xml_whole
 from crawler.spiders._jobposting import posting_from_jsonld
-from rolewatch.config import Duration, SourceOptions, http_url
+from crawler.types.feed import Options
 from rolewatch.domain import Posting, Salary, WorkRights
 
 ACCEPT = (
@@ -58,48 +56,6 @@ STANDARD_KEYS = frozenset(
 _AUTHOR_EMAIL = re.compile(r"^\s*\S+@\S+\s*\((?P<name>[^)]+)\)\s*$")
 _ODD_SECONDS = re.compile(r"(\d{1,2}:\d{2}:\d{2}):\d+\s*$")  # NEOGOV: "Sun, 20 Sep 2026 04:59:00:0"
 _MAX_EXTRA_CHARS = 2000
-
-
-class Options(SourceOptions):
-    url: str = Field(
-        min_length=1, description="the feed's URL: RSS, Atom or JSON Feed (a path uses base_url)"
-    )
-    company: str | None = Field(None, description="company for every item (default: the item's author)")
-    company_in_title: bool = Field(
-        False, description='titles read "Company: Role" (We Work Remotely): split them into the two'
-    )
-    location_field: list[str] = Field(
-        default_factory=list,
-        description="item field(s) holding the location, as feedparser names them "
-        "(joblisting_location for <joblisting:location>); default: location, region and the like",
-    )
-    max_age: Duration | None = Field(
-        timedelta(days=30),
-        description="close an item after this long unseen (absence alone never closes: a feed is a "
-        "window); null: never",
-    )
-
-    @field_validator("location_field", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("url")
-    @classmethod
-    def _web_url(cls, value: str) -> str:
-        text = value.strip()
-        if urlsplit(text).scheme or text.startswith("//"):
-            try:
-                return http_url(text)  # a whole URL must be http(s) with a host
-            except ValueError:
-                raise ValueError(f"not an http(s) URL or a path: {value!r}") from None
-        return text
-
-    @model_validator(mode="after")
-    def _path_needs_a_host(self) -> Options:
-        if "://" not in self.url and not self.base_url:
-            raise ValueError(f"url {self.url!r} is a path: give base_url, or a whole http(s) URL")
-        return self
 
 
 class FeedSpider(BoardSpider[Options]):
@@ -426,17 +382,3 @@ def _bozo(parsed: Any) -> str:
 
 def _brief(data: Any) -> str:
     return quoted_json(data)  # short, control-free, and nothing of a redirected response
-
-
-SOURCE_TYPE = SourceType(
-    name="feed",
-    description="an RSS, Atom or JSON Feed of job postings (a window: items that drop out stay open)",
-    options=Options,
-    spider=FeedSpider,
-    example={
-        "name": "remote-jobs",
-        "type": "feed",
-        "url": "https://weworkremotely.com/remote-jobs.rss",
-        "company_in_title": True,
-    },
-)

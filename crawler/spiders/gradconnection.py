@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
 from scrapy import Request
 from scrapy.http import Response
 
@@ -19,7 +18,6 @@ from crawler.normalize.rights import sponsorship_from_rights, sponsorship_from_t
 from crawler.normalize.salary import parse_salary_text, salary_from_range
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
 from crawler.normalize.urls import canonical_url
-from crawler.registry import SourceType
 from crawler.spider import (
     Board,
     BoardSpider,
@@ -31,11 +29,10 @@ from crawler.spider import (
     required_text,
 )
 from crawler.spiders._paging import stop_at_repeat
-from rolewatch.config import SourceOptions
+from crawler.types.gradconnection import Options
 from rolewatch.domain import Posting, Salary, WorkRights
 
 SEARCH_PATH = "/api/campaignsearch/"
-MAX_PAGE_SIZE = 100
 #: The country sites' currencies, for a salary written with a bare `$`.
 CURRENCIES: Final = {
     "au": "AUD",
@@ -49,8 +46,6 @@ CURRENCIES: Final = {
 #: Campaigns open "until filled" carry a closing date at the end of 2099: that is no deadline.
 NO_DEADLINE_YEAR: Final = 2099
 _NEXT_LINK: Final = re.compile(r'<([^>]*)>\s*;[^,]*\brel\s*=\s*"?next"?', re.IGNORECASE)
-_LOCATION: Final = re.compile(r"[a-z0-9-]+,[A-Z]{2},[A-Za-z]+")
-_SLUG_PATTERN: Final = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _OFFSET = "gradconnection_offset"
 _PAGES = "gradconnection_pages"
 #: Board fields worth keeping beside the normalised posting.
@@ -63,35 +58,6 @@ EXTRA_FIELDS: Final = (
 def site(country: str) -> str:
     """The country site, which serves both the API and the pages postings link to."""
     return f"https://{country}.gradconnection.com"
-
-
-class Options(SourceOptions):
-    country: str = Field(
-        "au", pattern=r"^[a-z]{2}$", description="the country site: au, nz, uk, hk, sg, ca, my"
-    )
-    job_type: str | None = Field(
-        None, pattern=_SLUG_PATTERN, description="the site's job-type slug: graduate-jobs, internships, …"
-    )
-    query: str | None = Field(None, min_length=1, description="search words")
-    discipline: str | None = Field(
-        None, pattern=_SLUG_PATTERN, description="one discipline slug, e.g. data-science-and-analytics"
-    )
-    location: str | None = Field(
-        None,
-        description="the site's location form <slug>,<COUNTRY>,<Cities|Country|Remote>: sydney,AU,Cities",
-    )
-    page_size: int = Field(MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="campaign groups per request")
-    max_pages: int = Field(50, ge=1, le=1000, description="pages read at most; more makes the crawl partial")
-
-    @field_validator("location")
-    @classmethod
-    def _location_form(cls, value: str | None) -> str | None:
-        if value is not None and not _LOCATION.fullmatch(value):
-            raise ValueError(
-                "use the site's form <slug>,<COUNTRY>,<Cities|Country|Remote> such as sydney,AU,Cities; "
-                "the API ignores a bare city name"
-            )
-        return value
 
 
 class GradConnectionSpider(BoardSpider[Options]):
@@ -350,18 +316,3 @@ def _extra(
     if interval.get("end") and _deadline(interval.get("end")) is None:
         extra["open_until"] = interval["end"]  # the "until filled" sentinel, kept as the board wrote it
     return extra
-
-
-SOURCE_TYPE = SourceType(
-    name="gradconnection",
-    description="GradConnection graduate jobs and internships (au.gradconnection.com and its sister sites)",
-    options=Options,
-    spider=GradConnectionSpider,
-    example={
-        "name": "gradconnection-ds",
-        "type": "gradconnection",
-        "job_type": "internships",
-        "query": "data science",
-        "country": "au",
-    },
-)

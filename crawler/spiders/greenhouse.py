@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field
 from scrapy import Request
 from scrapy.http import Response
 
@@ -17,9 +16,8 @@ from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html, unescape_entities
 from crawler.normalize.urls import canonical_url
-from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, json_request, raw_list_at, required_text
-from rolewatch.config import SourceOptions
+from crawler.types.greenhouse import Options
 from rolewatch.domain import Posting, WorkRights
 
 API = "https://boards-api.greenhouse.io"
@@ -27,11 +25,6 @@ API = "https://boards-api.greenhouse.io"
 EMPLOYMENT_FIELDS = ("Employment Type", "Commitment")
 #: Board fields that are not part of the normalised posting but worth keeping.
 EXTRA_FIELDS = ("updated_at", "internal_job_id", "requisition_id", "metadata")
-
-
-class Options(SourceOptions):
-    board: str = Field(min_length=1, description="the board token, as in boards.greenhouse.io/<board>")
-    company: str | None = Field(None, description="company name to show (default: the board's own)")
 
 
 class GreenhouseSpider(BoardSpider[Options]):
@@ -99,12 +92,3 @@ def _metadata_value(job: Mapping[str, Any], names: tuple[str, ...]) -> str | Non
         if value:
             return str(value)
     return None
-
-
-SOURCE_TYPE = SourceType(
-    name="greenhouse",
-    description="a Greenhouse job board (boards.greenhouse.io/<board>)",
-    options=Options,
-    spider=GreenhouseSpider,
-    example={"name": "stripe", "type": "greenhouse", "board": "stripe"},
-)

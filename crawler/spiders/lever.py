@@ -7,7 +7,6 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field
 from scrapy import Request
 from scrapy.http import Response
 
@@ -18,26 +17,15 @@ from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text, salary_from_range
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
 from crawler.normalize.urls import canonical_url
-from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, json_array, json_of, json_request, required_text
-from crawler.spiders._paging import max_pages_option, page_cap, stop_at_repeat
-from rolewatch.config import SourceOptions
+from crawler.spiders._paging import page_cap, stop_at_repeat
+from crawler.types.lever import Options
 from rolewatch.domain import Posting, Salary, WorkRights
 
 API = "https://api.lever.co"
-EU_API = "https://api.eu.lever.co"
-MAX_PAGE_SIZE = 100
-DEFAULT_MAX_PAGES = 100
 _SKIP, _PAGE = "lever_skip", "lever_page"
 #: Board fields that are not part of the normalised posting but worth keeping.
 EXTRA_FIELDS = ("createdAt", "country", "workplaceType")
-
-
-class Options(SourceOptions):
-    site: str = Field(min_length=1, description="the site name, as in jobs.lever.co/<site>")
-    company: str | None = Field(None, description="company name to show (default: the site name)")
-    page_size: int = Field(MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="postings per request")
-    max_pages: int = max_pages_option(DEFAULT_MAX_PAGES)
 
 
 class LeverSpider(BoardSpider[Options]):
@@ -130,12 +118,3 @@ def _salary(posting: Mapping[str, Any]) -> Salary | None:
         if salary is not None:
             return salary
     return parse_salary_text(stated) or parse_salary_text(posting.get("additionalPlain"))
-
-
-SOURCE_TYPE = SourceType(
-    name="lever",
-    description=f"a Lever job site (jobs.lever.co/<site>; EU sites: base_url: {EU_API})",
-    options=Options,
-    spider=LeverSpider,
-    example={"name": "palantir", "type": "lever", "site": "palantir"},
-)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from html import escape
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from lxml import etree
-from pydantic import Field
 from scrapy import Request
 from scrapy.http import Response
 
@@ -18,9 +17,8 @@ from crawler.normalize.locations import parse_locations
 from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
-from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, ListingError, required_text
-from rolewatch.config import SourceOptions
+from crawler.types.personio import Options
 from rolewatch.domain import Posting, WorkRights
 
 ROOT_TAG = "workzag-jobs"
@@ -47,25 +45,6 @@ _PARSER = etree.XMLParser(
     remove_comments=True,
     remove_pis=True,
 )
-
-Language = Literal["de", "en", "fr", "es", "nl", "it", "pt"]
-
-
-class Options(SourceOptions):
-    company: str = Field(
-        min_length=1,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$",
-        description="the jobs site's subdomain, as in <company>.jobs.personio.de",
-    )
-    language: Language = Field("en", description="language of the feed (Personio's default is German)")
-    company_name: str | None = Field(
-        None, description="company name to show (default: each position's subcompany, else the subdomain)"
-    )
-    country: str | None = Field(
-        None,
-        pattern=r"^[A-Za-z]{2}$",
-        description="ISO country code for office names that carry none (Personio offices are bare names)",
-    )
 
 
 class PersonioSpider(BoardSpider[Options]):
@@ -229,12 +208,3 @@ def _board_employment(position: Mapping[str, Any]) -> str | None:
 
 def _default_root(board: Board[Options]) -> str:
     return f"https://{quote(board.options.company.lower(), safe='')}.jobs.personio.de"
-
-
-SOURCE_TYPE = SourceType(
-    name="personio",
-    description="a Personio jobs site's XML feed (<company>.jobs.personio.de/xml)",
-    options=Options,
-    spider=PersonioSpider,
-    example={"name": "personio", "type": "personio", "company": "personio", "language": "en"},
-)

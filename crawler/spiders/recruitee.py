@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field
 from scrapy import Request
 from scrapy.http import Response
 
@@ -18,9 +17,8 @@ from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text, salary_from_range
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
 from crawler.normalize.urls import canonical_url
-from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, json_of, json_request, list_at, required_text
-from rolewatch.config import SourceOptions
+from crawler.types.recruitee import Options
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
 #: The status of an offer that is open; the public API normally lists only these.
@@ -32,17 +30,6 @@ EXTRA_FIELDS = (
     "slug", "guid", "status", "created_at", "updated_at", "employment_type_code", "category_code",
     "experience_code", "education_code", "min_hours", "max_hours", "tags",
 )  # fmt: skip
-
-
-class Options(SourceOptions):
-    company: str = Field(
-        min_length=1,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$",
-        description="the careers site's subdomain, as in <company>.recruitee.com",
-    )
-    company_name: str | None = Field(
-        None, description="company name to show (default: the offers' own company_name)"
-    )
 
 
 class RecruiteeSpider(BoardSpider[Options]):
@@ -151,12 +138,3 @@ def _salary(value: Any) -> Salary | None:
     if not isinstance(value, Mapping):
         return None
     return salary_from_range(value.get("min"), value.get("max"), value.get("currency"), value.get("period"))
-
-
-SOURCE_TYPE = SourceType(
-    name="recruitee",
-    description="a Recruitee careers site (<company>.recruitee.com)",
-    options=Options,
-    spider=RecruiteeSpider,
-    example={"name": "sendcloud", "type": "recruitee", "company": "sendcloud"},
-)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
 from scrapy import Request
 from scrapy.http import Response
 
@@ -15,23 +14,14 @@ from crawler.normalize.locations import parse_locations
 from crawler.normalize.rights import sponsorship_from_label
 from crawler.normalize.text import clean_text
 from crawler.normalize.urls import canonical_url
-from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, json_array, json_of, json_request, required_text
-from rolewatch.config import HttpUrl, SourceOptions
+from crawler.types.simplify import Options
 from rolewatch.domain import Posting, WorkRights
 
-EmploymentType = Literal["full_time", "part_time", "intern", "contract", "temporary", "graduate"]
 #: Fields kept as they are: the list's own categories and bookkeeping.
 EXTRA_FIELDS = (
     "season", "terms", "category", "company_url", "source", "date_updated", "active", "is_visible",
 )  # fmt: skip
-
-
-class Options(SourceOptions):
-    url: HttpUrl = Field(min_length=1, description="the listings.json URL")
-    employment_type: EmploymentType | None = Field(
-        None, description="what every listing is (e.g. intern for an internship list); else read from titles"
-    )
 
 
 class SimplifySpider(BoardSpider[Options]):
@@ -74,17 +64,3 @@ def _work_rights(label: Any) -> WorkRights | None:
         return None
     label = clean_text(label)
     return WorkRights(sponsorship=sponsorship_from_label(label), rights=(label,))
-
-
-SOURCE_TYPE = SourceType(
-    name="simplify",
-    description="a Simplify-style listings.json (a JSON array with active, is_visible, sponsorship…)",
-    options=Options,
-    spider=SimplifySpider,
-    example={
-        "name": "simplify-summer",
-        "type": "simplify",
-        "url": "https://raw.githubusercontent.com/SimplifyJobs/Summer2026-Internships/dev/.github/scripts/listings.json",
-        "employment_type": "intern",
-    },
-)

@@ -14,7 +14,6 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from pydantic import Field, field_validator
 from scrapy import Request
 from scrapy.http import Response
 
@@ -25,7 +24,6 @@ from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text, salary_from_range
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
 from crawler.normalize.urls import canonical_url
-from crawler.registry import SourceType
 from crawler.spider import (
     Board,
     BoardSpider,
@@ -50,44 +48,15 @@ from crawler.spiders._details import (
     salvaged,
     split,
 )
-from crawler.spiders._paging import max_pages_option, page_cap, stop_at_repeat
-from rolewatch.config import SourceOptions
+from crawler.spiders._paging import page_cap, stop_at_repeat
+from crawler.types.smartrecruiters import Options
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 
 API = "https://api.smartrecruiters.com"
 PUBLIC = "https://jobs.smartrecruiters.com"
-MAX_PAGE_SIZE = 100
-DEFAULT_MAX_DETAILS = 200
-DEFAULT_MAX_PAGES = 100
 _OFFSET, _PAGE = "smartrecruiters_offset", "smartrecruiters_page"
 #: Job ad sections in the order a reader expects them.
 SECTIONS = ("companyDescription", "jobDescription", "qualifications", "additionalInformation")
-
-
-class Options(SourceOptions):
-    company: str = Field(
-        min_length=1, description="the company identifier, as in jobs.smartrecruiters.com/<company>"
-    )
-    company_name: str | None = Field(None, description="company name to show (default: the board's own)")
-    query: str | None = Field(None, description="only postings matching this text (the API's `q`)")
-    country: str | None = Field(
-        None, description="only postings in this country, ISO 3166 alpha-2 (the API's `country`)"
-    )
-    page_size: int = Field(MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="postings per list request")
-    max_pages: int = max_pages_option(DEFAULT_MAX_PAGES, "list pages read per crawl")
-    max_details: int = Field(
-        DEFAULT_MAX_DETAILS,
-        ge=0,
-        description="detail requests per crawl at most; postings beyond it keep their list data "
-        "(no description) and the crawl is partial until a later crawl fetches them",
-    )
-
-    @field_validator("country")
-    @classmethod
-    def _country_code(cls, value: str | None) -> str | None:
-        if value is not None and (len(value.strip()) != 2 or not value.strip().isalpha()):
-            raise ValueError("use a two-letter country code such as au or us")
-        return value.strip().lower() if value is not None else None
 
 
 class SmartRecruitersSpider(BoardSpider[Options]):
@@ -282,12 +251,3 @@ def _label(value: Any) -> str:
 
 def _object(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-SOURCE_TYPE = SourceType(
-    name="smartrecruiters",
-    description="a SmartRecruiters company (jobs.smartrecruiters.com/<company>), with one detail per posting",
-    options=Options,
-    spider=SmartRecruitersSpider,
-    example={"name": "visa", "type": "smartrecruiters", "company": "Visa"},
-)

@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from pydantic import Field, SecretStr, field_validator
 from scrapy import Request
 from scrapy.http import Response
 
@@ -17,7 +16,6 @@ from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
 from crawler.normalize.urls import canonical_url
-from crawler.registry import SourceType
 from crawler.spider import (
     Board,
     BoardSpider,
@@ -28,50 +26,14 @@ from crawler.spider import (
     required_text,
 )
 from crawler.spiders._paging import page_cap, stop_at_repeat
-from rolewatch.config import SourceOptions
+from crawler.types.themuse import LAST_PAGE, Options
 from rolewatch.domain import Location, Posting, WorkRights
 
 API = "https://www.themuse.com"
 JOBS_PATH = "/api/public/jobs"
-#: The API refuses `page` above this (HTTP 400) however large `page_count` is: ~2,000 postings a query.
-LAST_PAGE: Final = 99
 #: How The Muse writes "anywhere": it says nothing about where the employer may hire.
 MUSE_REMOTE: Final = "flexible / remote"
 _PAGE = "themuse_page"
-
-
-class Options(SourceOptions):
-    company: list[str] = Field(default_factory=list, description="company names, as The Muse spells them")
-    category: list[str] = Field(default_factory=list, description="job categories, e.g. Data and Analytics")
-    level: list[str] = Field(
-        default_factory=list, description="Internship, Entry Level, Mid Level, Senior Level, management"
-    )
-    location: list[str] = Field(
-        default_factory=list,
-        description='e.g. "New York, NY" or "Flexible / Remote" (unknown ones match remote)',
-    )
-    api_key: SecretStr | None = Field(
-        None, description="a registered key: 3,600 requests/hour instead of 500"
-    )
-    max_pages: int = Field(
-        LAST_PAGE + 1,
-        ge=1,
-        le=LAST_PAGE + 1,
-        description="pages read at most (the API serves 100); more makes the crawl partial",
-    )
-
-    @field_validator("company", "category", "level", "location", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        """`level: Internship` and `level: [Internship]` mean the same."""
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("company", "category", "level", "location")
-    @classmethod
-    def _no_blanks(cls, values: list[str]) -> list[str]:
-        if any(not value.strip() for value in values):
-            raise ValueError("values must not be blank")
-        return values
 
 
 class TheMuseSpider(BoardSpider[Options]):
@@ -218,12 +180,3 @@ def _keys(data: Any) -> str:
     if isinstance(data, Mapping):
         return "an object with keys " + ", ".join(sorted(map(str, data))[:8]) if data else "an empty object"
     return "an array" if isinstance(data, list) else type(data).__name__
-
-
-SOURCE_TYPE = SourceType(
-    name="themuse",
-    description="The Muse job search (themuse.com), filtered by company, category, level and location",
-    options=Options,
-    spider=TheMuseSpider,
-    example={"name": "muse-tiktok", "type": "themuse", "company": "TikTok", "level": ["Internship"]},
-)

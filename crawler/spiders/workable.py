@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field
 from scrapy import Request
 from scrapy.http import Response
 
@@ -18,9 +17,8 @@ from crawler.normalize.rights import sponsorship_from_text
 from crawler.normalize.salary import parse_salary_text
 from crawler.normalize.text import clean_text, html_to_text, sanitize_html
 from crawler.normalize.urls import canonical_url
-from crawler.registry import SourceType
 from crawler.spider import Board, BoardSpider, json_of, json_request, list_at, required_text
-from rolewatch.config import SourceOptions
+from crawler.types.workable import Options
 from rolewatch.domain import Location, Posting, WorkRights
 
 API = "https://apply.workable.com"
@@ -36,15 +34,6 @@ EXTRA_FIELDS = (
 )  # fmt: skip
 #: Workable's `experience` levels that say who the role is for, when `employment_type` only gives hours.
 LEVEL_TYPES = {"internship": "intern", "entry level": "graduate"}
-
-
-class Options(SourceOptions):
-    account: str = Field(
-        min_length=1,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
-        description="the account slug, as in apply.workable.com/<account>",
-    )
-    company: str | None = Field(None, description="company name to show (default: the account's own name)")
 
 
 class WorkableSpider(BoardSpider[Options]):
@@ -173,12 +162,3 @@ def _employment_type(job: Mapping[str, Any], title: str) -> str | None:
     if level == "intern" or (level == "graduate" and found in (None, "full_time", "part_time")):
         return level
     return found
-
-
-SOURCE_TYPE = SourceType(
-    name="workable",
-    description="a Workable careers page (apply.workable.com/<account>)",
-    options=Options,
-    spider=WorkableSpider,
-    example={"name": "huggingface", "type": "workable", "account": "huggingface"},
-)

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
 import crawler.spiders
+import crawler.types
 import tests.fixtures
 from crawler.registry import ENTRY_POINT_GROUP, source_types
 from crawler.workers import CrawlWorkers
@@ -38,7 +39,14 @@ from tests.receivers import Webhook
 
 PLUGIN = "rolewatch_careerapi"
 #: Modules the recipes add; each test leaves none of them behind.
-ADDED_MODULES = ("crawler.spiders.careerapi", "tests.fixtures.careerapi", PLUGIN, "rolewatch.cli.channels")
+ADDED_MODULES = (
+    "crawler.types.careerapi",
+    "crawler.spiders.careerapi",
+    "tests.fixtures.careerapi",
+    PLUGIN,
+    f"{PLUGIN}.spider",
+    "rolewatch.cli.channels",
+)
 
 
 def load(path: Path, name: str) -> ModuleType:
@@ -99,7 +107,10 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: 
     whose entry points are the page's `pyproject.toml` table, on the path of this process and of
     every crawl worker started from now on."""
     site = tmp_path / "site-packages"
-    write(site / f"{PLUGIN}.py", recipe("source-type"))
+    # The page's two modules as a package of one's own, named as the page says.
+    declaration = recipe("source-type").replace("crawler.spiders.careerapi:", f"{PLUGIN}.spider:")
+    write(site / PLUGIN / "__init__.py", declaration)
+    write(site / PLUGIN / "spider.py", recipe("spider").replace("crawler.types.careerapi", PLUGIN))
     entry_points = tomllib.loads(recipe("entry-point"))["project"]["entry-points"]
     dist_info = site / f"{PLUGIN}-0.1.dist-info"
     write(dist_info / "METADATA", f"Metadata-Version: 2.1\nName: {PLUGIN}\nVersion: 0.1\n")
@@ -118,14 +129,17 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: 
 # ---------------------------------------------------------------------- recipe 1: add a source type
 
 
-def test_a_built_in_source_type_is_one_file_found_by_the_registry_and_its_parse_tests_pass(
+def test_a_built_in_source_type_is_a_declaration_and_a_spider_found_by_the_registry_and_its_parse_tests_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, careerapi_fixture: None
 ) -> None:
-    folder = tmp_path / "crawler" / "spiders"
-    write(folder / "careerapi.py", recipe("source-type"))
-    monkeypatch.setattr(crawler.spiders, "__path__", [*crawler.spiders.__path__, str(folder)])
+    declarations, spiders = tmp_path / "crawler" / "types", tmp_path / "crawler" / "spiders"
+    write(declarations / "careerapi.py", recipe("source-type"))
+    write(spiders / "careerapi.py", recipe("spider"))
+    monkeypatch.setattr(crawler.types, "__path__", [*crawler.types.__path__, str(declarations)])
+    monkeypatch.setattr(crawler.spiders, "__path__", [*crawler.spiders.__path__, str(spiders)])
 
     kind = source_types()["careerapi"]
+    assert "crawler.spiders.careerapi" not in sys.modules  # the options came without the spider
     assert kind.spider.__module__ == "crawler.spiders.careerapi"
     assert all(field.description for field in kind.options.model_fields.values())
     assert [s.type for s in parse_config(yaml.safe_dump({"sources": [dict(kind.example)]})).sources] == [
@@ -147,7 +161,7 @@ def test_a_third_party_source_type_is_found_through_its_entry_point(
     from importlib.metadata import entry_points
 
     assert [e.value for e in entry_points(group=ENTRY_POINT_GROUP)] == [f"{PLUGIN}:SOURCE_TYPE"]
-    assert source_types()["careerapi"].spider.__module__ == PLUGIN
+    assert source_types()["careerapi"].spider.__module__ == f"{PLUGIN}.spider"
     assert "greenhouse" in source_types()  # the built-ins are all still there
 
     write(tmp_path / "rolewatch.yaml", "sources: [{name: acme, type: careerapi, company: acme}]\n")

@@ -23,7 +23,8 @@ DOTTED = re.compile(rf"(?:{'|'.join(PACKAGES)})(?:\.\w+)+")
 CODE_NAME = re.compile(r"\b(?:[a-z]\w*_\w+|_?[A-Z][a-z]+[A-Z]\w*)\b")
 #: What the recipes create, where the page tells the reader to put it (the blocks are checked apart).
 CREATED = {
-    "source-type": "crawler/spiders/careerapi.py",
+    "source-type": "crawler/types/careerapi.py",
+    "spider": "crawler/spiders/careerapi.py",
     "fixture": "tests/fixtures/careerapi.py",
     "parse-test": "tests/unit/test_parse_careerapi.py",
     "crawl-test": "tests/integration/test_crawl_careerapi.py",

@@ -57,7 +57,37 @@ def test_the_command_line_and_its_version_import_nothing_heavy() -> None:
     assert [name for name in HEAVY if loaded(modules, name)] == []  # ...and none loaded what it uses
 
 
-def test_one_source_type_is_looked_up_without_importing_the_other_spiders() -> None:
+def test_one_source_type_is_looked_up_without_importing_the_other_types_or_any_spider() -> None:
     modules = imported_after("from crawler.registry import options_model\noptions_model('greenhouse')")
+    types = {name for name in modules if name.startswith("crawler.types.") and "._" not in name}
     spiders = {name for name in modules if name.startswith("crawler.spiders.") and "._" not in name}
+    assert types == {"crawler.types.greenhouse"}
+    assert spiders == set()
+    assert not loaded(modules, "scrapy") and not loaded(modules, "twisted")
+
+
+def test_every_type_is_listed_without_scrapy_and_a_spider_is_imported_when_asked_for() -> None:
+    listed = imported_after("from crawler.registry import source_types\nlist(source_types())")
+    assert not loaded(listed, "scrapy") and not loaded(listed, "crawler.spider")
+    asked = imported_after("from crawler.registry import source_types\nsource_types()['greenhouse'].spider")
+    spiders = {name for name in asked if name.startswith("crawler.spiders.") and "._" not in name}
     assert spiders == {"crawler.spiders.greenhouse"}
+
+
+def test_check_of_a_file_without_subscriptions_imports_neither_scrapy_nor_sqlalchemy(tmp_path: Path) -> None:
+    """`rolewatch check` reads the options without the spiders, a SQLite URL without SQLAlchemy."""
+    config = tmp_path / "rolewatch.yaml"
+    sources = "".join(
+        f"  - {{name: s{i}, type: {kind}, {key}: acme}}\n"
+        for i, (kind, key) in enumerate([("greenhouse", "board"), ("lever", "site"), ("workable", "account")])
+    )
+    config.write_text(f"database: sqlite:///{tmp_path}/rolewatch.db\nsources:\n{sources}", encoding="utf-8")
+    modules = imported_after(
+        "import contextlib, io\n"
+        "from rolewatch.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    main(['--config', {str(config)!r}, 'check'])"
+    )
+    assert "crawler.types.lever" in modules  # the file was read and its types resolved...
+    heavy = ("scrapy", "twisted", "sqlalchemy", "crawler.spider")
+    assert [name for name in heavy if loaded(modules, name)] == []
