@@ -59,6 +59,8 @@ _LETTER: Final = re.compile(r"[^\W\d_]")
 _DIGIT: Final = re.compile(r"\d")
 _SENTINELS: Final = (datetime(1900, 6, 15, 12, 0), datetime(1900, 6, 16, 13, 0))
 _EARLIEST_YEAR: Final = 1950
+#: Texts up to this long are cached (a timestamp is short; a long text is prose, not a date).
+_CACHED_LENGTH: Final = 64
 
 
 def parse_datetime(value: Any, *, now: datetime | None = None) -> datetime | None:
@@ -83,8 +85,17 @@ def _parse(value: Any, now: datetime | None) -> datetime | None:
     if isinstance(value, int | float | Decimal):
         return _from_epoch(float(value))
     if isinstance(value, str):
+        if now is None and len(value) <= _CACHED_LENGTH:
+            return _from_text_alone(value)
         return _from_text(" ".join(value.split()), now)
     return None
+
+
+@lru_cache(maxsize=8192)
+def _from_text_alone(value: str) -> datetime | None:
+    """Cached: a board publishes many postings at once, each stamped with the same few times, and
+    without `now` a text always reads the same. Failures raise again, uncached."""
+    return _from_text(" ".join(value.split()), None)
 
 
 def _from_text(text: str, now: datetime | None) -> datetime | None:

@@ -131,6 +131,8 @@ def unescape_entities(value: str) -> str:
     if _UNCOMMON_ENTITY.search(value):
         return html.unescape(value)
     for entity, char in _COMMON_ENTITIES:
+        if "&" not in value:
+            break  # the rest would each scan the text for nothing (`&amp;` comes last)
         value = value.replace(entity, char)
     return value
 
@@ -203,11 +205,16 @@ def _render(root: etree._Element) -> str:
     """
     parts: list[str] = []
     append, kind_of = parts.append, _KINDS.get  # local names: a few dozen lookups per element
+    # Each open element's kind, so that its end is not looked up again (every start has its end,
+    # a skipped subtree's root included).
+    open_kinds: list[int] = []
+    push, pop = open_kinds.append, open_kinds.pop
     pending, bullet, items, pre = 0, False, 0, 0
     walker = etree.iterwalk(root, events=("start", "end"))
     for event, element in walker:
-        kind = kind_of(element.tag, 0)
         if event == "start":
+            kind = kind_of(element.tag, 0)
+            push(kind)
             if kind:
                 if kind == _SKIP:
                     walker.skip_subtree()
@@ -227,6 +234,7 @@ def _render(root: etree._Element) -> str:
                     append(" ")
             text = element.text
         else:
+            kind = pop()
             if kind:
                 if kind == _ITEM:
                     pending, bullet, items = pending or 1, False, items - 1 if items else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
@@ -111,6 +112,8 @@ def _strip_tracking(query: str) -> str:
     return "&".join(kept)
 
 
+@lru_cache(maxsize=4096)
 def _is_tracking(raw_key: str) -> bool:
+    """Cached: a board's every posting URL carries the same few parameter names."""
     key = unquote_plus(raw_key).strip().lower()
     return key in _TRACKING_PARAMS or key.startswith(_TRACKING_PREFIXES)
