@@ -47,6 +47,8 @@ _DIGIT_RUN: Final = re.compile(r"[0-9]+")
 _MARKER_REACH: Final = 8
 _MARKER_LAST_CHARS: Final = frozenset("$£€¥￥₹₩₱₪₺₫₦฿.")
 _BOUND_REACH: Final = 24
+# How far before an amount a period word ("Hourly rate: ") is looked for.
+_LEADING_REACH: Final = 60
 
 _PERIOD_WORDS: Final = {
     "hour": "hour", "hours": "hour", "hr": "hour", "hrs": "hour", "h": "hour", "hourly": "hour",
@@ -252,7 +254,7 @@ def _candidate(match: re.Match[str], text: str, default: str | None) -> _Candida
             high *= 1000
     currency = _marker_currency(marker, default) if marker else default
     if period is None and marker is not None:
-        period = _leading_period(text[: match.start()])
+        period = _leading_period(text[max(0, match.start() - _LEADING_REACH) : match.start()])
     if period is None and high is None and _looks_like_other_money(text, match):
         return None  # a lone figure with no period beside "budget", "bonus", "raised"…
     if period is None and _implies_year(groups, low, high, currency):
@@ -272,11 +274,18 @@ def _rank(candidate: _Candidate) -> tuple[bool, bool, int]:
     return candidate.has_period, candidate.is_range, -candidate.start
 
 
+#: The period groups of each side of a range by prefix, named once rather than per candidate.
+_PERIOD_GROUPS: Final = {
+    prefix: (f"{prefix}unit", f"{prefix}adverb", f"{prefix}abbr") for prefix in ("p1", "p2")
+}
+
+
 def _match_period(groups: dict[str, str | None], prefix: str) -> str | None:
-    word = groups[f"{prefix}unit"] or groups[f"{prefix}adverb"]
+    unit, adverb, abbreviation = _PERIOD_GROUPS[prefix]
+    word = groups[unit] or groups[adverb]
     if word:
         return _PERIOD_WORDS.get(word.lower())
-    abbr = groups[f"{prefix}abbr"]
+    abbr = groups[abbreviation]
     if abbr:
         return _PERIOD_WORDS.get(re.sub(r"[^a-z]", "", abbr.lower()))
     return None
@@ -284,12 +293,13 @@ def _match_period(groups: dict[str, str | None], prefix: str) -> str | None:
 
 def _is_abbreviated(groups: dict[str, str | None], prefix: str) -> bool:
     """`p.m.`/`pa` alone are too ambiguous (times, "Pennsylvania") to make a bare number pay."""
-    return bool(groups[f"{prefix}abbr"]) and not groups[f"{prefix}unit"] and not groups[f"{prefix}adverb"]
+    unit, adverb, abbreviation = _PERIOD_GROUPS[prefix]
+    return bool(groups[abbreviation]) and not groups[unit] and not groups[adverb]
 
 
 def _leading_period(before: str) -> str | None:
     """A period stated just ahead of the amount: "Hourly rate: $45", "Annual salary $90,000"."""
-    found = _LEADING_PERIOD.search(before[-60:])
+    found = _LEADING_PERIOD.search(before[-_LEADING_REACH:])
     if not found:
         return None
     return _PERIOD_WORDS.get(found.group("word").lower().split()[-1])
