@@ -32,11 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from crawler.child import WARM, BatchDone, Crawling, CrawlJob, Message, SourceDone
-from rolewatch.config import format_duration
-from rolewatch.domain import CrawlResult
+
+if TYPE_CHECKING:
+    from rolewatch.domain import CrawlResult
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,8 @@ class CrawlWorker:
                 self._ready = True
                 return None
             elif isinstance(message, Crawling):  # the crawl's own limit starts now, not at start-up
+                from rolewatch.config import format_duration
+
                 deadline = time.monotonic() + limit_s
                 limit = format_duration(timedelta(seconds=round(limit_s)))
                 overrun = f"the crawl process overran its {limit} time limit and was killed"

@@ -197,7 +197,9 @@ ScheduleSpec = Annotated[Schedule, BeforeValidator(_parse_schedule), PlainSerial
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Each model's validator is built when it first validates, not on import: a crawl worker only
+    # unpickles these models, and reading a file validates most of them inside `Config` alone.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Politeness(_Strict):
@@ -311,7 +313,7 @@ class SourceOptions(_Strict):
 class SourceConfig(BaseModel):
     """One board to watch: the keys every type shares, plus the type's own in `options`."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)  # as `_Strict`
 
     name: str
     type: str
