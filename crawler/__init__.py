@@ -2,7 +2,8 @@
 spiders (one per source type), in worker processes apart from the scheduler.
 
 - `registry` — the source types: the built-ins plus any registered under `rolewatch.source_types`
-- `spider` — the base spider: accounting and a verdict per source; `spiders/` — one module per type
+- `types/` — one declaration per type (its options and registration), without Scrapy
+- `spider` — the base spider: accounting and a verdict per source; `spiders/` — one spider per type
 - `normalize/` — dates, descriptions, employment types, locations, pay, work rights, text and URLs
 - `verdict` — the crawl verdict from a source's own accounting (pure)
 - `settings` — Scrapy settings from the politeness configuration

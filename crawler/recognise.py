@@ -129,7 +129,7 @@ def _ashby(host: str, path: list[str], query: Mapping[str, list[str]], url: str)
 def _workday(host: str, path: list[str], query: Mapping[str, list[str]], url: str) -> Recognised | None:
     if not (_WORKDAY_HOST.match(host) or _WORKDAY_SITE_HOST.match(host)):
         return None
-    from crawler.spiders.workday import career_site
+    from crawler.types.workday import career_site
 
     try:
         site = career_site(f"https://{host}/" + "/".join(path))
