@@ -292,6 +292,8 @@ class CrawlWorkers:
             self._closed = True
             idle, self._idle = self._idle, []
         for worker in idle:
+            if not worker.batches:  # started ahead and never used: its start-up need not be waited out
+                worker.kill()
             worker.close()
 
     def _due_to_retire(self, worker: CrawlWorker) -> bool:

@@ -110,12 +110,13 @@ def crawl(
 def _crawl(
     ctx: click.Context, sources: tuple[str, ...], workers: CrawlWorkers
 ) -> tuple[list[CrawlRecord], Config]:
-    from scheduler.pipeline import crawl_and_record
-
     config = config_of(ctx)
     chosen = config.resolved_sources(sources)
     if not chosen:
         raise RuntimeFailure("no sources to crawl; add some to the configuration")
+    # The stages' imports (half a second) come after the file is known to be good, which says so at once.
+    from scheduler.pipeline import crawl_and_record
+
     engine = open_engine(config, upgrade=True)
     try:
         with _progress(len(chosen), "crawling") as advance:
