@@ -156,11 +156,11 @@ def sponsorship_from_text(text: str | None) -> str | None:
     if not text:
         return None
     lowered = text.lower()
-    if not any(stem in lowered for stem in _CUE_STEMS):
-        return None  # most descriptions never mention it: substring tests beat the cue regex
+    if not any(map(lowered.__contains__, _CUE_STEMS)):
+        return None  # most descriptions never mention it: C-level substring tests beat the cue regex
     # Lower-cased once here because case-insensitive matching is ten times slower in `re`.
     flat = " ".join(lowered.replace("\u2019", "'").split())
-    if not any(word in flat for word in _CUE_WORDS):
+    if not any(map(flat.__contains__, _CUE_WORDS)):
         return None
     windows = _windows(flat)
     for pattern, status in _STATEMENTS:
