@@ -4,13 +4,13 @@ Alembic migrations run from code (no alembic.ini needed)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Table, create_engine, event, insert
+from sqlalchemy import DateTime, Table, create_engine, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -82,7 +82,13 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: ConnectionPoolEntry) 
         cursor.close()
 
 
-def insert_rows(connection: Connection, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_rows(
+    connection: Connection,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    encoded: Collection[str] = (),
+) -> None:
     """INSERT `rows` (dicts with the same keys) into `model`'s table, in the connection's transaction.
 
     On PostgreSQL through one `COPY … FROM STDIN`, each value bound as SQLAlchemy binds it (JSON
@@ -92,16 +98,20 @@ def insert_rows(connection: Connection, model: type[Base], rows: Sequence[Mappin
     the same): SQLAlchemy's own executemany spent more time building each row's parameters than
     SQLite spent inserting it. The tables written here have no Python-side column defaults, which
     this path would skip.
+
+    `encoded` names JSON columns whose values are already `dumps` text (None for SQL NULL), as
+    the JSON type would have bound them: a caller that wrote the same document into two rows
+    encodes it once.
     """
     if not rows:
         return
     table = cast(Table, model.__table__)
     dialect = connection.dialect
     if dialect.name not in ("sqlite", "postgresql"):
-        connection.execute(insert(table), rows)
+        connection.execute(insert(table), _decoded(rows, encoded))
         return
     columns = list(rows[0])
-    binds = [_bind(table.c[name].type, dialect) for name in columns]
+    binds = [None if name in encoded else _bind(table.c[name].type, dialect) for name in columns]
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
     cursor: Any = connection.connection.cursor()
@@ -123,22 +133,33 @@ def insert_rows(connection: Connection, model: type[Base], rows: Sequence[Mappin
         cursor.close()
 
 
+def _decoded(rows: Sequence[Mapping[str, Any]], encoded: Collection[str]) -> list[dict[str, Any]]:
+    """The rows with their `encoded` documents parsed back, for an INSERT that encodes them itself."""
+    return [
+        {
+            name: json.loads(value) if name in encoded and value is not None else value
+            for name, value in row.items()
+        }
+        for row in rows
+    ]
+
+
 def _bind(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
     """The column type's bind processor; for timestamps one that remembers its answers, since the
     rows of one crawl share a handful of them (its finish time, the time of writing)."""
     bind: Callable[[Any], Any] | None = column_type._cached_bind_processor(dialect)
-    try:
-        if bind is None or column_type.python_type is not datetime:
-            return bind
-    except NotImplementedError:  # a type that does not say
+    # The affinity, not `python_type`: a TypeDecorator (UTCDateTime) reports `object` as its type.
+    if bind is None or column_type._type_affinity is not DateTime:
         return bind
-    seen: dict[datetime | None, Any] = {}
+    seen: dict[object, Any] = {}
 
     def remembered(value: datetime | None) -> Any:
+        # Equal timestamps can differ in zone or fold (hence in the text stored): they are kept apart.
+        key = None if value is None else (value, value.tzinfo, value.fold)
         try:
-            return seen[value]
+            return seen[key]
         except KeyError:
-            seen[value] = processed = bind(value)
+            seen[key] = processed = bind(value)
             return processed
 
     return remembered

@@ -24,10 +24,10 @@ from rolewatch.domain import (
     PostingStatus,
     significant_values,
 )
-from storage.database import chunks, insert_rows
+from storage.database import chunks, dumps, insert_rows
 from storage.diff import DiffOutcome, Policy, PostingWrite, SourceState, crawl_identity, diff
 from storage.models import CrawlRow, EventRow, PostingRow, PostingVersionRow, SourceRow
-from storage.snapshot import posting_snapshot
+from storage.snapshot import EncodedSnapshot, encode_snapshot, posting_snapshot
 from storage.state import load_state
 
 if TYPE_CHECKING:
@@ -185,8 +185,9 @@ def _insert_crawl(connection: Connection, source_id: int, result: CrawlResult, o
 _INSERT_CRAWL = insert(CrawlRow).returning(CrawlRow.id)
 
 
-def _content_columns(posting: Posting, snapshot: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """The posting row's columns that come from the posting itself (shared by insert and update)."""
+def _content_columns(posting: Posting, documents: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The posting row's columns that come from the posting itself (shared by insert and update);
+    its JSON documents from `documents`, the snapshot's (as documents, or as their encoded text)."""
     return {
         "fingerprint": posting.fingerprint,
         "raw_digest": posting.raw_digest or None,
@@ -195,19 +196,23 @@ def _content_columns(posting: Posting, snapshot: Mapping[str, Any], now: datetim
         "department": posting.department,
         "url": posting.url,
         "apply_url": posting.apply_url,
-        "locations": snapshot["locations"],
+        "locations": documents["locations"],
         "workplace": posting.workplace,
         "employment_type": posting.employment_type,
-        "salary": snapshot["salary"],
+        "salary": documents["salary"],
         "posted_at": posting.posted_at,
         "deadline": posting.deadline,
-        "work_rights": snapshot["work_rights"],
+        "work_rights": documents["work_rights"],
         "description_text": posting.description_text,
         "description_html": posting.description_html,
-        "extra": snapshot["extra"],
+        "extra": documents["extra"],
         "significant": significant_values(posting),
         "updated_at": now,
     }
+
+
+#: The posting row's JSON columns that a new posting's row takes, encoded, from its snapshot's text.
+_ENCODED_DOCUMENTS = ("locations", "salary", "work_rights", "extra")
 
 
 def _write_postings(
@@ -221,14 +226,19 @@ def _write_postings(
 ) -> None:
     """Insert new postings, rewrite changed ones, then append a version where the fingerprint moved.
 
-    `ids` gains the new postings' ids (versions and events need them).
+    `ids` gains the new postings' ids (versions and events need them). Each snapshot is encoded
+    once, its documents with it: the new posting's row and its version share that text.
     """
     snapshots = [(write, posting_snapshot(write.posting)) for write in outcome.writes]
+    encoded = [
+        encode_snapshot(snapshot) if write.is_new or write.new_version else None
+        for write, snapshot in snapshots
+    ]
     now, at = _now(), result.finished_at
     new = [
-        _new_row(write, snapshot, source_id, at, now, ids, elsewhere_ids)
-        for write, snapshot in snapshots
-        if write.is_new
+        _new_row(write, _documents(text), source_id, at, now, ids, elsewhere_ids)
+        for (write, _), text in zip(snapshots, encoded, strict=True)
+        if write.is_new and text is not None
     ]
     if new:
         ids.update(
@@ -245,12 +255,21 @@ def _write_postings(
             "crawl_id": crawl_id,
             "recorded_at": at,
             "fingerprint": write.posting.fingerprint,
-            "snapshot": snapshot,
+            "snapshot": text.text,
         }
-        for write, snapshot in snapshots
-        if write.new_version
+        for (write, _), text in zip(snapshots, encoded, strict=True)
+        if write.new_version and text is not None
     ]
-    insert_rows(connection, PostingVersionRow, versions)
+    insert_rows(connection, PostingVersionRow, versions, encoded=("snapshot",))
+
+
+def _documents(encoded: EncodedSnapshot) -> dict[str, str | None]:
+    return {
+        "locations": encoded.locations,
+        "salary": encoded.salary,
+        "work_rights": encoded.work_rights,
+        "extra": encoded.extra,
+    }
 
 
 def _insert_new_postings(
@@ -263,7 +282,7 @@ def _insert_new_postings(
     Ids only grow, and this transaction holds the source's lock, so every row of this source
     above the newest id loaded before is one inserted here.
     """
-    insert_rows(connection, PostingRow, rows)
+    insert_rows(connection, PostingRow, rows, encoded=_ENCODED_DOCUMENTS)
     inserted = connection.execute(
         select(PostingRow.external_id, PostingRow.id).where(
             PostingRow.source_id == source_id, PostingRow.id > newest_known
@@ -274,7 +293,7 @@ def _insert_new_postings(
 
 def _new_row(
     write: PostingWrite,
-    snapshot: Mapping[str, Any],
+    documents: Mapping[str, Any],
     source_id: int,
     at: datetime,
     now: datetime,
@@ -282,7 +301,7 @@ def _new_row(
     elsewhere_ids: Mapping[str, int],
 ) -> dict[str, Any]:
     return {
-        **_content_columns(write.posting, snapshot, now),
+        **_content_columns(write.posting, documents, now),
         "source_id": source_id,
         "external_id": write.posting.external_id,
         "status": write.status.value,
@@ -333,9 +352,7 @@ def _sightings_to_write(
 ) -> list[int]:
     """The seen postings whose own row must record the sighting: all of them, unless the source's
     `all_seen_at` stands for them; then only those with a miss count to reset."""
-    return [
-        ids[external_id] for external_id in outcome.seen if not all_seen or state.misses(external_id)
-    ]
+    return [ids[external_id] for external_id in outcome.seen if not all_seen or state.misses(external_id)]
 
 
 def _touch_seen(connection: Connection, posting_ids: Sequence[int], at: datetime) -> None:
@@ -402,7 +419,7 @@ def _insert_events(
             "title": event.title,
             "company": event.company,
             "url": event.url,
-            "changes": {name: [old, new] for name, (old, new) in event.changes.items()},
+            "changes": _changes_text(event),
             "repost_of": _repost_reference(event.source, event.repost_of),
             "duplicate_of": event.duplicate_of,
         }
@@ -410,7 +427,7 @@ def _insert_events(
     ]
     # The diff gives a posting at most one event per crawl, so the posting id tells the rows apart.
     # (No RETURNING, for speed, as for postings; in parameter order it would even go row by row.)
-    insert_rows(connection, EventRow, rows)
+    insert_rows(connection, EventRow, rows, encoded=("changes",))
     inserted = connection.execute(
         select(EventRow.posting_id, EventRow.id).where(EventRow.crawl_id == crawl_id)
     )
@@ -424,6 +441,13 @@ def _insert_events(
         )
         for event in events
     )
+
+
+def _changes_text(event: Event) -> str:
+    """The event's changes as `dumps` writes them; a new posting's event has none: `{}` needs no encoder."""
+    if not event.changes:
+        return "{}"
+    return dumps({name: [old, new] for name, (old, new) in event.changes.items()})
 
 
 def _update_source(

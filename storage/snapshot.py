@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from rolewatch.domain import Location, Posting, Salary, WorkRights
+from storage.database import dumps
 
 if TYPE_CHECKING:
     from storage.models import PostingRow
@@ -35,6 +38,56 @@ def posting_snapshot(posting: Posting) -> dict[str, Any]:
         "closed": posting.closed,
         "fingerprint": posting.fingerprint,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedSnapshot:
+    """A snapshot's JSON text and the posting row's JSON columns, each document serialised once.
+
+    The row's `locations`, `salary`, `work_rights` and `extra` are the snapshot's own documents:
+    encoding them for the row and again inside the snapshot cost a first crawl a JSON encoding
+    per document per posting. None is a column left SQL NULL, as the JSON type stores None.
+    """
+
+    text: str
+    locations: str | None
+    salary: str | None
+    work_rights: str | None
+    extra: str | None
+
+
+#: The snapshot's documents that are also posting row columns.
+_ROW_DOCUMENTS = ("locations", "salary", "work_rights", "extra")
+
+
+def encode_snapshot(snapshot: Mapping[str, Any]) -> EncodedSnapshot:
+    """`dumps(snapshot)`, character for character, with the row's documents encoded on the way.
+
+    `dumps` writes an object as `{"key":value,...}` in insertion order, each value as it would
+    write it alone; so the text is spliced from the documents' own encodings and the scalars'.
+    """
+    documents = {name: _encode(snapshot[name]) for name in _ROW_DOCUMENTS}
+    members = [
+        f"{encode_basestring(name)}:{documents[name] if name in documents else _encode(value)}"
+        for name, value in snapshot.items()
+    ]
+    column = {name: None if snapshot[name] is None else documents[name] for name in _ROW_DOCUMENTS}
+    return EncodedSnapshot(
+        "{" + ",".join(members) + "}",
+        column["locations"],
+        column["salary"],
+        column["work_rights"],
+        column["extra"],
+    )
+
+
+def _encode(value: Any) -> str:
+    """`dumps(value)`, without its per-call set-up for the snapshot's many strings and nulls."""
+    if type(value) is str:
+        return encode_basestring(value)
+    if value is None:
+        return "null"
+    return dumps(value)
 
 
 def posting_from_snapshot(document: Mapping[str, Any]) -> Posting:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
-from storage.database import database_url, insert_rows, make_engine
+from storage.database import database_url, dumps, insert_rows, make_engine
 from storage.models import CrawlRow, SourceRow
 
 
@@ -113,3 +113,104 @@ def test_bulk_inserted_rows_are_stored_as_sqlalchemy_stores_them(engine: Engine)
         datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
         ["é", {"nested": [1, 2.5, None]}],
     )
+
+
+NOW = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+
+
+def _source_id(engine: Engine) -> int:
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                insert(SourceRow).returning(SourceRow.id),
+                {
+                    "name": "bulk",
+                    "type": "greenhouse",
+                    "config": {},
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                    "validators": {},
+                },
+            ).scalar_one()
+        )
+
+
+def _crawl_row(source_id: int, identity: str, started: datetime, errors: Any) -> dict[str, Any]:
+    return {
+        "source_id": source_id,
+        "identity": identity,
+        "started_at": started,
+        "finished_at": NOW,
+        "verdict": "complete",
+        "reason": "ok",
+        "note": "",
+        "unchanged": False,
+        "requests": 1,
+        "responses": 1,
+        "bytes": 1,
+        "pages": 1,
+        "items": 0,
+        "retries": 0,
+        "not_modified": 0,
+        "duration_s": 0.5,
+        "errors": errors,
+        "new_events": 0,
+        "changed_events": 0,
+        "closed_events": 0,
+        "reopened_events": 0,
+    }
+
+
+def _stored(engine: Engine) -> dict[str, tuple[Any, ...]]:
+    with engine.connect() as connection:
+        return {
+            r[0]: r[1:]
+            for r in connection.exec_driver_sql(
+                "SELECT identity, started_at, finished_at, errors FROM crawls"
+            )
+        }
+
+
+def test_documents_the_caller_encoded_are_stored_as_sqlalchemy_stores_the_documents(engine: Engine) -> None:
+    """`encoded` columns arrive as `dumps` text (a first crawl encodes each snapshot once for two
+    rows): they must be stored exactly as the JSON type stores the documents themselves."""
+    source_id = _source_id(engine)
+    documents = [[], ["é", {"nested": [1, 2.5, None, True]}], [{"ü": '東京 "q"\n', "n": -1.5e300}]]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(CrawlRow), [_crawl_row(source_id, f"orm-{i}", NOW, d) for i, d in enumerate(documents)]
+        )
+        insert_rows(
+            connection,
+            CrawlRow,
+            [_crawl_row(source_id, f"bulk-{i}", NOW, dumps(d)) for i, d in enumerate(documents)],
+            encoded=("errors",),
+        )
+    stored = _stored(engine)
+    for i in range(len(documents)):
+        assert stored[f"bulk-{i}"] == stored[f"orm-{i}"]
+
+
+def test_equal_timestamps_in_other_zones_are_each_stored_as_sqlalchemy_stores_them(engine: Engine) -> None:
+    """Timestamps are bound once per distinct value in a batch; equal instants written in other
+    zones, or naive, must not share one binding (SQLite stores the text of each)."""
+    source_id = _source_id(engine)
+    instants = [
+        NOW,
+        NOW.astimezone(timezone(timedelta(hours=-4))),
+        NOW.astimezone(timezone(timedelta(hours=5, minutes=30))),
+        NOW.replace(tzinfo=None),
+        NOW.astimezone(timezone(timedelta(hours=-4))).replace(tzinfo=None),
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(CrawlRow), [_crawl_row(source_id, f"orm-{i}", at, []) for i, at in enumerate(instants)]
+        )
+        insert_rows(
+            connection,
+            CrawlRow,
+            [_crawl_row(source_id, f"bulk-{i}", at, []) for i, at in enumerate(instants)],
+        )
+    stored = _stored(engine)
+    for i in range(len(instants)):
+        assert stored[f"bulk-{i}"] == stored[f"orm-{i}"], instants[i]
