@@ -37,7 +37,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(sqlite_eng
         }
     assert pragma["journal_mode"] == "wal"
     assert pragma["foreign_keys"] == 1
-    assert int(pragma["busy_timeout"]) >= 5000
+    assert int(pragma["busy_timeout"] or 0) >= 5000
     assert pragma["synchronous"] == 1  # NORMAL
 
 
@@ -91,7 +91,7 @@ def test_bulk_inserted_rows_are_stored_as_sqlalchemy_stores_them(engine: Engine)
             "reopened_events": 0,
         }
 
-    cases = [
+    cases: list[tuple[datetime, list[Any]]] = [
         (datetime(2026, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2))), ["é", {"nested": [1, 2.5, None]}]),
         (datetime(2026, 3, 1, 12, 0), []),  # naive: taken as UTC
         (now, [{"ü": True, "n": -1.5e300}]),
