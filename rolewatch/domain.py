@@ -217,7 +217,8 @@ _CANONICAL_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", "
 _quoted: Final = json.encoder.encode_basestring
 
 #: The significant fields by name, in the order `significant_values` gives them (the one list of
-#: them, and the order a change's fields are shown in).
+#: them, and the order a change's fields are shown in). The posting read for them is given a
+#: fingerprint, so that it needs none of the names below, which are built from these.
 SIGNIFICANT_FIELDS: Final = tuple(
     significant_values(Posting(source="", external_id="", title="", fingerprint="-"))
 )

@@ -160,14 +160,12 @@ def parse_locations(
     none and breaks ties such as "London" with hint "CA".
     """
     if isinstance(values, str):
-        items: Iterable[Any] = (values,)
-    elif isinstance(values, Iterable):
-        items = values
-    else:
+        return _parse_one(values, _hint(country_hint))  # most boards give one string a posting
+    if not isinstance(values, Iterable):
         return ()  # None, or a number where a board promised text
     hint = _hint(country_hint)
     found: dict[Location, None] = {}
-    for item in items:
+    for item in values:
         if isinstance(item, str):
             found.update(dict.fromkeys(_parse_text(item, hint)))
     return tuple(found)
@@ -201,6 +199,12 @@ def workplace_of(stated: str | None, places: list[str], locations: tuple[Locatio
     if workplace is None and locations and all(place.remote for place in locations):
         workplace = "remote"
     return workplace
+
+
+@lru_cache(maxsize=16_384)
+def _parse_one(text: str, hint: str | None) -> tuple[Location, ...]:
+    """`parse_locations` of one string, cached whole: its places deduplicated in order."""
+    return tuple(dict.fromkeys(_parse_text(text, hint)))
 
 
 @lru_cache(maxsize=65_536)
