@@ -278,13 +278,13 @@ def _fallback_text(value: str) -> str:
 def _tidy_lines(raw: str) -> str:
     """Collapse spaces within lines and keep at most one blank line between paragraphs.
 
-    Lines are separated by NUL here. Everything is done with str methods mapped over the lines or
-    applied to the whole string, never a Python loop over lines: this runs on every description.
+    Lines are separated by NUL here. Everything is done with whole-string str methods (one
+    C-level pass each) rather than a loop over lines: this runs on every description.
     """
     if _has_invisible(raw):
         raw = raw.translate(_TEXT_TABLE)
-    # Each line's words joined by one space, so no space is left at either end of a line.
-    text = _BREAK_MARK.join(map(" ".join, map(str.split, raw.split(_BREAK_MARK))))
+    text = " ".join(raw.split())  # NUL is not whitespace, so line breaks survive
+    text = text.replace(" " + _BREAK_MARK, _BREAK_MARK).replace(_BREAK_MARK + " ", _BREAK_MARK)
     empty_item = _BREAK_MARK + "-" + _BREAK_MARK
     text = _BREAK_MARK + text + _BREAK_MARK
     while empty_item in text:
