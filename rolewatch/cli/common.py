@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -79,12 +80,17 @@ def config_of(ctx: click.Context) -> Config:
     return load_config(ctx.obj)
 
 
+#: The engines `open_engine` handed out, so the console script can close those a command left open.
+_OPENED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def open_engine(config: Config, *, upgrade: bool = False) -> Engine:
     """The configured database, migrated first with `upgrade`, else refused unless it is up to date."""
     from storage.database import is_up_to_date, make_engine
     from storage.database import upgrade as run_migrations
 
     engine = make_engine(config.database)
+    _OPENED.add(engine)
     if upgrade:
         run_migrations(engine)
     elif not is_up_to_date(engine):
@@ -93,6 +99,12 @@ def open_engine(config: Config, *, upgrade: bool = False) -> Engine:
             "or is out of date; run `rolewatch db upgrade`"
         )
     return engine
+
+
+def close_engines() -> None:
+    """Dispose of every engine `open_engine` opened that is still open: its connections close."""
+    for engine in list(_OPENED):
+        engine.dispose()
 
 
 @contextmanager

@@ -71,7 +71,11 @@ def deliver_now(config: Config) -> DeliveryReport:
     """Run one sender round and say what it did on stderr; shared by `deliver` and `crawl`."""
     from notifier.outbox import deliver_due
 
-    report = deliver_due(open_engine(config, upgrade=True), config)
+    engine = open_engine(config, upgrade=True)
+    try:
+        report = deliver_due(engine, config)
+    finally:
+        engine.dispose()
     click.echo(
         f"alerts: {report.sent} sent, {report.failed} failed (will be retried), "
         f"{report.dead} given up, {report.remaining} still owed"
