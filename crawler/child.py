@@ -189,7 +189,7 @@ def _load_http_handler() -> None:
 
 #: Scrapy's settings naming a class every crawler loads as it starts.
 _CRAWLER_CLASSES = (
-    "DNS_RESOLVER",
+    "TWISTED_DNS_RESOLVER",
     "DOWNLOADER",
     "DUPEFILTER_CLASS",
     "ITEM_PROCESSOR",
