@@ -71,10 +71,10 @@ _KINDS: Final[dict[object, int]] = {
 }
 
 # Entities decoded by plain replacement, `&amp;` last so that `&amp;lt;` decodes to `&lt;` only.
+_AMP: Final = "&amp;"
 _COMMON_ENTITIES: Final = (
-    ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&nbsp;", "\xa0"), ("&amp;", "&"),
+    ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&nbsp;", "\xa0"), (_AMP, "&"),
 )  # fmt: skip
-_UNCOMMON_ENTITY: Final = re.compile(r"&(?!(?:lt|gt|quot|#39|nbsp|amp);)")
 
 _CAMEL_BOUNDARY: Final = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _TAG: Final = re.compile(r"<[^>]*>?")
@@ -125,16 +125,22 @@ def unescape_entities(value: str) -> str:
     Escaped markup is dozens of `&lt;`/`&gt;` per description, which `html.unescape` decodes
     with a Python call each; when every `&` starts one of a few common entities, plain
     replacements give the same text at a quarter of the cost.
+
+    Whether they do is read from the replacements themselves rather than from a regex scan
+    first: no replacement makes or breaks an entity (none has an `&` but its first character,
+    and none writes a letter), so once all but `&amp;` are decoded, the `&`s left are exactly
+    those that started none of them, and each must start an `&amp;`.
     """
     if "&" not in value:
         return value
-    if _UNCOMMON_ENTITY.search(value):
-        return html.unescape(value)
-    for entity, char in _COMMON_ENTITIES:
-        if "&" not in value:
-            break  # the rest would each scan the text for nothing (`&amp;` comes last)
-        value = value.replace(entity, char)
-    return value
+    decoded = value
+    for entity, char in _COMMON_ENTITIES[:-1]:
+        decoded = decoded.replace(entity, char)
+        if "&" not in decoded:
+            return decoded  # the rest would each scan the text for nothing
+    if decoded.count("&") != decoded.count(_AMP):
+        return html.unescape(value)  # an entity outside the few: the whole text, the slow way
+    return decoded.replace(_AMP, "&")
 
 
 def sanitize_html(value: str | None) -> str:
