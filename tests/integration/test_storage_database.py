@@ -242,3 +242,16 @@ def test_an_existing_sqlite_file_keeps_its_pages_and_sqlites_checkpoint(tmp_path
         journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
     engine.dispose()
     assert (page_size, checkpoint, journal) == (4_096, 1_000, "wal")
+
+
+@pytest.mark.postgres
+def test_postgresql_sessions_compress_long_values_with_lz4_where_the_server_has_it(
+    postgresql_engine: Engine,
+) -> None:
+    with postgresql_engine.connect() as connection:
+        methods = connection.exec_driver_sql(
+            "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).scalar()
+        if not methods or "lz4" not in methods:
+            pytest.skip("this server has no LZ4")
+        assert connection.exec_driver_sql("SHOW default_toast_compression").scalar() == "lz4"
