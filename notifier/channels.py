@@ -10,19 +10,9 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
-
-import apprise
-
-with warnings.catch_warnings():
-    # apprise's e-mail plugin imports imghdr, deprecated since Python 3.11, when apprise first loads
-    # its plugins; where warnings are errors (our tests) that import fails and apprise silently goes
-    # without e-mail. Importing it once here, with that one warning ignored, keeps e-mail available.
-    warnings.filterwarnings("ignore", message="'imghdr' is deprecated", category=DeprecationWarning)
-    import apprise.utils.pgp
-    from apprise.manager_plugins import NotificationManager
 
 from notifier.messages import Message, MessageFormat
 from rolewatch import logs
@@ -207,7 +197,7 @@ def _redact_in_text(url: str) -> str:
 
 @lru_cache(maxsize=1)
 def _apprise_schemes() -> frozenset[str]:
-    manager: Any = NotificationManager()  # type: ignore[no-untyped-call]
+    manager: Any = _apprise().manager_plugins.NotificationManager()
     return frozenset(str(scheme).lower() for scheme in manager.schemas())
 
 
@@ -276,18 +266,37 @@ def _secrets_of(url: str) -> frozenset[str]:
 # ------------------------------------------------------------------------------------------------
 
 
-_ASSET = apprise.AppriseAsset(
-    app_id="rolewatch",
-    app_desc="rolewatch job alerts",
-    app_url="https://github.com/rolewatch/rolewatch",
-    async_mode=False,
-)
+@cache
+def _apprise() -> Any:
+    """apprise, imported when a channel is first checked or sent to: a crawl writes outbox rows but
+    never sends, and apprise with its plugins costs a command ~50 ms to import.
+
+    apprise's e-mail plugin imports imghdr, deprecated since Python 3.11, when apprise first loads
+    its plugins; where warnings are errors (our tests) that import fails and apprise silently goes
+    without e-mail. Importing it here, with that one warning ignored, keeps e-mail available.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="'imghdr' is deprecated", category=DeprecationWarning)
+        import apprise
+        import apprise.manager_plugins
+        import apprise.utils.pgp
+    return apprise
+
+
+@cache
+def _asset() -> Any:
+    return _apprise().AppriseAsset(
+        app_id="rolewatch",
+        app_desc="rolewatch job alerts",
+        app_url="https://github.com/rolewatch/rolewatch",
+        async_mode=False,
+    )
 
 
 def _instantiate(url: str) -> Any:
     """The apprise plugin for `url`, or None when apprise cannot load it (unknown, malformed, disabled)."""
     try:
-        return apprise.Apprise.instantiate(url, asset=_ASSET, suppress_exceptions=True)
+        return _apprise().Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
     except Exception:
         return None
 
@@ -408,7 +417,7 @@ def _send(url: str, message: Message, timeout_s: float, idempotency_key: str | N
         setattr(plugin, attribute, min(current, timeout_s))
     _configured_pings_only(plugin)
     _add_data(plugin, message)
-    notifier = apprise.Apprise(asset=_ASSET)
+    notifier = _apprise().Apprise(asset=_asset())
     notifier.add(plugin)
     result = notifier.notify(
         body=message.body,
