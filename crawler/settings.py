@@ -22,6 +22,18 @@ DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
     "crawler.middlewares.ConditionalRequestMiddleware": 450,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.PoliteRetryMiddleware": 550,
+    # Switched off by the settings below, so left out here too: Scrapy imports a component before
+    # it asks whether it is enabled, and these bring tldextract and more into every fresh worker.
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+}
+
+#: Extensions switched off by the settings below (the telnet console's twisted.conch, the remote
+#: control's aiohttp), left out for the same reason.
+EXTENSIONS: dict[str, int | None] = {
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
 }
 
 
@@ -57,6 +69,7 @@ def scrapy_settings(politeness: Politeness, user_agent: str, obey_robots: bool) 
         # through flagged `dataloss`, which the spider reads as partial, never as complete.
         "DOWNLOAD_FAIL_ON_DATALOSS": True,
         "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
+        "EXTENSIONS": dict(EXTENSIONS),
         "DOWNLOAD_HANDLERS": dict(DOWNLOAD_HANDLERS),
         "ROLEWATCH_MAX_RETRY_AFTER": politeness.max_retry_after.total_seconds(),
         "ROLEWATCH_RETRY_BACKOFF": delay,
