@@ -4,8 +4,9 @@ Alembic migrations run from code (no alembic.ini needed)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -118,7 +119,7 @@ _HAS_LZ4 = "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' A
 def insert_rows(
     connection: Connection,
     model: type[Base],
-    rows: Sequence[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any]],
     *,
     encoded: Collection[str] = (),
 ) -> None:
@@ -126,24 +127,27 @@ def insert_rows(
 
     On PostgreSQL through one `COPY … FROM STDIN`, each value bound as SQLAlchemy binds it (JSON
     as our text, timestamps as aware UTC): an executemany sends a statement per row, which made
-    a first crawl's writes wait on the server once per posting, version and event. On SQLite one
-    executemany on the driver's cursor, each value bound as SQLAlchemy binds it (so it reads back
-    the same): SQLAlchemy's own executemany spent more time building each row's parameters than
-    SQLite spent inserting it. The tables written here have no Python-side column defaults, which
-    this path would skip.
+    a first crawl's writes wait on the server once per posting, version and event. Rows are taken
+    from `rows` as they are sent: a caller that builds them lazily has the server inserting the
+    first while it builds the rest. On SQLite one executemany on the driver's cursor, each value
+    bound as SQLAlchemy binds it (so it reads back the same): SQLAlchemy's own executemany spent
+    more time building each row's parameters than SQLite spent inserting it. The tables written
+    here have no Python-side column defaults, which this path would skip.
 
     `encoded` names JSON columns whose values are already `dumps` text (None for SQL NULL), as
-    the JSON type would have bound them: a caller that wrote the same document into two rows
+    the JSON type would have bound them: a caller that writes the same document into two rows
     encodes it once.
     """
-    if not rows:
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
         return
     table = cast(Table, model.__table__)
     dialect = connection.dialect
     if dialect.name not in ("sqlite", "postgresql"):
-        connection.execute(insert(table), _decoded(rows, encoded))
+        connection.execute(insert(table), _decoded([first, *iterator], encoded))
         return
-    columns = list(rows[0])
+    columns = list(first)
     binds = [None if name in encoded else _bind(table.c[name].type, dialect) for name in columns]
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
@@ -152,7 +156,7 @@ def insert_rows(
         try:
             cursor.executemany(
                 f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})",
-                _bound_rows(rows, columns, binds),
+                _bound_rows([first, *iterator], columns, binds),
             )
         finally:
             cursor.close()
@@ -160,10 +164,19 @@ def insert_rows(
     statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
     try:
         with cursor.copy(statement) as copy:
-            for row in _bound_rows(rows, columns, binds):
+            for row in _streamed_rows(chain([first], iterator), columns, binds):
                 copy.write_row(row)
     finally:
         cursor.close()
+
+
+def _streamed_rows(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], binds: Sequence[Callable[[Any], Any] | None]
+) -> Iterator[list[Any]]:
+    """Each row's values bound one row at a time, for a COPY that sends each row as it comes."""
+    pairs = list(zip(columns, binds, strict=True))
+    for row in rows:
+        yield [row[name] if bind is None else bind(row[name]) for name, bind in pairs]
 
 
 def _decoded(rows: Sequence[Mapping[str, Any]], encoded: Collection[str]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ versions and events in one transaction, with the caller's `then` hook (the outbo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -227,39 +227,41 @@ def _write_postings(
     """Insert new postings, rewrite changed ones, then append a version where the fingerprint moved.
 
     `ids` gains the new postings' ids (versions and events need them). Each snapshot is encoded
-    once, its documents with it: the new posting's row and its version share that text.
+    once: the new posting's row and its version share that text. New rows are built as they are
+    written, so on PostgreSQL the server inserts the first while the rest are encoded.
     """
-    snapshots = [(write, posting_snapshot(write.posting)) for write in outcome.writes]
-    encoded = [
-        encode_snapshot(snapshot) if write.is_new or write.new_version else None
-        for write, snapshot in snapshots
-    ]
     now, at = _now(), result.finished_at
-    new = [
-        _new_row(write, _documents(text), source_id, at, now, ids, elsewhere_ids)
-        for (write, _), text in zip(snapshots, encoded, strict=True)
-        if write.is_new and text is not None
-    ]
-    if new:
-        ids.update(
-            _insert_new_postings(connection, source_id, new, newest_known=max(ids.values(), default=0))
-        )
-    rewritten = [
-        _rewritten_row(write, snapshot, at, now, ids) for write, snapshot in snapshots if not write.is_new
-    ]
+    encoded: dict[str, EncodedSnapshot] = {}
+
+    def new_rows() -> Iterator[dict[str, Any]]:
+        for write in outcome.writes:
+            if write.is_new:
+                text = encoded[write.posting.external_id] = encode_snapshot(posting_snapshot(write.posting))
+                yield _new_row(write, _documents(text), source_id, at, now, ids, elsewhere_ids)
+
+    if any(write.is_new for write in outcome.writes):
+        newest_known = max(ids.values(), default=0)
+        ids.update(_insert_new_postings(connection, source_id, new_rows(), newest_known))
+    rewritten = []
+    for write in outcome.writes:
+        if not write.is_new:
+            snapshot = posting_snapshot(write.posting)
+            rewritten.append(_rewritten_row(write, snapshot, at, now, ids))
+            if write.new_version:
+                encoded[write.posting.external_id] = encode_snapshot(snapshot)
     if rewritten:
         connection.execute(update(PostingRow).where(PostingRow.id == bindparam("posting_id")), rewritten)
-    versions = [
+    versions = (
         {
             "posting_id": ids[write.posting.external_id],
             "crawl_id": crawl_id,
             "recorded_at": at,
             "fingerprint": write.posting.fingerprint,
-            "snapshot": text.text,
+            "snapshot": encoded[write.posting.external_id].text,
         }
-        for (write, _), text in zip(snapshots, encoded, strict=True)
-        if write.new_version and text is not None
-    ]
+        for write in outcome.writes
+        if write.new_version
+    )
     insert_rows(connection, PostingVersionRow, versions, encoded=("snapshot",))
 
 
@@ -273,7 +275,7 @@ def _documents(encoded: EncodedSnapshot) -> dict[str, str | None]:
 
 
 def _insert_new_postings(
-    connection: Connection, source_id: int, rows: Sequence[Mapping[str, Any]], newest_known: int
+    connection: Connection, source_id: int, rows: Iterable[Mapping[str, Any]], newest_known: int
 ) -> dict[str, int]:
     """Insert and learn the new ids: external id → id.
 
@@ -408,7 +410,7 @@ def _insert_events(
     if not outcome.events:
         return ()
     events = outcome.events
-    rows = [
+    rows = (
         {
             "type": event.type.value,
             "source_id": source_id,
@@ -424,7 +426,7 @@ def _insert_events(
             "duplicate_of": event.duplicate_of,
         }
         for event in events
-    ]
+    )
     # The diff gives a posting at most one event per crawl, so the posting id tells the rows apart.
     # (No RETURNING, for speed, as for postings; in parameter order it would even go row by row.)
     insert_rows(connection, EventRow, rows, encoded=("changes",))

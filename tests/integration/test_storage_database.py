@@ -255,3 +255,13 @@ def test_postgresql_sessions_compress_long_values_with_lz4_where_the_server_has_
         if not methods or "lz4" not in methods:
             pytest.skip("this server has no LZ4")
         assert connection.exec_driver_sql("SHOW default_toast_compression").scalar() == "lz4"
+
+
+def test_rows_built_as_they_are_written_are_all_stored(engine: Engine) -> None:
+    """A first crawl hands its rows over as a generator (PostgreSQL inserts the first while the
+    rest are built); an empty one writes nothing."""
+    source_id = _source_id(engine)
+    with engine.begin() as connection:
+        insert_rows(connection, CrawlRow, (_crawl_row(source_id, f"lazy-{i}", NOW, []) for i in range(3)))
+        insert_rows(connection, CrawlRow, (_crawl_row(source_id, "never", NOW, []) for _ in range(0)))
+    assert sorted(_stored(engine)) == ["lazy-0", "lazy-1", "lazy-2"]
