@@ -187,7 +187,8 @@ _INSERT_CRAWL = insert(CrawlRow).returning(CrawlRow.id)
 
 def _content_columns(posting: Posting, documents: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The posting row's columns that come from the posting itself (shared by insert and update);
-    its JSON documents from `documents`, the snapshot's (as documents, or as their encoded text)."""
+    its JSON documents from `documents`: the snapshot's and the significant values, as documents
+    or as their encoded text."""
     return {
         "fingerprint": posting.fingerprint,
         "raw_digest": posting.raw_digest or None,
@@ -206,13 +207,13 @@ def _content_columns(posting: Posting, documents: Mapping[str, Any], now: dateti
         "description_text": posting.description_text,
         "description_html": posting.description_html,
         "extra": documents["extra"],
-        "significant": significant_values(posting),
+        "significant": documents["significant"],
         "updated_at": now,
     }
 
 
-#: The posting row's JSON columns that a new posting's row takes, encoded, from its snapshot's text.
-_ENCODED_DOCUMENTS = ("locations", "salary", "work_rights", "extra")
+#: The posting row's JSON columns that a new posting's row is given encoded.
+_ENCODED_DOCUMENTS = ("locations", "salary", "work_rights", "extra", "significant")
 
 
 def _write_postings(
@@ -237,7 +238,8 @@ def _write_postings(
         for write in outcome.writes:
             if write.is_new:
                 text = encoded[write.posting.external_id] = encode_snapshot(posting_snapshot(write.posting))
-                yield _new_row(write, _documents(text), source_id, at, now, ids, elsewhere_ids)
+                documents = _documents(text, write.posting)
+                yield _new_row(write, documents, source_id, at, now, ids, elsewhere_ids)
 
     if any(write.is_new for write in outcome.writes):
         newest_known = max(ids.values(), default=0)
@@ -265,12 +267,14 @@ def _write_postings(
     insert_rows(connection, PostingVersionRow, versions, encoded=("snapshot",))
 
 
-def _documents(encoded: EncodedSnapshot) -> dict[str, str | None]:
+def _documents(encoded: EncodedSnapshot, posting: Posting) -> dict[str, str | None]:
+    """A new row's JSON columns as text, bound as they are (`insert_rows`' `encoded`)."""
     return {
         "locations": encoded.locations,
         "salary": encoded.salary,
         "work_rights": encoded.work_rights,
         "extra": encoded.extra,
+        "significant": dumps(significant_values(posting)),
     }
 
 
@@ -321,8 +325,9 @@ def _new_row(
 def _rewritten_row(
     write: PostingWrite, snapshot: Mapping[str, Any], at: datetime, now: datetime, ids: Mapping[str, int]
 ) -> dict[str, Any]:
+    documents = {**snapshot, "significant": significant_values(write.posting)}
     return {
-        **_content_columns(write.posting, snapshot, now),
+        **_content_columns(write.posting, documents, now),
         "posting_id": ids[write.posting.external_id],
         "status": write.status.value,
         "episode": write.episode,
