@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+from msgspec import Raw
+
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 from storage.database import dumps
 
@@ -55,22 +58,31 @@ class EncodedSnapshot:
 
 
 def encode_snapshot(snapshot: Mapping[str, Any]) -> EncodedSnapshot:
-    """The snapshot and its documents as `dumps` writes them, each in one call to its C encoder.
+    """The snapshot and its documents as `dumps` writes them, character for character.
 
-    Splicing the snapshot's text from its documents' would encode each document once rather
-    than twice, but a Python loop over twenty members is slower than the C encoder doing both.
+    Each document is encoded once, by `dumps`, and embedded in the snapshot as it is. The rest
+    of the snapshot is plain strings, booleans and nulls (a board's descriptions, mostly), which
+    msgspec writes as `dumps` does, escapes included, in a third of the time; a snapshot holding
+    anything else (a number where a string belongs) is written by `dumps` whole.
     """
+    documents = {name: dumps(snapshot[name]) for name in _ROW_DOCUMENTS}
+    if all(type(value) in _PLAIN for name, value in snapshot.items() if name not in documents):
+        members = {name: Raw(documents[name]) if name in documents else v for name, v in snapshot.items()}
+        text = _msgspec_json(members).decode()
+    else:
+        text = dumps(snapshot)
+    column = {name: None if snapshot[name] is None else documents[name] for name in _ROW_DOCUMENTS}
     return EncodedSnapshot(
-        dumps(snapshot),
-        _document(snapshot["locations"]),
-        _document(snapshot["salary"]),
-        _document(snapshot["work_rights"]),
-        _document(snapshot["extra"]),
+        text, column["locations"], column["salary"], column["work_rights"], column["extra"]
     )
 
 
-def _document(value: Any) -> str | None:
-    return None if value is None else dumps(value)
+#: The snapshot's documents that are also posting row columns.
+_ROW_DOCUMENTS = ("locations", "salary", "work_rights", "extra")
+#: The types msgspec writes exactly as `dumps` does. Not floats (formatted its own way), nor
+#: dates (`extra` may hold some; it writes them its own way), which arrive in encoded documents.
+_PLAIN = frozenset({str, bool, type(None)})
+_msgspec_json = msgspec.json.Encoder().encode
 
 
 def posting_from_snapshot(document: Mapping[str, Any]) -> Posting:

@@ -47,3 +47,20 @@ def test_an_encoded_snapshot_is_what_dumps_writes(posting: Posting) -> None:
     for name in ("locations", "salary", "work_rights", "extra"):
         expected = None if snapshot[name] is None else dumps(snapshot[name])
         assert getattr(encoded, name) == expected, name
+
+
+def test_every_character_is_escaped_in_a_snapshot_as_dumps_escapes_it() -> None:
+    """The snapshot's strings are written by msgspec: its escapes must be `dumps`' own."""
+    characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(characters), 4096):
+        text = "".join(characters[start : start + 4096])
+        posting = Posting(source="s", external_id="1", title=text, description_text=text[::-1])
+        snapshot = posting_snapshot(posting)
+        assert encode_snapshot(snapshot).text == dumps(snapshot)
+
+
+def test_a_snapshot_with_a_number_where_a_string_belongs_is_still_what_dumps_writes() -> None:
+    snapshot = posting_snapshot(Posting(source="s", external_id="1", title="t"))
+    for odd in (7, 1e16, float("nan"), 2**70, True):
+        changed = {**snapshot, "title": odd, "external_id": odd}
+        assert encode_snapshot(changed).text == dumps(changed)
