@@ -27,7 +27,7 @@ from rolewatch.domain import (
 from storage.database import chunks, dumps, insert_rows
 from storage.diff import DiffOutcome, Policy, PostingWrite, SourceState, crawl_identity, diff
 from storage.models import CrawlRow, EventRow, PostingRow, PostingVersionRow, SourceRow
-from storage.snapshot import EncodedSnapshot, encode_snapshot, posting_snapshot
+from storage.snapshot import EncodedSnapshot, encode_flat, encode_snapshot, posting_snapshot
 from storage.state import load_state
 
 if TYPE_CHECKING:
@@ -274,7 +274,7 @@ def _documents(encoded: EncodedSnapshot, posting: Posting) -> dict[str, str | No
         "salary": encoded.salary,
         "work_rights": encoded.work_rights,
         "extra": encoded.extra,
-        "significant": dumps(significant_values(posting)),
+        "significant": encode_flat(significant_values(posting)),
     }
 
 

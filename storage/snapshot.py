@@ -77,6 +77,14 @@ def encode_snapshot(snapshot: Mapping[str, Any]) -> EncodedSnapshot:
     )
 
 
+def encode_flat(document: Mapping[str, Any]) -> str:
+    """`dumps(document)` for a mapping of plain strings, booleans and nulls (a posting's
+    significant values), through msgspec when that is what it holds, else through `dumps`."""
+    if all(type(key) is str and type(value) in _PLAIN for key, value in document.items()):
+        return _msgspec_json(document).decode()
+    return dumps(document)
+
+
 #: The snapshot's documents that are also posting row columns.
 _ROW_DOCUMENTS = ("locations", "salary", "work_rights", "extra")
 #: The types msgspec writes exactly as `dumps` does. Not floats (formatted its own way), nor

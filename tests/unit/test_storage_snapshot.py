@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from rolewatch.domain import Location, Posting, Salary, WorkRights
 from storage.database import dumps
-from storage.snapshot import encode_snapshot, posting_snapshot
+from storage.snapshot import encode_flat, encode_snapshot, posting_snapshot
 
 POSTINGS = [
     Posting(source="acme", external_id="1", title="Data Scientist Intern"),
@@ -64,3 +65,17 @@ def test_a_snapshot_with_a_number_where_a_string_belongs_is_still_what_dumps_wri
     for odd in (7, 1e16, float("nan"), 2**70, True):
         changed = {**snapshot, "title": odd, "external_id": odd}
         assert encode_snapshot(changed).text == dumps(changed)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {},
+        {"title": 'Ingénieur "données"\n\x00', "salary": "CHF 40–60/h", "remote": True, "none": None},
+        {"count": 3, "ratio": 1e16},
+        {"nested": {"a": [1]}},
+        {1: "int key"},
+    ],
+)
+def test_a_flat_document_is_encoded_as_dumps_writes_it(document: dict[Any, Any]) -> None:
+    assert encode_flat(document) == dumps(document)
