@@ -26,12 +26,6 @@ T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-#: For new databases. A posting row and a version row (the descriptions, the snapshot) take 2-4 KiB
-#: each: with SQLite's 4 KiB pages each took a page of its own, plus an overflow page when longer,
-#: and a first crawl wrote (and synced) a third more pages than its rows fill, one system call each.
-SQLITE_PAGE_SIZE = 16_384
-#: The WAL written between checkpoints: SQLite's default of 1,000 pages of 4 KiB.
-WAL_CHECKPOINT_BYTES = 1_000 * 4_096
 _POSTGRES_DRIVERS = ("postgres", "postgresql", "postgresql+psycopg")
 
 # Ids or keys per `IN (…)` list: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
@@ -80,17 +74,10 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: ConnectionPoolEntry) 
     """WAL lets readers (the CLI) work while the daemon writes; NORMAL sync is safe under WAL."""
     cursor = dbapi_connection.cursor()
     try:
-        # Only a new, empty file takes a page size, and only before it is put in WAL mode.
-        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # Under NORMAL the WAL is synced only when it is checkpointed: the commits a power cut can
-        # take back are those since the last checkpoint. SQLite checkpoints every 1,000 pages; in
-        # bytes, whatever the page size, that is kept.
-        (page_size,) = cursor.execute("PRAGMA page_size").fetchone()
-        cursor.execute(f"PRAGMA wal_autocheckpoint={max(1, WAL_CHECKPOINT_BYTES // page_size)}")
         # 16 MiB of page cache, not 2: a crawl writes into every index of a table that grows with
         # the history, and with 2 MiB each insert read its index pages back from the OS.
         cursor.execute("PRAGMA cache_size=-16384")

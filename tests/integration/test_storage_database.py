@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
-from storage.database import SQLITE_PAGE_SIZE, database_url, dumps, insert_rows, make_engine
+from storage.database import database_url, dumps, insert_rows, make_engine
 from storage.models import CrawlRow, SourceRow
 
 
@@ -215,33 +214,6 @@ def test_equal_timestamps_in_other_zones_are_each_stored_as_sqlalchemy_stores_th
     stored = _stored(engine)
     for i in range(len(instants)):
         assert stored[f"bulk-{i}"] == stored[f"orm-{i}"], instants[i]
-
-
-def test_a_new_sqlite_file_has_wide_pages_and_is_checkpointed_after_as_many_bytes(tmp_path: Path) -> None:
-    """Postings and snapshots are wider than a 4 KiB page; the WAL is still synced (checkpointed)
-    after 4 MB of it, as with SQLite's defaults, so a power cut can take back no more than before."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
-    with engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE t (x)")
-        page_size = connection.exec_driver_sql("PRAGMA page_size").scalar()
-        checkpoint = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-    engine.dispose()
-    assert page_size == SQLITE_PAGE_SIZE == 16_384
-    assert checkpoint == 1_000 * 4_096 // SQLITE_PAGE_SIZE
-
-
-def test_an_existing_sqlite_file_keeps_its_pages_and_sqlites_checkpoint(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    with sqlite3.connect(path) as existing:
-        existing.execute("CREATE TABLE t (x)")
-    existing.close()
-    engine = make_engine(f"sqlite:///{path}")
-    with engine.connect() as connection:
-        page_size = connection.exec_driver_sql("PRAGMA page_size").scalar()
-        checkpoint = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-        journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
-    engine.dispose()
-    assert (page_size, checkpoint, journal) == (4_096, 1_000, "wal")
 
 
 @pytest.mark.postgres
