@@ -24,6 +24,20 @@ def test_upgrade_from_empty_builds_the_schema_of_the_models(empty_engine: Engine
     assert current_revision(empty_engine) == head_revision() and is_up_to_date(empty_engine)
 
 
+def test_a_database_one_revision_behind_is_not_up_to_date_and_upgrade_brings_it_to_the_head(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine)
+    config = alembic_config(empty_engine)
+    with empty_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    assert current_revision(empty_engine) != head_revision() and not is_up_to_date(empty_engine)
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision() and is_up_to_date(empty_engine)
+    assert schema_differences(empty_engine) == []
+
+
 def test_every_constraint_and_index_is_named(empty_engine: Engine) -> None:
     upgrade(empty_engine)
     inspector = inspect(empty_engine)
