@@ -419,13 +419,18 @@ def main() -> None:
     )
     parser.add_argument("--baseline", type=Path, help="another rolewatch checkout to measure alongside")
     parser.add_argument("--in-process", type=Path, metavar="CONFIG", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON, last")
     args = parser.parse_args()
     if args.in_process:  # one checkout's in-process crawls, for report(): JSON on the last line
         warm, cold = in_process_crawls(args.in_process, args.runs)
         runs = {"warm": [(r.wall, r.cpu) for r in warm.runs], "cold": [(r.wall, r.cpu) for r in cold.runs]}
         print(json.dumps(runs))
         return
-    report(args.boards, args.vs_urlwatch, postings=args.postings, runs=args.runs, baseline=args.baseline)
+    figures = report(
+        args.boards, args.vs_urlwatch, postings=args.postings, runs=args.runs, baseline=args.baseline
+    )
+    if args.json:
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":
