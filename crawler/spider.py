@@ -727,7 +727,9 @@ def raw_digest(record: Any, volatile: tuple[str, ...] = ()) -> str:
     if isinstance(record, Mapping) and volatile:
         record = {key: value for key, value in record.items() if key not in volatile}
     text = _RAW_JSON.encode(record)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    # `surrogatepass`: a JSON escape may name half a surrogate pair, which UTF-8 cannot hold; its
+    # record must still get a digest, so that it costs its own posting, not the rest of the page.
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 #: What `json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)`
