@@ -468,7 +468,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
                 ledger.sightings.add(record_id)
                 return
         try:
-            posting = self.to_posting(record, ledger.board)
+            posting = self._normalised(record, ledger.board)
         except Exception as exc:
             is_bug = not isinstance(exc, PostingError | KeyError)
             logger.warning("%s: posting %s skipped", ledger.board.name, _record_id(record), exc_info=is_bug)
@@ -478,6 +478,14 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
             return
         if posting is not None:
             ledger.add(_with_digest(posting, digest))
+
+    def _normalised(self, record: Any, board: Board[OptionsT]) -> Posting | None:
+        """`to_posting(record)`; a record holding half a surrogate pair (a JSON escape such as
+        `\\ud800`, which no UTF-8 text can hold) is normalised with U+FFFD in its place."""
+        try:
+            return self.to_posting(record, board)
+        except UnicodeEncodeError:
+            return self.to_posting(_without_surrogates(record), board)
 
     def _keep_validators(self, request: Request, ledger: _Ledger) -> None:
         seen = request.meta.get(META_VALIDATORS_SEEN)
@@ -735,6 +743,20 @@ def raw_digest(record: Any, volatile: tuple[str, ...] = ()) -> str:
 #: What `json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)`
 #: builds on every call, built once: every record of every crawl is digested.
 _RAW_JSON: Final = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _without_surrogates(value: Any) -> Any:
+    """`value` (a record decoded from JSON) with each half of a surrogate pair in its text as U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATES.sub("\ufffd", value)
+    if isinstance(value, Mapping):
+        return {_without_surrogates(key): _without_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_surrogates(item) for item in value]
+    return value
+
+
+_SURROGATES: Final = re.compile("[\ud800-\udfff]")
 
 
 def _with_digest(posting: Posting, digest: str) -> Posting:

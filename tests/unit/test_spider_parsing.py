@@ -218,9 +218,9 @@ def test_a_result_handed_over_is_not_kept_with_its_postings() -> None:
     assert spider.results == [replace(result, postings=())] and not ledger.postings
 
 
-def test_a_record_with_a_lone_surrogate_costs_that_posting_alone() -> None:
-    """A JSON escape may name half a surrogate pair, which no UTF-8 text can hold: the record is
-    skipped with its error, and the records after it on the page are still read."""
+def test_a_record_with_a_lone_surrogate_is_kept_with_a_replacement_character() -> None:
+    """A JSON escape may name half a surrogate pair, which no UTF-8 text can hold: the posting is
+    kept with U+FFFD in its place, and the records after it on the page are read as ever."""
     koala = board({"name": "koala", "type": "greenhouse", "board": "koala"})
     jobs = [greenhouse_job(n, f"Analyst {n}") for n in (1, 2, 3)]
     body = json.dumps({"jobs": jobs}).replace("Analyst 2", "Analyst \\ud800 2").encode()
@@ -228,6 +228,6 @@ def test_a_record_with_a_lone_surrogate_costs_that_posting_alone() -> None:
     ledger = _Ledger(koala, {}, started_at=datetime.now(UTC), started=now, deadline=now + 60)
     response = TextResponse(URL, body=body, encoding="utf-8", request=Request(URL))
     GreenhouseSpider()._read(response, ledger)
-    assert sorted(ledger.postings) == ["1", "3"]
-    (error,) = ledger.errors
-    assert "posting 2 skipped" in error
+    assert sorted(ledger.postings) == ["1", "2", "3"] and ledger.errors == []
+    assert ledger.postings["2"].title == "Analyst \ufffd 2"
+    assert ledger.postings["2"].raw_digest != ledger.postings["1"].raw_digest
