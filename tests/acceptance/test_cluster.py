@@ -211,6 +211,11 @@ def local_events(tmp_path: Path, server: BoardServer) -> list[tuple[str, str, st
         engine.dispose()
 
 
+def both_workers_counted(metrics: str) -> str | None:
+    """The page, when its queue gauges have been read and count two workers; else None."""
+    return metrics if "rolewatch_jobs{" in metrics and "rolewatch_workers 2.0" in metrics else None
+
+
 def test_run_and_two_workers_record_exactly_the_events_of_the_local_engine(
     tmp_path: Path,
     cluster_db: tuple[str, Engine],
@@ -235,10 +240,12 @@ def test_run_and_two_workers_record_exactly_the_events_of_the_local_engine(
         logs = "\n---\n".join(process.log for process in (scheduler, *workers))
         raise AssertionError(f"no first crawls; the logs:\n{logs}") from None
     assert [health(port)["role"] for port in ports] == ["active", "worker"]
+    # The second worker may still be starting when the first has done both crawls: wait for the
+    # gauges to show it (read once per heartbeat), each page read once so both checks see one reading.
     metrics = eventually(
-        lambda: "rolewatch_jobs{" in page(ports[1], "/metrics") and page(ports[1], "/metrics"),
-        30,
-        "queue gauges",
+        lambda: both_workers_counted(page(ports[1], "/metrics")),
+        START_TIMEOUT,
+        "queue gauges counting both workers",
     )
     assert 'rolewatch_jobs{queue="crawl",status="todo"}' in metrics and "rolewatch_workers 2.0" in metrics
     scheduled = eventually(
