@@ -32,17 +32,20 @@ def crawl_sources(
     known: Mapping[str, Mapping[str, str]] | None = None,
     grace: timedelta = GRACE,
     workers: CrawlWorkers | None = None,
+    on_idle: Callable[[], float | None] | None = None,
 ) -> list[CrawlResult]:
     """Crawl `sources` in one worker process; one result per source, in the order of `sources`.
 
     `validators` maps a source name to its listing URLs' `{"etag", "last_modified"}` from the
     last crawl that parsed. `known` maps a source name to the raw-record digests of its open
     postings; a record whose digest matches is reported as a sighting, not normalised again.
-    `on_result` is called in this thread as each source finishes; the
-    results returned then carry no postings, since the callback has had them and a batch of
-    tens of thousands of postings must not be held twice. The batch runs in a warm worker
-    from `workers` when given, else in a worker started for it alone. A worker that crashes,
-    is killed, takes over STARTUP_LIMIT_S to start, or then overruns
+    `on_result` is called in this thread as each source finishes; the results returned then
+    carry no postings, since the callback has had them and a batch of tens of thousands of
+    postings must not be held twice. `on_idle` is called in this thread whenever no result is
+    waiting, and returns when to be called again (`CrawlWorker.run`): a caller that gathers
+    results to store them together stores them within a time it chooses. The batch runs in a
+    warm worker from `workers` when given, else in a worker started for it alone. A worker that
+    crashes, is killed, takes over STARTUP_LIMIT_S to start, or then overruns
     `max(timeout + request timeout) + grace` leaves every source without a result `failed`,
     with the reason: this never raises for that.
     """
@@ -71,14 +74,18 @@ def crawl_sources(
         {name: _plain(wanted[name]) for name in names if name in wanted},
         {name: _plain_digests(digests[name]) for name in names if name in digests},
     )
-    outcome = _run_job(job, _time_limit(chosen, grace), accept, workers) or NO_RESULT
+    outcome = _run_job(job, _time_limit(chosen, grace), accept, workers, on_idle) or NO_RESULT
     for source in chosen:
         accept(failed_result(source.name, outcome, started))
     return [results[name] for name in names]
 
 
 def _run_job(
-    job: CrawlJob, limit_s: float, accept: Callable[[CrawlResult], None], workers: CrawlWorkers | None
+    job: CrawlJob,
+    limit_s: float,
+    accept: Callable[[CrawlResult], None],
+    workers: CrawlWorkers | None,
+    idle: Callable[[], float | None] | None,
 ) -> str | None:
     """Run the batch in a worker; say why any source may lack a result."""
     try:
@@ -86,7 +93,7 @@ def _run_job(
     except OSError as error:
         return f"could not start the crawl process: {error}"
     try:
-        return worker.run(job, limit_s, accept)
+        return worker.run(job, limit_s, accept, idle)
     finally:
         if workers is not None:
             workers.release(worker)

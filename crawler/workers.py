@@ -121,8 +121,17 @@ class CrawlWorker:
         """Alive, and its last batch finished cleanly and in step: it may be given another."""
         return self._ready and not self.stale and self.alive()
 
-    def run(self, job: CrawlJob, limit_s: float, accept: Callable[[CrawlResult], None]) -> str | None:
-        """Crawl `job`, handing each result to `accept` as it arrives.
+    def run(
+        self,
+        job: CrawlJob,
+        limit_s: float,
+        accept: Callable[[CrawlResult], None],
+        idle: Callable[[], float | None] | None = None,
+    ) -> str | None:
+        """Crawl `job`, handing each result to `accept` as it arrives, and calling `idle` (if given)
+        whenever no message is waiting, before waiting for the next. `idle` returns the seconds
+        after which it wants to be called again if nothing has come by then, or None: a consumer
+        that gathers results to store them together stores them within a time it chooses.
 
         Returns None once every source has been answered for; else why some were not (the
         worker died, overran its time limit or broke the protocol), and the worker is then dead.
@@ -133,20 +142,30 @@ class CrawlWorker:
         self._ready = False
         self.batches += 1
         try:
-            return self._serve(job, limit_s, accept)
+            return self._serve(job, limit_s, accept, idle)
         finally:
             if not self._ready:  # its batch's messages may still be coming: never hand it another
                 self.kill()
 
-    def _serve(self, job: CrawlJob, limit_s: float, accept: Callable[[CrawlResult], None]) -> str | None:
+    def _serve(
+        self,
+        job: CrawlJob,
+        limit_s: float,
+        accept: Callable[[CrawlResult], None],
+        idle: Callable[[], float | None] | None,
+    ) -> str | None:
         if not self._send(job):
             return self._why_results_are_missing()
         deadline = time.monotonic() + STARTUP_LIMIT_S
         overrun = f"the crawl process did not start within {STARTUP_LIMIT_S:g}s and was killed"
         while True:
+            wake = idle() if idle is not None and self._arrivals.empty() else None
+            remaining = max(0.0, deadline - time.monotonic())
             try:
-                item = self._arrivals.get(timeout=max(0.0, deadline - time.monotonic()))
+                item = self._arrivals.get(timeout=remaining if wake is None else min(wake, remaining))
             except queue.Empty:
+                if wake is not None and time.monotonic() < deadline:
+                    continue  # `idle` asked to be called again by now
                 self.kill()
                 return overrun
             if item is _EOF:

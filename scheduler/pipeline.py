@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from crawler.run import crawl_sources
 from notifier.alerts import Outbox
 from notifier.sync import sync_config
-from storage.recording import CrawlRecord, record_crawl
+from storage.recording import AfterRecord, CrawlRecord, record_crawl, record_crawls
 from storage.state import load_known_digests, load_validators
 
 if TYPE_CHECKING:
@@ -44,16 +45,79 @@ def crawl_and_record(
     validators = load_validators(engine, conditional)
     records: list[CrawlRecord] = []
 
-    def on_result(result: CrawlResult) -> None:
-        crawl_record = record_crawl(engine, by_name[result.source], result, then=outbox.after_record)
+    def recorded(crawl_record: CrawlRecord) -> None:
         if on_record is not None:
             on_record(crawl_record)
         records.append(crawl_record if keep_events else replace(crawl_record, events=()))
 
+    recorder = ResultRecorder(engine, by_name, outbox.after_record, recorded)
     known = load_known_digests(engine, list(by_name))
-    crawl_sources(sources, validators=validators, on_result=on_result, known=known, workers=workers)
+    crawl_sources(
+        sources,
+        validators=validators,
+        on_result=recorder.add,
+        known=known,
+        workers=workers,
+        on_idle=recorder.idle,
+    )
+    recorder.flush()
     order = {name: index for index, name in enumerate(by_name)}
     return sorted(records, key=lambda r: order[r.source])
+
+
+#: Results recorded in one transaction, at most: sources, and postings among them. Together they
+#: bound how long a transaction holds SQLite's write lock (a daemon's other batches wait on it):
+#: a first crawl's 5,000 postings take well under a second to record.
+TOGETHER_SOURCES = 32
+TOGETHER_POSTINGS = 5_000
+#: How long a result may wait for others to be recorded with; a crawl result is not news to
+#: anyone for a few milliseconds, and the wait caps what is left to record when the crawl ends.
+TOGETHER_WITHIN_S = 0.05
+
+
+class ResultRecorder:
+    """Records results as they arrive, several in one transaction: on SQLite a commit (with the
+    checkpoint it may bring) cost more than a board's few changed rows, and boards recorded
+    together share the pages their rows land on. A result waits at most TOGETHER_WITHIN_S for
+    others: the crawl worker calls `idle` while no result is waiting, until it says it is done."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        by_name: Mapping[str, ResolvedSource],
+        then: AfterRecord,
+        recorded: Callable[[CrawlRecord], None],
+    ) -> None:
+        self._engine, self._by_name, self._then, self._recorded = engine, by_name, then, recorded
+        self._pending: list[CrawlResult] = []
+        self._postings = 0
+        self._since = 0.0
+
+    def add(self, result: CrawlResult) -> None:
+        if not self._pending:
+            self._since = time.monotonic()
+        self._pending.append(result)
+        self._postings += len(result.postings)
+        if len(self._pending) >= TOGETHER_SOURCES or self._postings >= TOGETHER_POSTINGS:
+            self.flush()
+
+    def idle(self) -> float | None:
+        """Nothing else has come: record what waited long enough, else say when it will have."""
+        if not self._pending:
+            return None
+        waited = time.monotonic() - self._since
+        if waited < TOGETHER_WITHIN_S:
+            return TOGETHER_WITHIN_S - waited
+        self.flush()
+        return None
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending, self._postings = self._pending, [], 0
+        crawls = [(self._by_name[result.source], result) for result in pending]
+        for crawl_record in record_crawls(self._engine, crawls, then=self._then):
+            self._recorded(crawl_record)
 
 
 _compiled: dict[int, tuple[Config, Outbox]] = {}

@@ -3,6 +3,7 @@ versions and events in one transaction, with the caller's `then` hook (the outbo
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -32,6 +33,8 @@ from storage.state import load_state
 
 if TYPE_CHECKING:
     from rolewatch.config import ResolvedSource
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,36 +100,81 @@ def record_crawl(
     Recording the same crawl twice (same source and start time) writes nothing the second time.
     `then` runs in the same transaction after the events are written (the notifier's outbox).
     """
+    _check_source(source, result)
+    with engine.begin() as connection:
+        return _record(connection, source, result, then)
+
+
+def record_crawls(
+    engine: Engine,
+    crawls: Sequence[tuple[ResolvedSource, CrawlResult]],
+    *,
+    then: AfterRecord | None = None,
+) -> Iterator[CrawlRecord]:
+    """Record several crawls (of distinct sources) in one transaction, each as `record_crawl` would.
+
+    One commit for all: on SQLite a commit (with the checkpoint it may bring) cost more than
+    a board's few changed rows, and boards recorded together share the pages their rows land
+    on. Each record is yielded once its transaction has committed. Should recording any of
+    them raise, the transaction keeps none, and they are recorded again one transaction each,
+    in order: those before the one that fails are kept and yielded, and its error propagates,
+    just as when the crawls are recorded one by one.
+    """
+    for source, result in crawls:
+        _check_source(source, result)
+    if len(crawls) > 1:
+        try:
+            with engine.begin() as connection:
+                records = [_record(connection, source, result, then) for source, result in crawls]
+        except Exception:
+            logger.warning(
+                "recording %d crawls together failed; recording them one at a time",
+                len(crawls),
+                exc_info=True,
+            )
+        else:
+            yield from records
+            return
+    for source, result in crawls:
+        yield record_crawl(engine, source, result, then=then)
+
+
+def _check_source(source: ResolvedSource, result: CrawlResult) -> None:
     if result.source != source.name:
         raise ValueError(f"a crawl of {result.source!r} cannot be recorded as source {source.name!r}")
-    with engine.begin() as connection:
-        source_id, source_row = _claim_source(connection, source)
-        loaded = load_state(connection, source_id, result, source_row)
-        if loaded.recorded_crawl is not None:
-            return _already_recorded(loaded.recorded_crawl, source.name, result)
-        outcome = diff(loaded.state, result, Policy(source.close_after_misses, source.max_drop))
-        crawl_id = _insert_crawl(connection, source_id, result, outcome)
-        ids = dict(loaded.ids)
-        _write_postings(connection, source_id, crawl_id, result, outcome, ids, loaded.elsewhere_ids)
-        all_seen = _sees_every_open_posting(loaded.state, outcome)
-        _touch_seen(connection, _sightings_to_write(loaded.state, outcome, ids, all_seen), result.finished_at)
-        _refresh_digests(connection, result, outcome, ids)
-        _count_misses(connection, outcome, ids)
-        _close(connection, outcome, ids, loaded.all_seen_at)
-        events = _insert_events(connection, source_id, crawl_id, outcome, ids)
-        _update_source(connection, source_id, result, outcome, all_seen)
-        record = CrawlRecord(
-            crawl_id,
-            source.name,
-            outcome.verdict,
-            outcome.note,
-            outcome.counts(),
-            events,
-            result.stats,
-            result.finished_at,
-        )
-        if then is not None:
-            then(connection, record)
+
+
+def _record(
+    connection: Connection, source: ResolvedSource, result: CrawlResult, then: AfterRecord | None
+) -> CrawlRecord:
+    """`record_crawl` inside the caller's transaction."""
+    source_id, source_row = _claim_source(connection, source)
+    loaded = load_state(connection, source_id, result, source_row)
+    if loaded.recorded_crawl is not None:
+        return _already_recorded(loaded.recorded_crawl, source.name, result)
+    outcome = diff(loaded.state, result, Policy(source.close_after_misses, source.max_drop))
+    crawl_id = _insert_crawl(connection, source_id, result, outcome)
+    ids = dict(loaded.ids)
+    _write_postings(connection, source_id, crawl_id, result, outcome, ids, loaded.elsewhere_ids)
+    all_seen = _sees_every_open_posting(loaded.state, outcome)
+    _touch_seen(connection, _sightings_to_write(loaded.state, outcome, ids, all_seen), result.finished_at)
+    _refresh_digests(connection, result, outcome, ids)
+    _count_misses(connection, outcome, ids)
+    _close(connection, outcome, ids, loaded.all_seen_at)
+    events = _insert_events(connection, source_id, crawl_id, outcome, ids)
+    _update_source(connection, source_id, result, outcome, all_seen)
+    record = CrawlRecord(
+        crawl_id,
+        source.name,
+        outcome.verdict,
+        outcome.note,
+        outcome.counts(),
+        events,
+        result.stats,
+        result.finished_at,
+    )
+    if then is not None:
+        then(connection, record)
     return record
 
 
