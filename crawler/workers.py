@@ -43,11 +43,14 @@ logger = logging.getLogger(__name__)
 
 #: How long a worker may take to start (imports, warm-up) before its crawl's own clock starts.
 STARTUP_LIMIT_S = 60.0
-#: Results read ahead of their consumer, at most. A first crawl's result carries a board's whole
-#: postings (a megabyte or more each); when recording is slower than crawling, an unbounded
-#: read-ahead held the whole batch in memory. Past this the reader waits, the pipe fills, and
-#: the worker waits to write its next result: crawling slows to the pace of recording.
-READ_AHEAD = 8
+#: Postings read ahead of their consumer, at most (each message counts one more). A first crawl's
+#: result carries a board's whole postings (a megabyte or more each); when recording is slower
+#: than crawling, an unbounded read-ahead held the whole batch in memory. Past this the reader
+#: waits, the pipe fills, and the worker waits to write its next result: crawling slows to the
+#: pace of recording. Counted in postings, not messages: a re-crawl's results are a few postings
+#: each, and a bound of a few messages stalled the worker (its whole reactor, downloads
+#: included, waits on a full pipe) whenever the parent took a moment to record.
+READ_AHEAD = 5_000
 #: How long a worker told to stop may take to exit before it is killed.
 EXIT_WAIT_S = 10.0
 _STDERR_TAIL = 20
@@ -94,7 +97,7 @@ class CrawlWorker:
         #: Messages of other batches discarded: a worker out of step with us is not reused.
         self.stale = 0
         self._tail: deque[str] = deque(maxlen=_STDERR_TAIL)
-        self._arrivals: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
+        self._arrivals: queue.Queue[object] = _ReadAhead(READ_AHEAD)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "crawler.child", *([WARM] if warm else [])],
             stdin=subprocess.PIPE,
@@ -342,6 +345,32 @@ def _child_environment() -> dict[str, str]:
     existing = environment.get("PYTHONPATH")
     environment["PYTHONPATH"] = root + (os.pathsep + existing if existing else "")
     return environment
+
+
+class _ReadAhead(queue.Queue[object]):
+    """A queue bounded by the postings its messages carry, each message counting one more: a
+    message is taken in while they add up to less than the bound (`READ_AHEAD`), however many
+    it carries itself."""
+
+    def _init(self, maxsize: int) -> None:
+        super()._init(maxsize)
+        self._held = 0
+
+    def _qsize(self) -> int:
+        return self._held
+
+    def _put(self, item: object) -> None:
+        super()._put(item)
+        self._held += _weight(item)
+
+    def _get(self) -> object:
+        item = super()._get()
+        self._held -= _weight(item)
+        return item
+
+
+def _weight(item: object) -> int:
+    return 1 + len(item.result.postings) if isinstance(item, SourceDone) else 1
 
 
 def _read_results(stream: IO[bytes], arrivals: queue.Queue[object]) -> None:

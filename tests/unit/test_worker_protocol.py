@@ -76,3 +76,40 @@ def test_the_worker_tags_every_message_with_the_batch_it_is_crawling() -> None:
         ("BatchDone", "second"),
     ]
     assert all(m.result.verdict is CrawlVerdict.COMPLETE for m in messages if isinstance(m, SourceDone))
+
+
+def _carrying(postings: int) -> SourceDone:
+    from dataclasses import replace
+
+    from tests.integration.storage_factory import posting
+
+    return SourceDone(
+        "current", replace(result("alpha"), postings=tuple(posting(n) for n in range(postings)))
+    )
+
+
+def test_read_ahead_is_bounded_by_the_postings_held_not_by_messages() -> None:
+    import queue
+    import threading
+
+    from crawler.workers import _ReadAhead
+
+    arrivals = _ReadAhead(10)
+    arrivals.put(_carrying(3), timeout=1)
+    for _ in range(6):  # small messages: many fit
+        arrivals.put(Crawling("current"), timeout=1)
+    with pytest.raises(queue.Full):
+        arrivals.put(Crawling("current"), timeout=0.05)  # 4 + 6 held: the reader waits
+    assert isinstance(arrivals.get(timeout=1), SourceDone)
+    arrivals.put(Crawling("current"), timeout=1)  # 6 held now
+    while not arrivals.empty():
+        arrivals.get_nowait()
+    arrivals.put(_carrying(25), timeout=1)  # an empty queue takes any message, however large
+    assert not arrivals.empty()
+    later = threading.Thread(target=arrivals.put, args=(Crawling("current"),))
+    later.start()
+    later.join(0.1)
+    assert later.is_alive(), "nothing more is read ahead while a large message is held"
+    assert isinstance(arrivals.get(timeout=1), SourceDone)
+    later.join(1)
+    assert not later.is_alive() and isinstance(arrivals.get(timeout=1), Crawling)
