@@ -442,7 +442,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         loop is most of an unchanged full-body re-crawl's work, so it is kept tight.
         """
         if ledger.known_digests is None:
-            ledger.known_digests = {known: external_id for external_id, known in ledger.known.items()}
+            ledger.known_digests = dict(zip(ledger.known.values(), ledger.known.keys(), strict=True))
         known, sighted = ledger.known_digests, ledger.sightings.add
         strip = _volatile_members(self.volatile_fields).sub if self.volatile_fields else None
         sha256 = hashlib.sha256
@@ -784,8 +784,17 @@ def bytes_digest(data: bytes, volatile: tuple[str, ...] = ()) -> str:
 
 @cache
 def _volatile_members(volatile: tuple[str, ...]) -> re.Pattern[bytes]:
+    r"""The members of the volatile keys a raw digest leaves out: what this pattern's `sub` removes.
+
+    Every stored raw digest was made with what it removes, so that must never change: a digest
+    that moved would have every board normalised again. A string is written unrolled
+    (`"[^"\\]*(?:\\.[^"\\]*)*"` rather than `"(?:[^"\\]|\\.)*"` as in the first version): the same
+    strings, each ending in the one place it can, but a run of plain characters is one step of
+    the regex engine instead of one per character, which was most of the `sub`'s cost.
+    tests/unit/test_bytes_digest.py holds it to the first version.
+    """
     keys = b"|".join(re.escape(json.dumps(key).encode()) for key in volatile)
-    scalar = rb'"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null'
+    scalar = rb'"[^"\\]*(?:\\.[^"\\]*)*"|-?[0-9][0-9.eE+-]*|true|false|null'
     return re.compile(rb"(?:" + keys + rb")[ \t\n\r]*:[ \t\n\r]*(?:" + scalar + rb")")
 
 

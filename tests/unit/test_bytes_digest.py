@@ -1,0 +1,126 @@
+"""The raw digest of a record's bytes never moves: whatever the bytes, the members it leaves out
+are exactly those the first version of its pattern removed, so every stored digest stays valid."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import msgspec
+import pytest
+from hypothesis import event, example, given
+from hypothesis import strategies as st
+
+from crawler.spider import _volatile_members, bytes_digest
+
+
+def first_version(volatile: tuple[str, ...]) -> re.Pattern[bytes]:
+    """The pattern every raw digest stored before #14's speed-up was made with, written out as it
+    was (crawler/spider.py at b28b1c4): the definition the faster pattern must keep to."""
+    keys = b"|".join(re.escape(json.dumps(key).encode()) for key in volatile)
+    scalar = rb'"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null'
+    return re.compile(rb"(?:" + keys + rb")[ \t\n\r]*:[ \t\n\r]*(?:" + scalar + rb")")
+
+
+def stored_digest(data: bytes, volatile: tuple[str, ...]) -> str:
+    return hashlib.sha256(first_version(volatile).sub(b"", data)).hexdigest()[:32]
+
+
+def literal(key: str) -> bytes:
+    return json.dumps(key).encode()
+
+
+#: Keys with the characters that make their JSON text tricky: quotes, backslashes, non-ASCII.
+KEYS = st.lists(
+    st.one_of(st.just("updated_at"), st.just("postedOn"), st.text('a_"\\ü\n', min_size=1, max_size=4)),
+    min_size=1,
+    max_size=3,
+    unique=True,
+).map(tuple)
+
+#: Pieces of JSON-ish text: every piece a member's pattern turns on, escapes and half-escapes.
+PIECES = [
+    b'"', b"\\", b'\\"', b"\\\\", b"\\\n", b":", b" : ", b"\t", b"\r\n", b",", b"{", b"}", b"[", b"]",
+    b"-", b"0", b"17", b"1.5e+3", b"e", b".", b"true", b"false", b"null", b"nul", b"x", b"\xc3\xbc",
+    b'"a"', b'"x\\"y"', b'"\\u00fc"',
+]  # fmt: skip
+SCALARS = [b'"a"', b'"x\\"y"', b'"\\\\"', b'""', b"17", b"-1.5e+3", b"0.", b"true", b"false", b"null"]
+
+
+@st.composite
+def soups(draw: st.DrawFn) -> tuple[bytes, tuple[str, ...]]:
+    """Bytes that are seldom JSON, strewn with the keys' texts (and other keys' texts)."""
+    keys = draw(KEYS)
+    texts = st.sampled_from([literal(key) for key in (*keys, "updated", "at")])
+    colons = st.sampled_from([b":", b" : ", b":\n", b""])
+    values = st.sampled_from([*SCALARS, b"{", b"[", b'"open', b'"cut\\\n"', b"-", b"nul"])
+    members = st.tuples(texts, colons, values, st.sampled_from(PIECES)).map(b"".join)
+    pieces = st.one_of(members, texts, st.sampled_from(PIECES), st.binary(max_size=2))
+    return b"".join(draw(st.lists(pieces, max_size=40))), keys
+
+
+def json_records(keys: tuple[str, ...]) -> st.SearchStrategy[dict[str, object]]:
+    """JSON objects that often hold the keys, at any depth, with any value."""
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+        st.text('"\\x: ü', max_size=6), st.sampled_from([literal(key).decode() + ": 1" for key in keys]),
+    )  # fmt: skip
+    names = st.one_of(st.sampled_from(keys), st.text("ab_", max_size=3))
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=4),
+        max_leaves=12,
+    )
+    return st.dictionaries(names, scalars | values, max_size=6)  # a record
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> tuple[bytes, tuple[str, ...]]:
+    """Valid JSON, as boards write it: any spacing, escaped or raw non-ASCII."""
+    keys = draw(KEYS)
+    value = draw(json_records(keys))
+    separators = draw(st.sampled_from([(",", ":"), (", ", ": "), (",", " : "), (",\n", ":\t")]))
+    text = json.dumps(value, separators=separators, ensure_ascii=draw(st.booleans()))
+    return text.encode(), keys
+
+
+EXAMPLES = [
+    (b'{"id":1,"updated_at":"2026-11-01T08:50:01-04:00","title":"Analyst"}', ("updated_at",)),
+    (b'{"id":1,"meta":{"updated_at":17,"x":[{"updated_at":null}]}}', ("updated_at",)),  # nested
+    (rb'{"t":"say \"updated_at\": \"a\"","updated_at":"a\"b\\"}', ("updated_at",)),  # escaped quotes
+    (b'{"t":"updated_at","updated_at":true}', ("updated_at",)),  # the key as a value
+    (b'{"updated_at":{"at":1},"updated_at" :\n-1.5e+3}', ("updated_at",)),  # an object is kept
+    (b'{"updated_at":"cut\\\nshort","updated_at":false}', ("updated_at",)),  # no string ends there
+    (b'"updated_at"updated_at":1', ("updated_at",)),  # a candidate inside a candidate
+    (b'{"postedOn":"1d","updated_at":2,"x":{"postedOn":null}}', ("updated_at", "postedOn")),
+    (rb'{"a\"b":1,"a":2,"\u00fc":3}', ('a"b', "a", "ü")),  # keys written with escapes
+]
+
+
+@pytest.mark.parametrize(("data", "volatile"), EXAMPLES)
+def test_the_members_are_cut_as_they_always_were(data: bytes, volatile: tuple[str, ...]) -> None:
+    assert first_version(volatile).search(data) is not None  # each example has a member to cut
+    assert _volatile_members(volatile).sub(b"", data) == first_version(volatile).sub(b"", data)
+    assert bytes_digest(data, volatile) == stored_digest(data, volatile)
+    assert bytes_digest(data, volatile) != bytes_digest(data)
+
+
+@given(soups())
+@example((EXAMPLES[2][0] + b'"updated_at": {', ("updated_at",)))
+def test_any_bytes_keep_their_stored_digest(case: tuple[bytes, tuple[str, ...]]) -> None:
+    data, volatile = case
+    event("a member cut" if first_version(volatile).search(data) else "nothing cut")
+    assert _volatile_members(volatile).sub(b"", data) == first_version(volatile).sub(b"", data)
+    assert bytes_digest(data, volatile) == stored_digest(data, volatile)
+
+
+@given(documents())
+def test_any_json_record_keeps_its_stored_digest_as_bytes_or_as_msgspec_raw(
+    case: tuple[bytes, tuple[str, ...]],
+) -> None:
+    data, volatile = case
+    event("a member cut" if first_version(volatile).search(data) else "nothing cut")
+    [raw] = msgspec.json.decode(b"[" + data + b"]", type=list[msgspec.Raw])  # as `_take_raw` gets it
+    assert bytes_digest(data, volatile) == stored_digest(data, volatile)
+    assert bytes_digest(raw, volatile) == stored_digest(data, volatile)
