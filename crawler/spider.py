@@ -442,7 +442,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         loop is most of an unchanged full-body re-crawl's work, so it is kept tight.
         """
         if ledger.known_digests is None:
-            ledger.known_digests = dict(zip(ledger.known.values(), ledger.known.keys(), strict=True))
+            ledger.known_digests = {known: external_id for external_id, known in ledger.known.items()}
         known, sighted = ledger.known_digests, ledger.sightings.add
         strip = _volatile_members(self.volatile_fields).sub if self.volatile_fields else None
         sha256 = hashlib.sha256
