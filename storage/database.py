@@ -17,6 +17,8 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.checkpoint import BACKSTOP_PAGES, Checkpointer
+
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
@@ -63,10 +65,14 @@ def make_engine(url: str | URL) -> Engine:
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, json_serializer=dumps)
     event.listen(engine, "connect", _tune_sqlite)
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        path = Path(url.database).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        checkpointer = Checkpointer(str(path))
+        event.listen(engine, "commit", lambda connection: checkpointer.committed())
+        event.listen(engine, "engine_disposed", lambda engine: checkpointer.stop())
     return engine
 
 
@@ -78,6 +84,9 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: ConnectionPoolEntry) 
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # The log is checkpointed by a thread of its own (`storage.checkpoint`); SQLite's own
+        # checkpoint, inside a commit, only backs it up.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         # 16 MiB of page cache, not 2: a crawl writes into every index of a table that grows with
         # the history, and with 2 MiB each insert read its index pages back from the OS.
         cursor.execute("PRAGMA cache_size=-16384")

@@ -1,0 +1,58 @@
+"""SQLite's log is checkpointed by a thread soon after commits, not inside a later commit."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from storage.checkpoint import BACKSTOP_PAGES, GATHER_S
+from storage.database import make_engine
+
+
+def rows_in_database_file_alone(path: Path, copy: Path) -> int | None:
+    """The rows of `t` as the database file holds them without its log; None if it has no `t`."""
+    shutil.copy(path, copy)  # the file alone: what a checkpoint has copied back, nothing else
+    with sqlite3.connect(copy) as connection:
+        try:
+            return int(connection.execute("SELECT count(*) FROM t").fetchone()[0])
+        except sqlite3.OperationalError:
+            return None
+
+
+def test_commits_reach_the_database_file_soon_without_filling_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "rolewatch.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        for n in range(5):
+            with engine.begin() as connection:
+                connection.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        with engine.connect() as connection:
+            backstop = connection.execute(text("PRAGMA wal_autocheckpoint")).scalar_one()
+        assert (path.parent / "rolewatch.db-wal").exists(), "the writes went to the log first"
+        deadline = time.monotonic() + 10
+        found = rows_in_database_file_alone(path, tmp_path / "copy.db")
+        while found != 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            found = rows_in_database_file_alone(path, tmp_path / "copy.db")
+    finally:
+        engine.dispose()
+    assert found == 5, "a few small commits were checkpointed although the log is far from full"
+    assert backstop == BACKSTOP_PAGES
+
+
+def test_a_database_deleted_after_its_engine_is_disposed_is_not_made_again(tmp_path: Path) -> None:
+    path = tmp_path / "gone.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER)"))
+    engine.dispose()
+    for leftover in tmp_path.glob("gone.db*"):
+        leftover.unlink()
+    time.sleep(GATHER_S * 3)
+    assert list(tmp_path.glob("gone.db*")) == []
