@@ -29,7 +29,7 @@ from storage.database import chunks, dumps, insert_rows
 from storage.diff import DiffOutcome, Policy, PostingWrite, SourceState, crawl_identity, diff
 from storage.models import CrawlRow, EventRow, PostingRow, PostingVersionRow, SourceRow
 from storage.snapshot import EncodedSnapshot, encode_flat, encode_snapshot, posting_snapshot
-from storage.state import load_state
+from storage.state import ClaimedRow, load_state
 
 if TYPE_CHECKING:
     from rolewatch.config import ResolvedSource
@@ -56,8 +56,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _claim_source(connection: Connection, source: ResolvedSource) -> tuple[int, tuple[int, datetime | None]]:
-    """The source's id, creating its row if needed, with its suspect streak and `all_seen_at`.
+def _claim_source(
+    connection: Connection, source: ResolvedSource, result: CrawlResult
+) -> tuple[int, ClaimedRow]:
+    """The source's id, creating its row if needed, with its suspect streak, `all_seen_at` and
+    whether `result` is recorded already.
 
     It is a write on purpose: on SQLite it takes the write lock before the state is read, so
     two writers cannot both read the same state; on PostgreSQL the upsert locks the source row,
@@ -72,20 +75,31 @@ def _claim_source(connection: Connection, source: ResolvedSource) -> tuple[int, 
         "updated_at": now,
         "suspect_streak": 0,
         "validators": {},
+        "recorded_identity": crawl_identity(result),
     }
-    source_id, streak, all_seen_at = connection.execute(_claim_statement(connection.dialect.name), row).one()
-    return int(source_id), (int(streak), all_seen_at)
+    claimed = connection.execute(_claim_statement(connection.dialect.name), row).one()
+    source_id, streak, all_seen_at, recorded_id, recorded_verdict = claimed
+    recorded = (int(recorded_id), str(recorded_verdict)) if recorded_id is not None else None
+    return int(source_id), ClaimedRow(int(streak), all_seen_at, recorded)
 
 
 @cache
 def _claim_statement(dialect: str) -> Any:
     """Built once per backend: a statement given its values as parameters is compiled once too.
-    It returns what `load_state` would otherwise read in a statement of its own."""
+    It returns what `load_state` would otherwise read in statements of its own: the source's
+    state, and the crawl's id and verdict if this very crawl is recorded already."""
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SourceRow)
     statement = statement.on_conflict_do_update(
         index_elements=[SourceRow.name], set_={"type": statement.excluded.type}
     )
-    return statement.returning(SourceRow.id, SourceRow.suspect_streak, SourceRow.all_seen_at)
+    recorded = CrawlRow.identity == bindparam("recorded_identity")
+    return statement.returning(
+        SourceRow.id,
+        SourceRow.suspect_streak,
+        SourceRow.all_seen_at,
+        select(CrawlRow.id).where(recorded).scalar_subquery(),
+        select(CrawlRow.verdict).where(recorded).scalar_subquery(),
+    )
 
 
 #: Called inside the recording transaction, so what it writes (the outbox) commits with the events.
@@ -148,8 +162,8 @@ def _record(
     connection: Connection, source: ResolvedSource, result: CrawlResult, then: AfterRecord | None
 ) -> CrawlRecord:
     """`record_crawl` inside the caller's transaction."""
-    source_id, source_row = _claim_source(connection, source)
-    loaded = load_state(connection, source_id, result, source_row)
+    source_id, claimed = _claim_source(connection, source, result)
+    loaded = load_state(connection, source_id, result, claimed)
     if loaded.recorded_crawl is not None:
         return _already_recorded(loaded.recorded_crawl, source.name, result)
     outcome = diff(loaded.state, result, Policy(source.close_after_misses, source.max_drop))
@@ -192,7 +206,7 @@ def _refresh_digests(
         if posting.raw_digest and posting.external_id in seen
     ]
     if rows:
-        connection.execute(update(PostingRow).where(PostingRow.id == bindparam("posting_id")), rows)
+        connection.execute(_UPDATE_POSTING, rows)
 
 
 def _already_recorded(recorded: tuple[int, str], name: str, result: CrawlResult) -> CrawlRecord:
@@ -300,7 +314,7 @@ def _write_postings(
             if write.new_version:
                 encoded[write.posting.external_id] = encode_snapshot(snapshot)
     if rewritten:
-        connection.execute(update(PostingRow).where(PostingRow.id == bindparam("posting_id")), rewritten)
+        connection.execute(_UPDATE_POSTING, rewritten)
     versions = (
         {
             "posting_id": ids[write.posting.external_id],
@@ -337,12 +351,16 @@ def _insert_new_postings(
     above the newest id loaded before is one inserted here.
     """
     insert_rows(connection, PostingRow, rows, encoded=_ENCODED_DOCUMENTS)
-    inserted = connection.execute(
-        select(PostingRow.external_id, PostingRow.id).where(
-            PostingRow.source_id == source_id, PostingRow.id > newest_known
-        )
-    )
+    inserted = connection.execute(_INSERTED_IDS, {"source_id": source_id, "newest_known": newest_known})
     return {external_id: posting_id for external_id, posting_id in inserted}
+
+
+# Statements of every crawl, built once: building one cost about as much as running it.
+_UPDATE_POSTING = update(PostingRow).where(PostingRow.id == bindparam("posting_id"))
+_INSERTED_IDS = select(PostingRow.external_id, PostingRow.id).where(
+    PostingRow.source_id == bindparam("source_id"), PostingRow.id > bindparam("newest_known")
+)
+_EVENT_IDS = select(EventRow.posting_id, EventRow.id).where(EventRow.crawl_id == bindparam("crawl_id"))
 
 
 def _new_row(
@@ -483,9 +501,7 @@ def _insert_events(
     # The diff gives a posting at most one event per crawl, so the posting id tells the rows apart.
     # (No RETURNING, for speed, as for postings; in parameter order it would even go row by row.)
     insert_rows(connection, EventRow, rows, encoded=("changes",))
-    inserted = connection.execute(
-        select(EventRow.posting_id, EventRow.id).where(EventRow.crawl_id == crawl_id)
-    )
+    inserted = connection.execute(_EVENT_IDS, {"crawl_id": crawl_id})
     event_ids = {posting_id: event_id for posting_id, event_id in inserted}
     # One copy of each event, with both fields it gains here.
     return tuple(

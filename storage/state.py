@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import BindParameter
 from rolewatch.domain import CrawlResult, PostingStatus
 from storage.database import chunks
 from storage.diff import SourceState, StoredPosting, crawl_identity, posting_role_key
-from storage.models import CrawlRow, PostingRow, SourceRow
+from storage.models import PostingRow, SourceRow
 
 Validators = dict[str, dict[str, str]]
 
@@ -121,27 +121,26 @@ def _significant_of_changed(
     return found
 
 
-def load_state(
-    session: Session | Connection,
-    source_id: int,
-    result: CrawlResult,
-    source_row: tuple[int, datetime | None] | None = None,
-) -> LoadedState:
-    """Everything the diff must know about `source_id` to judge `result`, with the row ids to apply it.
+class ClaimedRow(NamedTuple):
+    """What recording reads of the source's row as it claims it (`storage.recording`), in the
+    same statement: the suspect streak, `all_seen_at`, and the (id, verdict) of the crawl being
+    recorded if it is recorded already."""
 
-    `source_row` is the source's suspect streak and `all_seen_at` when the caller has read them.
-    """
-    if source_row is None:
-        source_row = session.execute(
-            select(SourceRow.suspect_streak, SourceRow.all_seen_at).where(SourceRow.id == source_id)
-        ).one()
-    streak, all_seen_at = source_row
+    suspect_streak: int
+    all_seen_at: datetime | None
+    recorded_crawl: tuple[int, str] | None
+
+
+def load_state(
+    session: Session | Connection, source_id: int, result: CrawlResult, claimed: ClaimedRow
+) -> LoadedState:
+    """Everything the diff must know about `source_id` to judge `result`, with the row ids to apply it."""
+    streak, all_seen_at, recorded = claimed
     sighted: dict[str, int] = {}
     if result.unchanged:
         stored, ids = _listed_state(session, source_id, result)
     else:
         stored, ids, sighted = _full_state(session, source_id, result, all_seen_at)
-    recorded = session.execute(_RECORDED_QUERY, {"identity": crawl_identity(result)}).first()
     unseen_keys = sorted({posting_role_key(p) for p in result.postings if p.external_id not in stored})
     elsewhere = _open_elsewhere(session, source_id, unseen_keys)
     state = SourceState(
@@ -156,7 +155,7 @@ def load_state(
         state=state,
         ids=ids,
         elsewhere_ids={reference: posting_id for reference, posting_id in elsewhere.values()},
-        recorded_crawl=(recorded.id, recorded.verdict) if recorded else None,
+        recorded_crawl=recorded,
         all_seen_at=all_seen_at,
     )
 
@@ -330,7 +329,6 @@ _OPEN = PostingStatus.OPEN.value
 # more than running it, and an expanding `IN` is compiled once too.
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _SIGNIFICANT_QUERY = select(PostingRow.id, PostingRow.significant).where(PostingRow.id.in_(_IDS))
-_RECORDED_QUERY = select(CrawlRow.id, CrawlRow.verdict).where(CrawlRow.identity == bindparam("identity"))
 
 
 def _open_elsewhere(
