@@ -39,9 +39,26 @@ def test_settings_are_polite_and_say_who_we_are() -> None:
     assert settings["HTTPCACHE_ENABLED"] is False
     assert settings["TELNETCONSOLE_ENABLED"] is False and settings["REMOTE_CONTROL_ENABLED"] is False
     assert settings["COOKIES_ENABLED"] is False and settings["LOG_LEVEL"] == "WARNING"
-    middlewares = settings["DOWNLOADER_MIDDLEWARES"]
-    assert middlewares["scrapy.downloadermiddlewares.retry.RetryMiddleware"] is None
-    assert middlewares["crawler.middlewares.PoliteRetryMiddleware"] == 550
+    middlewares = _enabled(settings, "DOWNLOADER_MIDDLEWARES")
+    assert "scrapy.downloadermiddlewares.retry.RetryMiddleware" not in middlewares
+    assert "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware" not in middlewares
+    assert "scrapy.downloadermiddlewares.cookies.CookiesMiddleware" not in middlewares
+    assert (
+        middlewares.index("crawler.middlewares.PoliteRetryMiddleware")
+        == middlewares.index("scrapy.downloadermiddlewares.useragent.UserAgentMiddleware") + 1
+    ), "our retries sit where Scrapy's were (550)"
+    extensions = _enabled(settings, "EXTENSIONS")
+    assert "scrapy.extensions.corestats.CoreStats" in extensions
+    assert not {e for e in extensions if "telnet" in e or "remote_control" in e}
+
+
+def _enabled(settings: dict[str, object], name: str) -> list[str]:
+    """The components Scrapy builds from `name` and its base list, in order, as import paths."""
+    from scrapy.settings import Settings
+    from scrapy.utils.conf import build_component_list
+
+    built = build_component_list(Settings(settings).getwithbase(name))
+    return [path if isinstance(path, str) else f"{path.__module__}.{path.__qualname__}" for path in built]
 
 
 def test_sources_crawled_together_get_the_strictest_host_limits() -> None:
