@@ -239,6 +239,12 @@ def _load_crawl_machinery() -> None:
     paths = [str(settings[name]) for name in _CRAWLER_CLASSES if settings.get(name)]
     for name in _CRAWLER_COMPONENTS:
         paths.extend(build_component_list(settings.getwithbase(name)))
+        # Scrapy imports each component our settings name to normalise its key, those switched
+        # off (None) too: without this they would still load, in the first batch, after
+        # `_tune_garbage_collector` froze the start-up's objects, so every full collection
+        # would walk their ~17,000 objects.
+        with contextlib.suppress(Exception):
+            settings.get_component_priority_dict_with_base(name)
     for path in paths:
         with contextlib.suppress(Exception):
             load_object(path)
