@@ -61,14 +61,15 @@ class Checkpointer:
         with self._lock:
             thread, self._thread = self._thread, None
             self._stopping.set()
+            self._committed.set()  # wakes a thread waiting for commits; it sees it is stopping
         if thread is not None:
             thread.join(STOP_WAIT_S)
 
     def _run(self, stopping: threading.Event) -> None:
-        while not stopping.is_set():
+        while True:
             if not self._committed.wait(IDLE_S) and self._retire(stopping):
                 return
-            if stopping.wait(GATHER_S):  # a burst of commits: one checkpoint for them all
+            if stopping.is_set() or stopping.wait(GATHER_S):  # a burst: one checkpoint for all
                 return
             self._committed.clear()
             self._checkpoint()
