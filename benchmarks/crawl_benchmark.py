@@ -39,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import msgspec
-from cold_start import TARGET_CHECK_S, TARGET_COLD_OVER_WARM, TARGET_VERSION_S
+from cold_start import ROOT, TARGET_CHECK_S, TARGET_COLD_OVER_WARM, TARGET_VERSION_S, compile_modules
 from sqlalchemy import create_engine, func, select, text
 
 from crawler.workers import CrawlWorkers
@@ -413,6 +413,7 @@ def main() -> None:
         help="also run urlwatch on the same URLs (installs it)",
     )
     args = parser.parse_args()
+    compile_modules(ROOT)  # as installed: each fresh crawl worker reads our modules' bytecode
     factors = sorted({1.0, *(float(f) for f in args.scaling.split(",") if f.strip())})
     by_size: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as directory:
