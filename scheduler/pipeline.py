@@ -73,13 +73,18 @@ TOGETHER_POSTINGS = 5_000
 #: How long a result may wait for others to be recorded with; a crawl result is not news to
 #: anyone for a few milliseconds, and the wait caps what is left to record when the crawl ends.
 TOGETHER_WITHIN_S = 0.05
+#: Results carrying this many postings between them are recorded as soon as no other is waiting:
+#: their own rows outweigh a transaction's fixed cost, and waiting for more would only leave the
+#: recorder idle while the crawl goes on (a first crawl, where recording is the slower side).
+AT_ONCE_POSTINGS = 200
 
 
 class ResultRecorder:
     """Records results as they arrive, several in one transaction: on SQLite a commit (with the
     checkpoint it may bring) cost more than a board's few changed rows, and boards recorded
     together share the pages their rows land on. A result waits at most TOGETHER_WITHIN_S for
-    others: the crawl worker calls `idle` while no result is waiting, until it says it is done."""
+    others (results with AT_ONCE_POSTINGS postings, none): the crawl worker calls `idle` while
+    no result is waiting, until it says it is done."""
 
     def __init__(
         self,
@@ -106,7 +111,7 @@ class ResultRecorder:
         if not self._pending:
             return None
         waited = time.monotonic() - self._since
-        if waited < TOGETHER_WITHIN_S:
+        if waited < TOGETHER_WITHIN_S and self._postings < AT_ONCE_POSTINGS:
             return TOGETHER_WITHIN_S - waited
         self.flush()
         return None

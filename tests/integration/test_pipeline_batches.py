@@ -94,3 +94,20 @@ def test_results_gathered_within_the_wait_are_recorded_in_one_transaction(
     assert row_counts(engine)["crawls"] == 3 and row_counts(engine)["postings"] == 3
     recorder.flush()
     assert len(commits) == 1, "nothing left to record"
+
+
+def test_results_carrying_many_postings_are_recorded_as_soon_as_nothing_else_waits(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "TOGETHER_WITHIN_S", 30.0)
+    board = Board(engine, "koala")
+    recorded: list[str] = []
+
+    def then(connection: Connection, record: Any) -> None:
+        pass
+
+    recorder = ResultRecorder(engine, {"koala": board.source}, then, lambda r: recorded.append(r.source))
+    recorder.add(board.result([posting(n) for n in range(pipeline.AT_ONCE_POSTINGS)]))
+
+    assert recorder.idle() is None and recorded == ["koala"]
+    assert row_counts(engine)["postings"] == pipeline.AT_ONCE_POSTINGS
