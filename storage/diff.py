@@ -96,6 +96,9 @@ class SourceState:
     #: seen and nothing else, so storage reads nothing else of them, and an unchanged re-crawl of
     #: a board builds no object per posting. None is also in `postings`.
     sighted: Mapping[str, int] = field(default_factory=dict)
+    #: Role keys of the crawl's postings new to the source, by external id, where storage has
+    #: computed them already (to fill `open_elsewhere`); the diff computes any other itself.
+    role_keys: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -308,7 +311,7 @@ def _first_sighting(
     events: list[Event],
     writes: list[PostingWrite],
 ) -> None:
-    key = posting_role_key(posting)
+    key = state.role_keys.get(posting.external_id) or posting_role_key(posting)
     if board_closed:
         # Known only as closed: kept for history, never announced as new.
         writes.append(PostingWrite(posting, PostingStatus.CLOSED, 1, key, True, True, closed_at=at))

@@ -141,8 +141,8 @@ def load_state(
         stored, ids = _listed_state(session, source_id, result)
     else:
         stored, ids, sighted = _full_state(session, source_id, result, all_seen_at)
-    unseen_keys = sorted({posting_role_key(p) for p in result.postings if p.external_id not in stored})
-    elsewhere = _open_elsewhere(session, source_id, unseen_keys)
+    unseen = {p.external_id: posting_role_key(p) for p in result.postings if p.external_id not in stored}
+    elsewhere = _open_elsewhere(session, source_id, sorted(set(unseen.values())))
     state = SourceState(
         source=result.source,
         postings=stored,
@@ -150,6 +150,7 @@ def load_state(
         applied_crawls=frozenset({crawl_identity(result)}) if recorded else frozenset(),
         open_elsewhere={key: reference for key, (reference, _) in elsewhere.items()},
         sighted=sighted,
+        role_keys=unseen,
     )
     return LoadedState(
         state=state,
