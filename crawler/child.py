@@ -212,13 +212,13 @@ def _load_crawl_machinery() -> None:
     """Import what the first batch's crawlers load as they start, while the process starts.
 
     A crawler imports its spider, the spiders' base and the normalisers every spider uses, our
-    settings and middlewares, and every class Scrapy's settings name: its engine parts, and every extension
-    and middleware, those our settings switch off included (the remote control's aiohttp, the
-    cookies middleware's tldextract, the telnet console's twisted.conch: Scrapy imports a
-    component before asking it whether it is enabled). About 0.2 s, which a fresh worker would
-    otherwise pay on the first batch's clock, after its parent has sent the job; while the
-    process starts it overlaps the parent's own start-up instead. Loading is best effort: a
-    component that will not import fails the crawl that needs it, with its own error.
+    settings and middlewares, and every class Scrapy's settings name: its engine parts, and every
+    extension and middleware those settings list (Scrapy imports a component before asking it
+    whether it is enabled; `crawler.settings` leaves out of the lists those we never use, which
+    brought aiohttp and tldextract). About 0.2 s, which a fresh worker would otherwise pay on
+    the first batch's clock, after its parent has sent the job; while the process starts it
+    overlaps the parent's own start-up instead. Loading is best effort: a component that will
+    not import fails the crawl that needs it, with its own error.
     """
     from importlib import import_module
     from pkgutil import iter_modules
