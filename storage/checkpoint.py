@@ -47,9 +47,9 @@ class Checkpointer:
     def committed(self) -> None:
         """A transaction was committed on the database: checkpoint soon (never waits)."""
         self._committed.set()
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():  # not alive: a forked child's copy
             with self._lock:
-                if self._thread is None:
+                if self._thread is None or not self._thread.is_alive():
                     self._stopping = threading.Event()
                     self._thread = threading.Thread(
                         target=self._run, args=(self._stopping,), name="sqlite-checkpoint", daemon=True
