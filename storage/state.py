@@ -43,12 +43,19 @@ def load_validators(engine: Engine, names: Sequence[str]) -> dict[str, Validator
     """
     if not names:
         return {}
-    pending = select(PostingRow.source_id).where(
-        PostingRow.status == PostingStatus.OPEN.value, PostingRow.misses > 0
+    # Asked of each source's own open postings (the covering index `ix_postings_listed_state`),
+    # not as `NOT IN` every open posting with a miss: that read every open posting of every
+    # source, 0.1 s a crawl at 50,000 and growing with the database.
+    pending = (
+        select(PostingRow.id)
+        .where(
+            PostingRow.source_id == SourceRow.id,
+            PostingRow.status == PostingStatus.OPEN.value,
+            PostingRow.misses > 0,
+        )
+        .exists()
     )
-    query = select(SourceRow.name, SourceRow.validators).where(
-        SourceRow.name.in_(list(names)), SourceRow.id.not_in(pending)
-    )
+    query = select(SourceRow.name, SourceRow.validators).where(SourceRow.name.in_(list(names)), ~pending)
     with engine.connect() as connection:
         return {row.name: dict(row.validators) for row in connection.execute(query) if row.validators}
 

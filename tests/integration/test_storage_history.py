@@ -268,6 +268,14 @@ def test_validators_are_withheld_while_a_missing_posting_awaits_its_second_miss(
     assert load_validators(engine, ["acme", "unknown"]) == {"acme": ETAG}
 
 
+def test_a_pending_miss_withholds_only_its_own_sources_validators(engine: Engine) -> None:
+    acme, wombat = Board(engine, "acme"), Board(engine, "wombat")
+    acme.crawl([posting(1), posting(2)], validators=ETAG)
+    wombat.crawl([posting(7, source="wombat"), posting(8, source="wombat")], validators=ETAG)
+    wombat.crawl([posting(7, source="wombat")], validators=ETAG)  # posting 8 awaits its second miss
+    assert load_validators(engine, ["acme", "wombat"]) == {"acme": ETAG}
+
+
 def test_sources_are_synced_and_a_removed_source_keeps_its_history(engine: Engine) -> None:
     from rolewatch.config import SourceConfig
 
