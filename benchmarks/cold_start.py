@@ -156,7 +156,13 @@ def serve_boards(boards: int, postings: int, ready: Any) -> None:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # socketserver's default listen backlog is 5: both tools open several connections at
+        # once, and an overflowing backlog costs a SYN retry a second later (a run of either
+        # took ~0.9 s longer, at random, before this).
+        request_queue_size = 128
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     ready.send(server.server_address[1])
     server.serve_forever()
