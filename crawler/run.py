@@ -11,7 +11,7 @@ from crawler.child import CrawlJob
 from crawler.verdict import failed_result
 from crawler.workers import CrawlWorker, CrawlWorkers
 from rolewatch.config import ResolvedSource
-from rolewatch.domain import CrawlResult
+from rolewatch.domain import CrawlResult, KnownDigests
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ def _plain(validators: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, s
     return {url: dict(values) for url, values in validators.items()}
 
 
-def _plain_digests(digests: Mapping[str, str]) -> dict[str, str]:
-    """`digests` as a dict to pickle; not copied when it is one (hundreds of thousands at scale)."""
-    return digests if isinstance(digests, dict) else dict(digests)
+def _plain_digests(digests: Mapping[str, str]) -> Mapping[str, str]:
+    """`digests` as something to pickle cheaply: a dict or `KnownDigests` as they are (hundreds of
+    thousands of pairs at scale; the latter pickles as two strings), any other mapping as a dict."""
+    return digests if isinstance(digests, dict | KnownDigests) else dict(digests)

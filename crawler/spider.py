@@ -73,7 +73,7 @@ from crawler.normalize.text import clean_text
 from crawler.trust import HostPolicy
 from crawler.verdict import decide_verdict, summarize_errors
 from rolewatch.config import ResolvedSource, SourceOptions, format_duration
-from rolewatch.domain import CrawlResult, CrawlStats, CrawlVerdict, Posting
+from rolewatch.domain import CrawlResult, CrawlStats, CrawlVerdict, KnownDigests, Posting
 
 logger = logging.getLogger(__name__)
 
@@ -442,7 +442,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         loop is most of an unchanged full-body re-crawl's work, so it is kept tight.
         """
         if ledger.known_digests is None:
-            ledger.known_digests = {known: external_id for external_id, known in ledger.known.items()}
+            ledger.known_digests = by_digest(ledger.known)
         known, sighted = ledger.known_digests, ledger.sightings.add
         strip = _volatile_members(self.volatile_fields).sub if self.volatile_fields else None
         sha256 = hashlib.sha256
@@ -728,6 +728,13 @@ def _exception_text(exc: BaseException | None) -> str:
         return str(exc)
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def by_digest(known: Mapping[str, str]) -> dict[str, str]:
+    """`known` (external id → digest) the other way round; a `KnownDigests` builds it from its arrays."""
+    if isinstance(known, KnownDigests):
+        return known.by_digest()
+    return {digest: external_id for external_id, digest in known.items()}
 
 
 def raw_digest(record: Any, volatile: tuple[str, ...] = ()) -> str:

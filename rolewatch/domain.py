@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -240,6 +240,61 @@ class CrawlStats:
     not_modified: int = 0
     duration_s: float = 0.0
     errors: tuple[str, ...] = ()
+
+
+class KnownDigests(Mapping[str, str]):
+    """One source's open postings that the crawler may skip normalising: external id → the digest
+    of the raw record each was parsed from (`storage.state.load_known_digests` makes them).
+
+    Held as the two JSON arrays the database aggregates (ids, and digests in the same order),
+    and built into a dict only where it is read, in the crawl worker: handing over a board's
+    250 pairs then costs two strings, not 500 objects pickled and unpickled. Across a batch of
+    50,000 postings that was most of the time between a re-crawl's start and its first request.
+    Two arrays that do not pair up (which a bug would cause, never a board) read as no postings:
+    that costs a normalisation, never a posting taken for another.
+    """
+
+    __slots__ = ("_by_id", "digests_json", "ids_json")
+
+    def __init__(self, ids_json: str, digests_json: str) -> None:
+        self.ids_json = ids_json
+        self.digests_json = digests_json
+        self._by_id: dict[str, str] | None = None
+
+    def __reduce__(self) -> tuple[type[KnownDigests], tuple[str, str]]:
+        return (KnownDigests, (self.ids_json, self.digests_json))
+
+    def pairs(self) -> tuple[list[str], list[str]]:
+        """The ids and their digests, as two lists of text of the same length (both empty if not)."""
+        ids, digests = json.loads(self.ids_json), json.loads(self.digests_json)
+        if not (isinstance(ids, list) and isinstance(digests, list) and len(ids) == len(digests)):
+            return [], []
+        if not all(isinstance(value, str) for value in (*ids, *digests)):
+            return [], []
+        return ids, digests
+
+    def by_digest(self) -> dict[str, str]:
+        """Digest → external id, built straight from the arrays (the spider looks records up by digest)."""
+        ids, digests = self.pairs()
+        return dict(zip(digests, ids, strict=True))
+
+    def _mapping(self) -> dict[str, str]:
+        if self._by_id is None:
+            ids, digests = self.pairs()
+            self._by_id = dict(zip(ids, digests, strict=True))
+        return self._by_id
+
+    def __getitem__(self, external_id: str) -> str:
+        return self._mapping()[external_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self._mapping())
+
+    def __repr__(self) -> str:
+        return f"KnownDigests({self._mapping()!r})"
 
 
 @dataclass(frozen=True)

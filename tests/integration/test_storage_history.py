@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, timedelta, timezone
 
 from sqlalchemy import event, select
@@ -14,7 +15,7 @@ from rolewatch.domain import CrawlResult, CrawlVerdict, EventType, PostingStatus
 from storage.models import SourceRow
 from storage.queries import PostingDetail, list_events, list_postings, posting_history
 from storage.recording import CrawlRecord, record_crawl
-from storage.state import load_validators
+from storage.state import load_known_digests, load_validators
 from storage.sync import sync_sources
 from tests.integration.storage_factory import T0, Board, kinds, posting, row_counts
 
@@ -274,6 +275,26 @@ def test_a_pending_miss_withholds_only_its_own_sources_validators(engine: Engine
     wombat.crawl([posting(7, source="wombat"), posting(8, source="wombat")], validators=ETAG)
     wombat.crawl([posting(7, source="wombat")], validators=ETAG)  # posting 8 awaits its second miss
     assert load_validators(engine, ["acme", "wombat"]) == {"acme": ETAG}
+
+
+def test_known_digests_pair_each_open_posting_with_its_own_digest(engine: Engine) -> None:
+    """The crawler skips a record whose digest it is handed, as a sighting of the id paired with
+    it: the pairs must survive the database's aggregation, whatever the board put in its ids."""
+    ids = ['q"1', "back\\slash", "ünï 😀", "[2,3]", "plain"]
+    acme, wombat = Board(engine, "acme"), Board(engine, "wombat")
+    acme.crawl(
+        [replace(posting(n), raw_digest=f"d-{n}") for n in ids]
+        + [
+            posting("no-digest"),  # parsed on the path that keeps none
+            replace(posting("dated"), raw_digest="d-dated", deadline=T0 + timedelta(days=60)),
+            replace(posting("gone", closed=True), raw_digest="d-gone"),
+        ]
+    )
+    wombat.crawl([replace(posting("plain", source="wombat"), raw_digest="w-plain")])
+    known = load_known_digests(engine, ["acme", "wombat", "unknown"])
+    assert known == {"acme": {n: f"d-{n}" for n in ids}, "wombat": {"plain": "w-plain"}}
+    assert known["acme"].by_digest() == {f"d-{n}": n for n in ids}
+    assert load_known_digests(engine, []) == {}
 
 
 def test_sources_are_synced_and_a_removed_source_keeps_its_history(engine: Engine) -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rolewatch.domain import Location, Posting, Salary, WorkRights, fingerprint_of
+from rolewatch.domain import KnownDigests, Location, Posting, Salary, WorkRights, fingerprint_of
 
 
 @given(st.dictionaries(st.text(max_size=12), st.text()))
@@ -58,3 +58,25 @@ def test_counts_are_spelt_with_the_right_plural() -> None:
         plural(1, "delivery", "deliveries") == "1 delivery"
         and plural(3, "delivery", "deliveries") == "3 deliveries"
     )
+
+
+@given(st.dictionaries(st.text(), st.text(min_size=1)))
+def test_known_digests_read_as_the_pairs_of_their_two_arrays(pairs: dict[str, str]) -> None:
+    """What the database aggregates (two JSON arrays) reads as the mapping it stands for, both
+    ways round, and crosses to the worker as those two strings, not as one object per pair."""
+    ids, digests = json.dumps(list(pairs)), json.dumps(list(pairs.values()))
+    known = KnownDigests(ids, digests)
+    assert known == pairs
+    assert known.by_digest() == {digest: external_id for external_id, digest in pairs.items()}
+    copy = pickle.loads(pickle.dumps(known))
+    assert (copy.ids_json, copy.digests_json) == (ids, digests) and copy == pairs
+
+
+@pytest.mark.parametrize(
+    ("ids", "digests"),
+    [('["a", "b"]', '["d1"]'), ('["a"]', "[1]"), ('{"a": "d1"}', '["d1"]'), ("[null]", '["d1"]')],
+)
+def test_known_digests_that_do_not_pair_up_read_as_none(ids: str, digests: str) -> None:
+    """A posting taken for another would be a sighting of the wrong one: none costs only a normalisation."""
+    known = KnownDigests(ids, digests)
+    assert dict(known) == {} and known.by_digest() == {}
