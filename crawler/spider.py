@@ -59,6 +59,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.asyncio import CallLaterResult, call_later
 from twisted.python.failure import Failure
 
+from crawler.digests import STRIPPED, RecordDigests, record_digests
 from crawler.middlewares import (
     META_BACKOFF,
     META_CONDITIONAL,
@@ -149,6 +150,8 @@ class _Ledger:
     sightings: set[str] = field(default_factory=set)
     #: `known` the other way round (digest -> external id), built on first use by `_take_raw`.
     known_digests: dict[str, str] | None = None
+    #: The records `_take_raw` digested: whole-record SHA-256 → digest (`crawler.digests.STRIPPED`).
+    seen_records: RecordDigests = field(default_factory=dict)
     timer: CallLaterResult | None = None
     result: CrawlResult | None = None
     closes_by_absence: bool = True
@@ -444,10 +447,10 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         if ledger.known_digests is None:
             ledger.known_digests = by_digest(ledger.known)
         known, sighted = ledger.known_digests, ledger.sightings.add
-        strip = _volatile_members(self.volatile_fields).sub if self.volatile_fields else None
-        sha256 = hashlib.sha256
-        for data in records.data:
-            digest = sha256(strip(b"", data) if strip else data).hexdigest()[:32]
+        volatile = self.volatile_fields
+        remembered = STRIPPED.remembered(ledger.board.name, volatile)
+        digests = record_digests(records.data, volatile, remembered, ledger.seen_records)
+        for data, digest in zip(records.data, digests, strict=True):
             external_id = known.get(digest)
             if external_id is None:
                 self._take(json.loads(bytes(data)), request, ledger, digest)
@@ -535,6 +538,8 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         if ledger.timer is not None:
             ledger.timer.cancel()
         result = ledger.close()
+        if self.volatile_fields:
+            STRIPPED.keep(ledger.board.name, self.volatile_fields, ledger.seen_records)
         if self._emit is None:
             self.results.append(result)
             return
@@ -773,36 +778,6 @@ def _with_digest(posting: Posting, digest: str) -> Posting:
     copy = object.__new__(Posting)
     copy.__dict__.update(posting.__dict__, raw_digest=digest)
     return copy
-
-
-def bytes_digest(data: bytes, volatile: tuple[str, ...] = ()) -> str:
-    """A digest of a record's raw JSON bytes, every `"key": scalar` member of a volatile key left out.
-
-    In valid JSON a string followed by `:` is always a key (a quote inside a string is escaped),
-    so the members left out are exactly those; a volatile key written with escapes, or holding
-    an object, stays in, which only costs a normalisation. Left out at any depth: a volatile
-    key names board noise (`updated_at`) wherever it sits, and a record whose digest moves
-    only by it would normalise to the same posting anyway.
-    """
-    if volatile:
-        data = _volatile_members(volatile).sub(b"", data)
-    return hashlib.sha256(data).hexdigest()[:32]  # `_take_raw` inlines this
-
-
-@cache
-def _volatile_members(volatile: tuple[str, ...]) -> re.Pattern[bytes]:
-    r"""The members of the volatile keys a raw digest leaves out: what this pattern's `sub` removes.
-
-    Every stored raw digest was made with what it removes, so that must never change: a digest
-    that moved would have every board normalised again. A string is written unrolled
-    (`"[^"\\]*(?:\\.[^"\\]*)*"` rather than `"(?:[^"\\]|\\.)*"` as in the first version): the same
-    strings, each ending in the one place it can, but a run of plain characters is one step of
-    the regex engine instead of one per character, which was most of the `sub`'s cost.
-    tests/unit/test_bytes_digest.py holds it to the first version.
-    """
-    keys = b"|".join(re.escape(json.dumps(key).encode()) for key in volatile)
-    scalar = rb'"[^"\\]*(?:\\.[^"\\]*)*"|-?[0-9][0-9.eE+-]*|true|false|null'
-    return re.compile(rb"(?:" + keys + rb")[ \t\n\r]*:[ \t\n\r]*(?:" + scalar + rb")")
 
 
 @cache

@@ -12,7 +12,10 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from crawler.spider import _volatile_members, bytes_digest
+from crawler.digests import StrippedDigests, _volatile_members, bytes_digest, record_digests
+
+#: Volatile keys, as a spider declares them.
+Volatile = tuple[str, ...]
 
 
 def first_version(volatile: tuple[str, ...]) -> re.Pattern[bytes]:
@@ -124,3 +127,56 @@ def test_any_json_record_keeps_its_stored_digest_as_bytes_or_as_msgspec_raw(
     [raw] = msgspec.json.decode(b"[" + data + b"]", type=list[msgspec.Raw])  # as `_take_raw` gets it
     assert bytes_digest(data, volatile) == stored_digest(data, volatile)
     assert bytes_digest(raw, volatile) == stored_digest(data, volatile)
+
+
+@given(st.lists(soups(), max_size=6))
+def test_a_crawl_and_the_next_digest_every_record_as_stored(
+    cases: list[tuple[bytes, tuple[str, ...]]],
+) -> None:
+    """A worker remembers each record's digest by its whole bytes (`StrippedDigests`); what it
+    remembers and what it works out afresh are both the digest stored with the posting."""
+    for volatile in {volatile for _, volatile in cases}:
+        records = [data for data, _ in cases]
+        stored = [stored_digest(data, volatile) for data in records]
+        first: dict[bytes, str] = {}
+        assert record_digests(records, volatile, {}, first) == stored
+        assert first == {
+            hashlib.sha256(data).digest(): digest for data, digest in zip(records, stored, strict=True)
+        }
+        again: dict[bytes, str] = {}
+        assert record_digests(records, volatile, first, again) == stored and again == first
+        assert record_digests(records, volatile) == stored  # nothing remembered: the long way
+        assert record_digests(records, (), {}, {}) == [
+            hashlib.sha256(data).hexdigest()[:32] for data in records
+        ]
+
+
+def test_a_record_met_again_takes_the_digest_remembered_for_its_bytes() -> None:
+    """The whole-record hash is looked up before any member is cut: the fast path is taken."""
+    seen, bumped = b'{"id":1,"updated_at":"a"}', b'{"id":1,"updated_at":"b"}'
+    remembered = {hashlib.sha256(seen).digest(): "remembered"}
+    assert record_digests([seen, bumped], ("updated_at",), remembered, {}) == [
+        "remembered",
+        bytes_digest(bumped, ("updated_at",)),
+    ]
+
+
+def test_a_source_is_remembered_from_its_second_crawl_and_within_the_limit() -> None:
+    memory = StrippedDigests(limit=4)
+    volatile = ("updated_at",)
+    assert memory.remembered("koala", volatile) is None  # a worker's first crawl of it: nothing to gain
+    memory.keep("koala", volatile, {})
+    assert memory.remembered("koala", volatile) == {}  # crawled once: this crawl's records are kept
+    memory.keep("koala", volatile, {b"1": "d1", b"2": "d2", b"3": "d3"})
+    assert memory.remembered("koala", volatile) == {b"1": "d1", b"2": "d2", b"3": "d3"}
+    assert memory.remembered("koala", ("postedOn",)) is None  # other volatile keys, other digests
+    memory.keep("numbat", volatile, {})
+    memory.keep("numbat", volatile, {b"4": "d4", b"5": "d5"})  # 3 + 2 > 4: no room, for good
+    assert memory.remembered("numbat", volatile) is None
+    memory.keep("koala", volatile, {b"2": "d2"})  # the latest crawl replaces the last
+    assert memory.remembered("koala", volatile) == {b"2": "d2"}
+    memory.keep("numbat", volatile, {b"4": "d4"})
+    assert memory.remembered("numbat", volatile) is None
+    memory.keep("wombat", volatile, {})
+    memory.keep("wombat", volatile, {b"6": "d6", b"7": "d7", b"8": "d8"})
+    assert memory.remembered("wombat", volatile) == {b"6": "d6", b"7": "d7", b"8": "d8"}

@@ -10,7 +10,8 @@ import pytest
 from scrapy import Request
 from scrapy.http import TextResponse
 
-from crawler.spider import ListingError, RawRecord, RawRecords, bytes_digest, json_of, list_at, raw_list_at
+from crawler.digests import bytes_digest
+from crawler.spider import ListingError, RawRecord, RawRecords, json_of, list_at, raw_list_at
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 
 URL = "http://127.0.0.1:8000/v1/boards/koala/jobs?content=true"
