@@ -47,9 +47,30 @@ def test_settings_are_polite_and_say_who_we_are() -> None:
         middlewares.index("crawler.middlewares.PoliteRetryMiddleware")
         == middlewares.index("scrapy.downloadermiddlewares.useragent.UserAgentMiddleware") + 1
     ), "our retries sit where Scrapy's were (550)"
-    extensions = _enabled(settings, "EXTENSIONS")
-    assert "scrapy.extensions.corestats.CoreStats" in extensions
-    assert not {e for e in extensions if "telnet" in e or "remote_control" in e}
+    assert {m for m in middlewares if m.startswith("scrapy.")} == {
+        f"scrapy.downloadermiddlewares.{name}"
+        for name in (
+            "offsite.OffsiteMiddleware",
+            "downloadtimeout.DownloadTimeoutMiddleware",
+            "defaultheaders.DefaultHeadersMiddleware",
+            "useragent.UserAgentMiddleware",
+            "httpcompression.HttpCompressionMiddleware",  # its size limits apply to what it inflates
+            "redirect.RedirectMiddleware",
+            "httpproxy.HttpProxyMiddleware",
+        )
+    }
+    assert _enabled(settings, "SPIDER_MIDDLEWARES") == [
+        "scrapy.spidermiddlewares.start.StartSpiderMiddleware",
+        "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware",
+        "scrapy.spidermiddlewares.referer.RefererMiddleware",
+        "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware",
+    ]
+    # Scrapy's stats are kept by nothing (the crawl's figures are the spider's own ledger).
+    assert _enabled(settings, "EXTENSIONS") == [
+        "scrapy.extensions.closespider.CloseSpider",
+        "scrapy.extensions.throttle.AutoThrottle",
+    ]
+    assert settings["STATS_CLASS"] == "scrapy.statscollectors.DummyStatsCollector"
 
 
 def _enabled(settings: dict[str, object], name: str) -> list[str]:
