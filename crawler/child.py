@@ -331,6 +331,9 @@ def _run_reactor(main: Callable[[], Any]) -> None:
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     configure_logging({"LOG_LEVEL": "WARNING"})
+    # Scrapy sets its own loggers to DEBUG, so a record was made for every response ("Crawled
+    # (200) …") only for the handler to drop it: below WARNING nothing of Scrapy's is shown.
+    logging.getLogger("scrapy").setLevel(logging.WARNING)
     from twisted.internet import reactor as installed
 
     reactor: Any = installed  # twisted's stubs type the module, not the installed reactor
