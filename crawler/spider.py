@@ -169,7 +169,9 @@ class _Ledger:
         self.postings.setdefault(posting.external_id, posting)
 
     def close(self) -> CrawlResult:
-        items = len(self.postings) + len(self.sightings - set(self.postings))
+        # In no particular order: the diff reads them as a set.
+        only_sighted = tuple(self.sightings.difference(self.postings))
+        items = len(self.postings) + len(only_sighted)
         verdict = decide_verdict(items=items, errors=self.errors)
         unchanged = verdict is CrawlVerdict.COMPLETE and self.not_modified > 0 and self.pages == 0
         stats = CrawlStats(
@@ -195,7 +197,7 @@ class _Ledger:
             reason=summarize_errors(self.errors) or (NOT_MODIFIED if unchanged else ""),
             unchanged=unchanged,
             validators=self.validators_out,
-            sightings=tuple(sorted(self.sightings - set(self.postings))),
+            sightings=only_sighted,
             closes_by_absence=self.closes_by_absence,
             max_age=self.max_age,
         )
