@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from rolewatch.domain import CrawlResult, KnownDigests, PostingStatus
 from storage.database import chunks
-from storage.diff import SourceState, StoredPosting, crawl_identity, posting_role_key
+from storage.diff import REPOST_WINDOW, SourceState, StoredPosting, crawl_identity, posting_role_key
 from storage.models import PostingRow, SourceRow
 
 Validators = dict[str, dict[str, str]]
@@ -189,21 +189,31 @@ def _full_state(
     external id with their misses: the diff marks those seen and reads nothing else of them.
 
     So a board whose records mostly did not change costs one narrow read of its postings and a
-    full read of the few that did (or went missing), not a full read of every posting.
+    full read of the few that did (or went missing), not a full read of every posting. Of its
+    closed postings the diff needs only those listed again and, when the crawl lists a new
+    posting, those closed within the repost window (a new posting may repost one): a board's
+    history of closed postings grows for as long as it is watched, and reading it in full made
+    an unchanged re-crawl of a board with 2,000 of them cost 10 ms instead of 0.5.
     """
     stored: dict[str, StoredPosting] = {}
     ids: dict[str, int] = {}
     sighted: dict[str, int] = {}
-    only_sighted = set(result.sightings).difference(posting.external_id for posting in result.postings)
+    listed = {posting.external_id for posting in result.postings}
+    only_sighted = set(result.sightings).difference(listed)
     if only_sighted:
         rest = []
         narrow = session.execute(_NARROW_QUERY, {"source_id": source_id}).all()  # one fetch, not one per row
         for posting_id, external_id, status, misses in narrow:
             ids[external_id] = posting_id
-            if status == _OPEN and external_id in only_sighted:
-                sighted[external_id] = misses
-            else:
+            if status == _OPEN:
+                if external_id in only_sighted:
+                    sighted[external_id] = misses
+                else:
+                    rest.append(posting_id)
+            elif external_id in listed:  # listed again while closed: reopened, or kept closed
                 rest.append(posting_id)
+        if not listed.issubset(ids):  # a new posting may be a repost of one closed lately
+            rest.extend(_recently_closed(session, source_id, result.finished_at - REPOST_WINDOW, rest))
         if not rest:
             return stored, ids, sighted
         if len(rest) * 2 > len(ids):  # most postings need reading in full anyway: read them all at once
@@ -219,6 +229,15 @@ def _full_state(
     ).all()
     _add_full_rows(session, rows, result, all_seen_at, stored, ids)
     return stored, ids, sighted
+
+
+def _recently_closed(
+    session: Session | Connection, source_id: int, since: datetime, taken: Sequence[int]
+) -> list[int]:
+    """The ids of the source's postings closed at `since` or later, but those in `taken`."""
+    found = session.execute(_RECENTLY_CLOSED_QUERY, {"source_id": source_id, "since": since}).scalars()
+    already = set(taken)
+    return [posting_id for posting_id in found if posting_id not in already]
 
 
 def _sighted(external_id: str, episode: int, misses: int) -> StoredPosting:
@@ -323,6 +342,11 @@ _NARROW_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.status,
     PostingRow.source_id == bindparam("source_id")
 )
 _OPEN = PostingStatus.OPEN.value
+_RECENTLY_CLOSED_QUERY = select(PostingRow.id).where(
+    PostingRow.source_id == bindparam("source_id"),
+    PostingRow.status == PostingStatus.CLOSED.value,
+    PostingRow.closed_at >= bindparam("since"),
+)
 # Statements of every crawl are built once, with their values as parameters: building one cost
 # more than running it, and an expanding `IN` is compiled once too.
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)

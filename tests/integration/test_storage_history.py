@@ -159,6 +159,34 @@ def test_a_repost_within_30_days_points_at_the_closed_posting(engine: Engine) ->
     assert list_events(engine, type="new")[-1].repost_of == "acme/1"
 
 
+def test_closed_postings_meet_a_mostly_sighted_crawl_as_a_full_read_would(engine: Engine) -> None:
+    """A crawl whose unchanged records are only sighted reads of the closed postings just those
+    listed again and those closed within the repost window; what it judges must not change."""
+    board = Board(engine)
+    kept = [posting(n) for n in range(1, 4)]
+    board.crawl([*kept, posting("old", title="Old Role"), posting("back", title="Back Again")])
+    board.crawl([*kept, posting("old", title="Old Role", closed=True), posting("back", closed=True)])
+    board.clock += timedelta(days=40)  # "old" closed 40 days before the crawls below
+    board.crawl([*kept, posting("recent", title="Recent Role")])
+    board.crawl([*kept, posting("recent", title="Recent Role", closed=True)])
+
+    listing = [posting("back"), posting("new-1", title="Recent Role"), posting("new-2", title="Old Role")]
+    result = replace(board.result(listing), sightings=tuple(p.external_id for p in kept))
+    record = record_crawl(engine, board.source, result)
+    assert sorted((e.type.value, e.external_id, e.repost_of) for e in record.events) == [
+        ("new", "new-1", "acme/recent"),  # closed within 30 days: a repost
+        ("new", "new-2", None),  # closed 40 days before: simply new
+        ("reopened", "back", None),  # closed and listed again: reopened, not new
+    ]
+    assert record.counts["new"] == 2 and record.verdict.value == "complete"
+    assert [current(engine, f"acme/{n}").status.value for n in ("1", "back", "old", "recent")] == [
+        "open",
+        "open",
+        "closed",
+        "closed",
+    ]
+
+
 def test_a_repost_after_30_days_is_simply_new(engine: Engine) -> None:
     board = Board(engine)
     board.crawl([posting(1, title="ML Intern"), posting(9)])
