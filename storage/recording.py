@@ -348,7 +348,9 @@ def _insert_new_postings(
     A plain executemany and one SELECT beat `RETURNING`: with RETURNING, SQLAlchemy sends
     one huge multi-row statement per thousand rows, which psycopg parses slowly in Python.
     Ids only grow, and this transaction holds the source's lock, so every row of this source
-    above the newest id loaded before is one inserted here.
+    above the newest id loaded before is one inserted here, or a closed posting the state did
+    not load (`storage.state._full_state`): each comes with its own external id, so the map
+    stays right either way.
     """
     insert_rows(connection, PostingRow, rows, encoded=_ENCODED_DOCUMENTS)
     inserted = connection.execute(_INSERTED_IDS, {"source_id": source_id, "newest_known": newest_known})

@@ -188,12 +188,14 @@ def _full_state(
     postings the crawl only sighted (their record unchanged, `CrawlResult.sightings`), by
     external id with their misses: the diff marks those seen and reads nothing else of them.
 
-    So a board whose records mostly did not change costs one narrow read of its postings and a
-    full read of the few that did (or went missing), not a full read of every posting. Of its
-    closed postings the diff needs only those listed again and, when the crawl lists a new
+    So a board whose records mostly did not change costs one narrow read of its open postings
+    and a full read of the few that did (or went missing), not a full read of every posting. Of
+    its closed postings the diff needs only those listed again and, when the crawl lists a new
     posting, those closed within the repost window (a new posting may repost one): a board's
-    history of closed postings grows for as long as it is watched, and reading it in full made
-    an unchanged re-crawl of a board with 2,000 of them cost 10 ms instead of 0.5.
+    history of closed postings grows for as long as it is watched, and reading it made an
+    unchanged re-crawl of a board with 8,000 of them cost 50 ms instead of 0.5
+    (`benchmarks/history_benchmark.py`). Their ids are not read either (`ids` holds the open
+    postings and those read in full).
     """
     stored: dict[str, StoredPosting] = {}
     ids: dict[str, int] = {}
@@ -201,16 +203,18 @@ def _full_state(
     listed = {posting.external_id for posting in result.postings}
     only_sighted = set(result.sightings).difference(listed)
     if only_sighted:
-        rest = []
+        rest: list[int] = []
         narrow = session.execute(_NARROW_QUERY, {"source_id": source_id}).all()  # one fetch, not one per row
-        for posting_id, external_id, status, misses in narrow:
+        for posting_id, external_id, misses in narrow:
             ids[external_id] = posting_id
-            if status == _OPEN:
-                if external_id in only_sighted:
-                    sighted[external_id] = misses
-                else:
-                    rest.append(posting_id)
-            elif external_id in listed:  # listed again while closed: reopened, or kept closed
+            if external_id in only_sighted:
+                sighted[external_id] = misses
+            else:
+                rest.append(posting_id)
+        for external_ids in chunks(sorted(listed.difference(ids))):  # closed ones listed again, new ones
+            found = session.execute(_BY_EXTERNAL_IDS, {"source_id": source_id, "external_ids": external_ids})
+            for posting_id, external_id in found:
+                ids[external_id] = posting_id  # listed again while closed: reopened, or kept closed
                 rest.append(posting_id)
         if not listed.issubset(ids):  # a new posting may be a repost of one closed lately
             rest.extend(_recently_closed(session, source_id, result.finished_at - REPOST_WINDOW, rest))
@@ -336,12 +340,15 @@ _LISTED_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.episode
 )
 _STATE_SELECT = select(*_STATE_COLUMNS)
 _STATE_SELECT_WITH_SIGHTINGS = select(*_STATE_COLUMNS, PostingRow.last_seen_at)
-#: What `_full_state` reads of every posting first; the index on (source, status, external id,
-#: episode, misses, …) covers it.
-_NARROW_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.status, PostingRow.misses).where(
-    PostingRow.source_id == bindparam("source_id")
+#: What `_full_state` reads of every open posting first; the index on (source, status, external
+#: id, episode, misses, …) covers it.
+_NARROW_QUERY = select(PostingRow.id, PostingRow.external_id, PostingRow.misses).where(
+    PostingRow.source_id == bindparam("source_id"), PostingRow.status == PostingStatus.OPEN.value
 )
-_OPEN = PostingStatus.OPEN.value
+_BY_EXTERNAL_IDS = select(PostingRow.id, PostingRow.external_id).where(
+    PostingRow.source_id == bindparam("source_id"),
+    PostingRow.external_id.in_(bindparam("external_ids", expanding=True)),
+)
 _RECENTLY_CLOSED_QUERY = select(PostingRow.id).where(
     PostingRow.source_id == bindparam("source_id"),
     PostingRow.status == PostingStatus.CLOSED.value,

@@ -221,11 +221,13 @@ class BoardServer:
                 reply = server._answer(request)
                 if reply.delay_s:
                     server._closing.wait(reply.delay_s)
+                # Recorded before the reply goes out: the crawler may read it, finish and hand its
+                # result to a test asking what was answered before this thread runs again.
+                request.answered_at = time.monotonic()
+                request.status = reply.status
                 # The crawler may have given up on this request: that is what some tests want.
                 with suppress(BrokenPipeError, ConnectionResetError):
                     self._send(reply)
-                request.answered_at = time.monotonic()
-                request.status = reply.status
 
             def _send(self, reply: Reply) -> None:
                 self.send_response(reply.status)

@@ -164,10 +164,12 @@ def test_closed_postings_meet_a_mostly_sighted_crawl_as_a_full_read_would(engine
     listed again and those closed within the repost window; what it judges must not change."""
     board = Board(engine)
     kept = [posting(n) for n in range(1, 4)]
-    board.crawl([*kept, posting("old", title="Old Role"), posting("back", title="Back Again")])
-    board.crawl([*kept, posting("old", title="Old Role", closed=True), posting("back", closed=True)])
-    board.clock += timedelta(days=40)  # "old" closed 40 days before the crawls below
-    board.crawl([*kept, posting("recent", title="Recent Role")])
+    recent, late = posting("recent", title="Recent Role"), posting("late", title="Late Role")
+    board.crawl([*kept, posting("old", title="Old Role"), posting("back", title="Back Again"), recent])
+    board.crawl([*kept, recent, late])  # "late" is the newest row, and is closed long before the end
+    gone = [posting(n, title=t, closed=True) for n, t in [("old", "Old Role"), ("late", "Late Role")]]
+    board.crawl([*kept, recent, posting("back", closed=True), *gone])
+    board.clock += timedelta(days=40)  # "old", "late" and "back" closed 40 days before the crawls below
     board.crawl([*kept, posting("recent", title="Recent Role", closed=True)])
 
     listing = [posting("back"), posting("new-1", title="Recent Role"), posting("new-2", title="Old Role")]
@@ -179,12 +181,12 @@ def test_closed_postings_meet_a_mostly_sighted_crawl_as_a_full_read_would(engine
         ("reopened", "back", None),  # closed and listed again: reopened, not new
     ]
     assert record.counts["new"] == 2 and record.verdict.value == "complete"
-    assert [current(engine, f"acme/{n}").status.value for n in ("1", "back", "old", "recent")] == [
-        "open",
-        "open",
-        "closed",
-        "closed",
-    ]
+    statuses = [current(engine, f"acme/{n}").status.value for n in ("1", "back", "old", "recent", "late")]
+    assert statuses == ["open", "open", "closed", "closed", "closed"]
+    assert (current(engine, "acme/new-1").repost_of, current(engine, "acme/new-2").repost_of) == (
+        "acme/recent",
+        None,
+    )
 
 
 def test_a_repost_after_30_days_is_simply_new(engine: Engine) -> None:
