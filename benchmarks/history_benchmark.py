@@ -3,8 +3,9 @@
 A board watched for months keeps every posting it ever listed; most are closed. A re-crawl whose
 records are unchanged sends only sightings, and recording it should cost what the open postings
 cost, whatever the history. For each size of history (closed postings) this records a board of
-250 open postings crawled as sightings, five times, on SQLite (and PostgreSQL with `--postgres
-URL`), and prints the best time per crawl and its ratio to the board with no history.
+250 open postings crawled as sightings, five times, and five times more with a new posting
+listed too, on SQLite (and PostgreSQL with `--postgres URL`), and prints the best time per crawl
+of each kind and its ratio to the board with no history.
 Run: `python benchmarks/history_benchmark.py [--closed 0,500,2000,8000] [--postgres URL]`.
 """
 
@@ -61,7 +62,9 @@ def crawl_of(postings: list[Posting], at: datetime, sightings: tuple[str, ...] =
     return CrawlResult(SOURCE.name, CrawlVerdict.COMPLETE, at, finished, tuple(postings), sightings=sightings)
 
 
-def seconds_per_crawl(url: str, closed: int) -> float:
+def seconds_per_crawl(url: str, closed: int) -> tuple[float, float]:
+    """The best of five crawls of the board's open postings as sightings alone, and the best of
+    five that also list a new posting (whose repost, if it were one, the diff must find)."""
     engine = make_engine(url)
     upgrade(engine)
     at = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -69,14 +72,17 @@ def seconds_per_crawl(url: str, closed: int) -> float:
     history = [posting(f"closed-{n}", closed=True) for n in range(closed)]
     record_crawl(engine, SOURCE, crawl_of(open_postings + history, at))
     sighted = tuple(p.external_id for p in open_postings)
-    runs = []
-    for number in range(1, 6):
+    runs: dict[bool, list[float]] = {False: [], True: []}
+    for number in range(1, 11):
+        with_new = number % 2 == 0
+        listed = [posting(f"new-{number}")] if with_new else []
         start = time.perf_counter()
-        record = record_crawl(engine, SOURCE, crawl_of([], at + timedelta(hours=number), sighted))
-        runs.append(time.perf_counter() - start)
-        assert record.verdict is CrawlVerdict.COMPLETE and not record.events, record.note
+        record = record_crawl(engine, SOURCE, crawl_of(listed, at + timedelta(hours=number), sighted))
+        runs[with_new].append(time.perf_counter() - start)
+        assert record.verdict is CrawlVerdict.COMPLETE and len(record.events) == len(listed), record.note
+        sighted += tuple(p.external_id for p in listed)  # still listed, unchanged, next time
     engine.dispose()
-    return min(runs)
+    return min(runs[False]), min(runs[True])
 
 
 def main() -> None:
@@ -90,13 +96,14 @@ def main() -> None:
         for backend in backends:
             shown = "SQLite" if backend == "sqlite" else "PostgreSQL"
             print(f"{shown}: one board, {OPEN} open postings sighted")
-            first = None
+            first: tuple[float, float] | None = None
             for size in sizes:
                 with database(backend, Path(work), f"history-{size}") as url:
-                    seconds = seconds_per_crawl(url, size)
-                first = first or seconds
-                ratio = seconds / first
-                print(f"  {size:>6,} closed: {seconds * 1000:6.1f} ms a crawl ({ratio:.2f}× no history)")
+                    sighted, with_new = seconds_per_crawl(url, size)
+                first = first or (sighted, with_new)
+                alone = f"{sighted * 1000:5.1f} ms a crawl ({sighted / first[0]:.2f}× no history)"
+                new = f"{with_new * 1000:5.1f} ms with a new posting ({with_new / first[1]:.2f}×)"
+                print(f"  {size:>6,} closed: {alone}, {new}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -304,8 +304,8 @@ def _write_postings(
                 yield _new_row(write, documents, source_id, at, now, ids, elsewhere_ids)
 
     if any(write.is_new for write in outcome.writes):
-        newest_known = max(ids.values(), default=0)
-        ids.update(_insert_new_postings(connection, source_id, new_rows(), newest_known))
+        newest = connection.execute(_NEWEST_ID, {"source_id": source_id}).scalar_one_or_none() or 0
+        ids.update(_insert_new_postings(connection, source_id, new_rows(), newest))
     rewritten = []
     for write in outcome.writes:
         if not write.is_new:
@@ -348,9 +348,9 @@ def _insert_new_postings(
     A plain executemany and one SELECT beat `RETURNING`: with RETURNING, SQLAlchemy sends
     one huge multi-row statement per thousand rows, which psycopg parses slowly in Python.
     Ids only grow, and this transaction holds the source's lock, so every row of this source
-    above the newest id loaded before is one inserted here, or a closed posting the state did
-    not load (`storage.state._full_state`): each comes with its own external id, so the map
-    stays right either way.
+    above its newest id before the insert is one inserted here. (That newest id is asked of the
+    database: the state loaded leaves out most of a board's closed postings, which are often
+    newer than its open ones.)
     """
     insert_rows(connection, PostingRow, rows, encoded=_ENCODED_DOCUMENTS)
     inserted = connection.execute(_INSERTED_IDS, {"source_id": source_id, "newest_known": newest_known})
@@ -359,6 +359,7 @@ def _insert_new_postings(
 
 # Statements of every crawl, built once: building one cost about as much as running it.
 _UPDATE_POSTING = update(PostingRow).where(PostingRow.id == bindparam("posting_id"))
+_NEWEST_ID = select(func.max(PostingRow.id)).where(PostingRow.source_id == bindparam("source_id"))
 _INSERTED_IDS = select(PostingRow.external_id, PostingRow.id).where(
     PostingRow.source_id == bindparam("source_id"), PostingRow.id > bindparam("newest_known")
 )
