@@ -150,7 +150,7 @@ class _Ledger:
     sightings: set[str] = field(default_factory=set)
     #: `known` the other way round (digest -> external id), built on first use by `_take_raw`.
     known_digests: dict[str, str] | None = None
-    #: The records `_take_raw` digested: whole-record SHA-256 → digest (`crawler.digests.STRIPPED`).
+    #: The records `_take_raw` digested: whole-record hash → digest (`crawler.digests.STRIPPED`).
     seen_records: RecordDigests = field(default_factory=dict)
     timer: CallLaterResult | None = None
     result: CrawlResult | None = None

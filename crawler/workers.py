@@ -337,11 +337,14 @@ def _child_environment() -> dict[str, str]:
     """The child imports this very code, installed or not: put our root first on its path.
 
     A worker lives for many batches, so it gets the daemon's cap on malloc arenas too
-    (see `scheduler.memory`); glibc reads it at start-up.
+    (see `scheduler.memory`); glibc reads it at start-up. Its string and bytes hashes are always
+    keyed at random, whatever this process was given: the worker remembers board records by
+    `hash()` (`crawler.digests.StrippedDigests`), which a board must not be able to compute.
     """
     root = str(Path(__file__).resolve().parent.parent)
     environment = dict(os.environ)
     environment.setdefault("MALLOC_ARENA_MAX", "2")
+    environment["PYTHONHASHSEED"] = "random"
     existing = environment.get("PYTHONPATH")
     environment["PYTHONPATH"] = root + (os.pathsep + existing if existing else "")
     return environment

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
+import sys
 
 import msgspec
 import pytest
@@ -13,6 +15,7 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from crawler.digests import StrippedDigests, _volatile_members, bytes_digest, record_digests
+from crawler.workers import _child_environment
 
 #: Volatile keys, as a spider declares them.
 Volatile = tuple[str, ...]
@@ -138,12 +141,10 @@ def test_a_crawl_and_the_next_digest_every_record_as_stored(
     for volatile in {volatile for _, volatile in cases}:
         records = [data for data, _ in cases]
         stored = [stored_digest(data, volatile) for data in records]
-        first: dict[bytes, str] = {}
+        first: dict[int, str] = {}
         assert record_digests(records, volatile, {}, first) == stored
-        assert first == {
-            hashlib.sha256(data).digest(): digest for data, digest in zip(records, stored, strict=True)
-        }
-        again: dict[bytes, str] = {}
+        assert first == {hash(data): digest for data, digest in zip(records, stored, strict=True)}
+        again: dict[int, str] = {}
         assert record_digests(records, volatile, first, again) == stored and again == first
         assert record_digests(records, volatile) == stored  # nothing remembered: the long way
         assert record_digests(records, (), {}, {}) == [
@@ -154,7 +155,7 @@ def test_a_crawl_and_the_next_digest_every_record_as_stored(
 def test_a_record_met_again_takes_the_digest_remembered_for_its_bytes() -> None:
     """The whole-record hash is looked up before any member is cut: the fast path is taken."""
     seen, bumped = b'{"id":1,"updated_at":"a"}', b'{"id":1,"updated_at":"b"}'
-    remembered = {hashlib.sha256(seen).digest(): "remembered"}
+    remembered = {hash(seen): "remembered"}
     assert record_digests([seen, bumped], ("updated_at",), remembered, {}) == [
         "remembered",
         bytes_digest(bumped, ("updated_at",)),
@@ -167,16 +168,38 @@ def test_a_source_is_remembered_from_its_second_crawl_and_within_the_limit() -> 
     assert memory.remembered("koala", volatile) is None  # a worker's first crawl of it: nothing to gain
     memory.keep("koala", volatile, {})
     assert memory.remembered("koala", volatile) == {}  # crawled once: this crawl's records are kept
-    memory.keep("koala", volatile, {b"1": "d1", b"2": "d2", b"3": "d3"})
-    assert memory.remembered("koala", volatile) == {b"1": "d1", b"2": "d2", b"3": "d3"}
+    memory.keep("koala", volatile, {1: "d1", 2: "d2", 3: "d3"})
+    assert memory.remembered("koala", volatile) == {1: "d1", 2: "d2", 3: "d3"}
     assert memory.remembered("koala", ("postedOn",)) is None  # other volatile keys, other digests
     memory.keep("numbat", volatile, {})
-    memory.keep("numbat", volatile, {b"4": "d4", b"5": "d5"})  # 3 + 2 > 4: no room, for good
+    memory.keep("numbat", volatile, {4: "d4", 5: "d5"})  # 3 + 2 > 4: no room, for good
     assert memory.remembered("numbat", volatile) is None
-    memory.keep("koala", volatile, {b"2": "d2"})  # the latest crawl replaces the last
-    assert memory.remembered("koala", volatile) == {b"2": "d2"}
-    memory.keep("numbat", volatile, {b"4": "d4"})
+    memory.keep("koala", volatile, {2: "d2"})  # the latest crawl replaces the last
+    assert memory.remembered("koala", volatile) == {2: "d2"}
+    memory.keep("numbat", volatile, {4: "d4"})
     assert memory.remembered("numbat", volatile) is None
     memory.keep("wombat", volatile, {})
-    memory.keep("wombat", volatile, {b"6": "d6", b"7": "d7", b"8": "d8"})
-    assert memory.remembered("wombat", volatile) == {b"6": "d6", b"7": "d7", b"8": "d8"}
+    memory.keep("wombat", volatile, {6: "d6", 7: "d7", 8: "d8"})
+    assert memory.remembered("wombat", volatile) == {6: "d6", 7: "d7", 8: "d8"}
+
+
+def test_records_split_by_msgspec_are_remembered_by_the_hash_of_their_bytes() -> None:
+    """`_take_raw` hands over `msgspec.Raw` records, which are not hashable themselves."""
+    records = [b'{"id":1,"updated_at":"a"}', b'{"id":2,"updated_at":"b"}']
+    raws = msgspec.json.decode(b"[" + b",".join(records) + b"]", type=list[msgspec.Raw])
+    seen: dict[int, str] = {}
+    digests = record_digests(raws, ("updated_at",), {}, seen)
+    assert seen == {hash(data): digest for data, digest in zip(records, digests, strict=True)}
+    assert record_digests(raws, ("updated_at",), {hash(records[1]): "remembered"}, {})[1] == "remembered"
+
+
+def test_a_worker_keys_its_hashes_at_random_whatever_its_parent_was_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A board must not be able to compute the key a worker remembers its records by."""
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    environment = _child_environment()
+    assert environment["PYTHONHASHSEED"] == "random"
+    command = [sys.executable, "-c", "print(hash(b'a board record'))"]
+    keys = {subprocess.run(command, env=environment, capture_output=True, text=True).stdout for _ in range(2)}
+    assert len(keys) == 2 and all(key.strip() for key in keys)
