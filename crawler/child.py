@@ -123,8 +123,19 @@ class ResultChannel:
 
 
 def peak_rss() -> int:
-    """This process's peak resident set size in bytes (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's own peak resident set size in bytes.
+
+    Not `ru_maxrss` where Linux gives the high-water mark of this process's memory map: Linux
+    carries `ru_maxrss` across exec, so a worker started by a parent of 600 MB reported 600 MB
+    before it had crawled anything, and a pool retired it after every batch (`max_rss`), as if
+    no worker were warm. `VmHWM` is the mark of the map exec gave this process alone.
+    """
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"VmHWM:"):
+                return int(line.split()[1]) * 1024  # "VmHWM:   123456 kB"
+    maximum = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maximum if sys.platform == "darwin" else maximum * 1024  # bytes on macOS, KiB elsewhere
 
 
 async def run_batch(job: CrawlJob, emit: Emit, crawling: Callable[[], None] = lambda: None) -> None:

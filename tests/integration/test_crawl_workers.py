@@ -123,6 +123,29 @@ def test_workers_retire_when_due(
     _wait_for(lambda: not worker_pids())
 
 
+def test_a_worker_is_reused_however_large_its_parent(
+    board_server: BoardServer, worker_pids: Callable[[], set[int]]
+) -> None:
+    """Linux carries a process's peak RSS across exec: read that way, every worker of a parent
+    larger than `max_rss` (a daemon holding its caches) looked too large from birth and was
+    retired after each batch, so no batch ever found a warm worker."""
+    limit = 250 * 2**20
+    ballast = b"x" * (limit + 50 * 2**20)  # every page written, so all of it is resident
+    assert psutil.Process().memory_info().rss > limit
+    pool = CrawlWorkers(Retirement(max_rss=limit))
+    source = _board(board_server, "koala", ["Data Analyst"])
+    try:
+        for _ in range(2):
+            (result,) = crawl_sources([source], workers=pool)
+            assert result.verdict is CrawlVerdict.COMPLETE
+        assert 0 < pool.peak_rss < limit
+        assert pool.started == 1, "the second batch reused the warm worker"
+    finally:
+        pool.close()
+        del ballast
+    _wait_for(lambda: not worker_pids())
+
+
 def test_closing_the_pool_ends_its_idle_workers(worker_pids: Callable[[], set[int]]) -> None:
     pool = CrawlWorkers()
     pool.prestart(2)
