@@ -189,6 +189,23 @@ def test_closed_postings_meet_a_mostly_sighted_crawl_as_a_full_read_would(engine
     )
 
 
+def test_a_change_among_sighted_postings_says_what_changed(engine: Engine) -> None:
+    """A crawl whose other records are only sighted reads the changed posting's stored values
+    with its row, not apart: the event must still name each field with its old and new value."""
+    board = Board(engine)
+    kept = [posting(n) for n in range(1, 6)]
+    board.crawl([*kept, posting("moved", salary=90_000, description="Build models.")])
+    edited = posting("moved", salary=95_000, description="Build and ship models.")
+    result = replace(board.result([edited]), sightings=tuple(p.external_id for p in kept))
+    record = record_crawl(engine, board.source, result)
+    (event,) = record.events
+    assert (event.type, event.external_id) == (EventType.CHANGED, "moved")
+    assert set(event.changes) == {"salary", "description"}
+    assert event.changes["description"] == ("Build models.", "Build and ship models.")
+    assert [value and "90,000" in value for value in event.changes["salary"]] == [True, False]
+    assert record.counts["changed"] == 1 and record.counts["new"] == 0
+
+
 def test_a_repost_after_30_days_is_simply_new(engine: Engine) -> None:
     board = Board(engine)
     board.crawl([posting(1, title="ML Intern"), posting(9)])
