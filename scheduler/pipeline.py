@@ -8,15 +8,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from crawler.run import crawl_sources
-from notifier.alerts import Outbox
-from notifier.sync import sync_config
 from storage.recording import AfterRecord, CrawlRecord, record_crawl, record_crawls
 from storage.state import load_known_digests, load_validators
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
     from crawler.workers import CrawlWorkers
+    from notifier.alerts import Outbox
     from rolewatch.config import Config, ResolvedSource
     from rolewatch.domain import CrawlResult
 
@@ -37,9 +36,11 @@ def crawl_and_record(
     crawl `workers`; without one the batch runs in a worker started for it alone. With
     `keep_events` false the records returned carry no events (`on_record` has had them whole):
     a first crawl of a thousand boards then never holds its hundreds of thousands of events at once.
+
+    Only what the crawl itself needs (the validators and digests) is read before the batch is
+    sent; storing the configuration and planning the outbox (`RecordingSetup`) wait until it is
+    under way, and are done before the first result is recorded.
     """
-    sync_config(engine, config)
-    outbox = outbox_for(config)
     by_name = {source.name: source for source in sources}
     conditional = [s.name for s in sources if s.politeness.conditional_requests]
     validators = load_validators(engine, conditional)
@@ -50,7 +51,8 @@ def crawl_and_record(
             on_record(crawl_record)
         records.append(crawl_record if keep_events else replace(crawl_record, events=()))
 
-    recorder = ResultRecorder(engine, by_name, outbox.after_record, recorded)
+    setup = RecordingSetup(engine, config)
+    recorder = ResultRecorder(engine, by_name, setup.after_record, recorded, ready=setup)
     known = load_known_digests(engine, list(by_name))
     crawl_sources(
         sources,
@@ -61,8 +63,35 @@ def crawl_and_record(
         on_idle=recorder.idle,
     )
     recorder.flush()
+    setup()  # a batch that recorded nothing still stores the configuration
     order = {name: index for index, name in enumerate(by_name)}
     return sorted(records, key=lambda r: order[r.source])
+
+
+class RecordingSetup:
+    """What recording needs and crawling does not: the configuration stored (`sync_config`) and
+    the outbox planner, with the notifier's imports (Jinja2, the channels). Called, once, when
+    the batch has been sent (the recorder's first `idle`): a cold `rolewatch crawl` sent its
+    batch 60 ms later while they came first, and the worker waited for it.
+    Recording must not begin before it (`ResultRecorder` calls it first): the configuration is
+    written in a transaction of its own, which a recording transaction would block on SQLite.
+    """
+
+    def __init__(self, engine: Engine, config: Config) -> None:
+        self._engine, self._config = engine, config
+        self._outbox: Outbox | None = None
+
+    def __call__(self) -> None:
+        if self._outbox is None:
+            from notifier.sync import sync_config
+
+            sync_config(self._engine, self._config)
+            self._outbox = outbox_for(self._config)
+
+    def after_record(self, connection: Connection, record: CrawlRecord) -> None:
+        if self._outbox is None:
+            raise RuntimeError("a crawl was recorded before the recording was set up")
+        self._outbox.after_record(connection, record)
 
 
 #: Results recorded in one transaction, at most: sources, and postings among them. Together they
@@ -92,8 +121,13 @@ class ResultRecorder:
         by_name: Mapping[str, ResolvedSource],
         then: AfterRecord,
         recorded: Callable[[CrawlRecord], None],
+        *,
+        ready: Callable[[], None] = lambda: None,
     ) -> None:
+        """`ready` is called before anything is recorded, and whenever the recorder is idle: it
+        must do its work once (`RecordingSetup`)."""
         self._engine, self._by_name, self._then, self._recorded = engine, by_name, then, recorded
+        self._ready = ready
         self._pending: list[CrawlResult] = []
         self._postings = 0
         self._since = 0.0
@@ -108,6 +142,7 @@ class ResultRecorder:
 
     def idle(self) -> float | None:
         """Nothing else has come: record what waited long enough, else say when it will have."""
+        self._ready()
         if not self._pending:
             return None
         waited = time.monotonic() - self._since
@@ -119,6 +154,7 @@ class ResultRecorder:
     def flush(self) -> None:
         if not self._pending:
             return
+        self._ready()
         pending, self._pending, self._postings = self._pending, [], 0
         crawls = [(self._by_name[result.source], result) for result in pending]
         for crawl_record in record_crawls(self._engine, crawls, then=self._then):
@@ -130,6 +166,8 @@ _compiled: dict[int, tuple[Config, Outbox]] = {}
 
 def outbox_for(config: Config) -> Outbox:
     """The outbox planner of `config`, compiled once: a daemon re-crawls with the same configuration."""
+    from notifier.alerts import Outbox
+
     cached = _compiled.get(id(config))
     if cached is None or cached[0] is not config:
         _compiled.clear()

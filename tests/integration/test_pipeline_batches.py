@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 import scheduler.pipeline as pipeline
 from crawler.workers import CrawlWorkers
+from rolewatch.domain import CrawlStats, CrawlVerdict
 from rolewatch.resolve import parse_config
 from scheduler.pipeline import ResultRecorder, crawl_and_record
 from storage.recording import CrawlRecord
@@ -111,3 +112,40 @@ def test_results_carrying_many_postings_are_recorded_as_soon_as_nothing_else_wai
 
     assert recorder.idle() is None and recorded == ["koala"]
     assert row_counts(engine)["postings"] == pipeline.AT_ONCE_POSTINGS
+
+
+def test_the_batch_is_sent_before_the_configuration_is_stored_and_recorded_after(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storing the configuration (and the notifier's imports) waits until the batch is under
+    way, so the worker is not kept waiting for it; no result is recorded before it is done."""
+    board = Board(engine, "koala")
+    config = parse_config(
+        yaml.safe_dump(
+            {
+                "database": engine.url.render_as_string(hide_password=False),
+                "sources": [{"name": "koala", "type": "greenhouse", "board": "koala"}],
+            }
+        )
+    )
+    stored_when: dict[str, int] = {}
+
+    def crawl(sources: Any, validators: Any, on_result: Any, **options: Any) -> list[Any]:
+        stored_when["sent"] = row_counts(engine)["sources"]
+        assert options["on_idle"]() is None  # the worker has not answered yet
+        stored_when["idle"] = row_counts(engine)["sources"]
+        on_result(board.result([posting(1, source="koala")]))
+        return []
+
+    monkeypatch.setattr(pipeline, "crawl_sources", crawl)
+    (record,) = crawl_and_record(engine, config, config.resolved_sources())
+
+    assert stored_when == {"sent": 0, "idle": 1}
+    assert record.source == "koala" and record.counts["new"] == 1
+
+
+def test_a_crawl_cannot_be_recorded_before_the_recording_is_set_up(engine: Engine) -> None:
+    config = parse_config(yaml.safe_dump({"database": "sqlite://", "sources": []}))
+    record = CrawlRecord(1, "koala", CrawlVerdict.COMPLETE, "", {}, (), CrawlStats())
+    with engine.connect() as connection, pytest.raises(RuntimeError, match="before the recording was set up"):
+        pipeline.RecordingSetup(engine, config).after_record(connection, record)

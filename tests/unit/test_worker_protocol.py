@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 import pickle
 from datetime import UTC, datetime
 
 import pytest
 
-from crawler.child import BatchDone, Crawling, CrawlJob, ResultChannel, SourceDone
+from crawler.child import WARM, BatchDone, Crawling, CrawlJob, ResultChannel, SourceDone, _warm_ahead
 from crawler.verdict import failed_result
 from crawler.workers import ProtocolError, message_of_batch
 from rolewatch.domain import CrawlResult, CrawlVerdict
@@ -113,3 +114,18 @@ def test_read_ahead_is_bounded_by_the_postings_held_not_by_messages() -> None:
     assert isinstance(arrivals.get(timeout=1), SourceDone)
     later.join(1)
     assert not later.is_alive() and isinstance(arrivals.get(timeout=1), Crawling)
+
+
+def test_a_worker_started_ahead_warms_up_only_while_no_batch_waits() -> None:
+    """The location tables load in time the worker would spend waiting; a batch already sent is
+    read at once (`run_batch` loads them first if some source of it may need parsing)."""
+    read, write = os.pipe()
+    with os.fdopen(read, "rb") as jobs, os.fdopen(write, "wb") as parent:
+        assert _warm_ahead([WARM], jobs) is True
+        assert _warm_ahead([], jobs) is False  # a one-off worker: `run_batch` decides
+        parent.write(pickle.dumps(CrawlJob(())))
+        parent.flush()
+        assert _warm_ahead([WARM], jobs) is False
+        parent.close()
+        assert pickle.load(jobs).sources == ()
+        assert _warm_ahead([WARM], jobs) is False  # end of file: nothing to wait for either
