@@ -349,9 +349,10 @@ def _tune_garbage_collector() -> None:
     Normalising a posting allocates many short-lived objects, so the default thresholds run a
     collection every few postings, each walking the location tables and Scrapy's modules (about
     5% of a first crawl's CPU). Those live as long as the worker: `freeze` moves them out of the
-    collector's sight. Cycles are still collected, only in larger batches.
+    collector's sight. Cycles are still collected, only in larger batches. No collection first:
+    start-up leaves no cycles behind (one found none among its ~73,000 objects), and walking them
+    cost 20 ms on the way to a cold `rolewatch crawl`'s first request.
     """
-    gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
 
