@@ -123,12 +123,12 @@ class ResultChannel:
 
 
 def peak_rss() -> int:
-    """This process's own peak resident set size in bytes.
+    """This process's own peak resident set size in bytes: on Linux the high-water mark of the
+    memory map exec gave it (`VmHWM`), elsewhere `ru_maxrss`.
 
-    Not `ru_maxrss` where Linux gives the high-water mark of this process's memory map: Linux
-    carries `ru_maxrss` across exec, so a worker started by a parent of 600 MB reported 600 MB
-    before it had crawled anything, and a pool retired it after every batch (`max_rss`), as if
-    no worker were warm. `VmHWM` is the mark of the map exec gave this process alone.
+    Not `ru_maxrss` on Linux, which carries it across exec: a worker started by a parent of
+    600 MB reported 600 MB before it had crawled anything, and a pool retired it after every
+    batch (`max_rss`), as if no worker were ever warm.
     """
     with contextlib.suppress(OSError, ValueError), open("/proc/self/status", "rb") as status:
         for line in status:
