@@ -11,13 +11,13 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
 from rolewatch.config import SourceOptions
-from rolewatch.domain import CrawlResult, CrawlVerdict, EventType, PostingStatus
+from rolewatch.domain import CrawlResult, CrawlVerdict, EventType, Location, PostingStatus, WorkRights
 from storage.models import SourceRow
 from storage.queries import PostingDetail, list_events, list_postings, posting_history
 from storage.recording import CrawlRecord, record_crawl
 from storage.state import load_known_digests, load_validators
 from storage.sync import sync_sources
-from tests.integration.storage_factory import T0, Board, kinds, posting, row_counts
+from tests.integration.storage_factory import SYDNEY, T0, Board, kinds, posting, row_counts
 
 ETAG = {"https://acme.example/jobs.json": {"etag": '"v1"', "last_modified": "Sun, 01 Nov 2026 09:00:00 GMT"}}
 
@@ -204,6 +204,39 @@ def test_a_change_among_sighted_postings_says_what_changed(engine: Engine) -> No
     assert event.changes["description"] == ("Build models.", "Build and ship models.")
     assert [value and "90,000" in value for value in event.changes["salary"]] == [True, False]
     assert record.counts["changed"] == 1 and record.counts["new"] == 0
+
+
+def test_a_rewritten_posting_reads_back_as_it_was_written(engine: Engine) -> None:
+    """A changed posting's row is rewritten through the driver, its documents encoded once
+    (`update_rows`): it must read back field for field, and its stored significant values must
+    describe the next change as well as a freshly inserted row's would."""
+    board = Board(engine)
+    remote = Location("Remote", country="AU", remote=True)
+    base = posting(1, salary=90_000, description="Build models.")
+    board.crawl([base, posting(2)])
+    rewritten = replace(
+        posting(1, salary=95_000, locations=(SYDNEY, remote), description="Build and ship models."),
+        work_rights=WorkRights(sponsorship="none", rights=("AU citizen",)),
+        deadline=T0 + timedelta(days=30),
+        extra={"team": "data", "levels": [1, 2], "note": "über"},
+        fingerprint="",
+    )
+    changed = board.crawl([rewritten, posting(2)])
+    assert kinds(changed) == [("changed", "1")]
+
+    stored = current(engine, "acme/1")
+    assert (stored.locations, stored.salary, stored.work_rights) == (
+        rewritten.locations,
+        rewritten.salary,
+        rewritten.work_rights,
+    )
+    assert dict(stored.extra) == rewritten.extra and stored.description_text == "Build and ship models."
+    assert stored.deadline == T0 + timedelta(days=30) and stored.deadline.tzinfo is not None
+    assert stored.fingerprint == rewritten.fingerprint and stored.status is PostingStatus.OPEN
+    assert board.crawl([rewritten, posting(2)]).events == ()  # the stored fingerprint matches
+    again = board.crawl([replace(rewritten, title="Staff Data Scientist", fingerprint=""), posting(2)])
+    (event,) = again.events
+    assert event.changes == {"title": ("Data Scientist Intern 1", "Staff Data Scientist")}
 
 
 def test_a_repost_after_30_days_is_simply_new(engine: Engine) -> None:
