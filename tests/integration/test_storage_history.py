@@ -207,9 +207,8 @@ def test_a_change_among_sighted_postings_says_what_changed(engine: Engine) -> No
 
 
 def test_a_rewritten_posting_reads_back_as_it_was_written(engine: Engine) -> None:
-    """A changed posting's row is rewritten through the driver, its documents encoded once
-    (`update_rows`): it must read back field for field, and its stored significant values must
-    describe the next change as well as a freshly inserted row's would."""
+    """A changed posting's rewritten row must read back field for field, and its stored
+    significant values must describe the next change as well as a freshly inserted row's would."""
     board = Board(engine)
     remote = Location("Remote", country="AU", remote=True)
     base = posting(1, salary=90_000, description="Build models.")
@@ -237,6 +236,70 @@ def test_a_rewritten_posting_reads_back_as_it_was_written(engine: Engine) -> Non
     again = board.crawl([replace(rewritten, title="Staff Data Scientist", fingerprint=""), posting(2)])
     (event,) = again.events
     assert event.changes == {"title": ("Data Scientist Intern 1", "Staff Data Scientist")}
+
+
+def set_columns(statements: list[str]) -> list[set[str]]:
+    """The columns each `UPDATE postings` among `statements` sets, in order."""
+    found = []
+    for statement in statements:
+        if statement.lstrip().upper().startswith("UPDATE POSTINGS SET"):
+            assignments = statement.split(" SET ", 1)[1].split(" WHERE ", 1)[0]
+            found.append({part.split("=")[0].strip().strip('"') for part in assignments.split(",")})
+    return found
+
+
+def test_a_rewrite_sets_only_the_indexed_columns_that_moved(engine: Engine) -> None:
+    """SQLite rewrites an index only when an UPDATE sets one of its columns: a changed posting's
+    row sets its content always, and its status, episode, role, misses, closing time, title and
+    company only where they moved. What it leaves out must still read back as it was."""
+    statements: list[str] = []
+
+    def remember(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    board = Board(engine)
+    board.crawl([posting(1, salary=90_000), posting(2), posting(3)])
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        board.crawl([posting(1, salary=95_000), posting(2), posting(3)])  # pay only
+        (pay,) = set_columns(statements)
+        assert {"salary", "description_text", "fingerprint", "raw_digest", "last_seen_at"} <= pay
+        assert pay.isdisjoint({"status", "episode", "role_key", "misses", "closed_at", "title", "company"})
+
+        statements.clear()
+        board.crawl([posting(1, salary=95_000, title="ML Engineer Intern"), posting(2), posting(3)])
+        (retitled,) = set_columns(statements)
+        assert {"title", "role_key"} <= retitled
+        assert retitled.isdisjoint({"status", "episode", "misses", "closed_at", "company"})
+
+        statements.clear()
+        board.crawl([posting(1, salary=95_000, title="ML Engineer Intern"), posting(3)])  # 2 missed once
+        assert current(engine, "acme/2").misses == 1
+        statements.clear()
+        came_back = board.crawl(
+            [posting(1, salary=95_000, title="ML Engineer Intern"), posting(2, company="Acme AU"), posting(3)]
+        )
+        assert kinds(came_back) == [("changed", "2")]
+        (returned,) = set_columns(statements)
+        assert {"misses", "company", "role_key"} <= returned  # the role is the company's too
+        assert returned.isdisjoint({"status", "episode", "closed_at", "title"})
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+
+    one, two = current(engine, "acme/1"), current(engine, "acme/2")
+    assert (one.title, one.status, one.episode, one.misses, one.closed_at) == (
+        "ML Engineer Intern",
+        PostingStatus.OPEN,
+        1,
+        0,
+        None,
+    )
+    assert (two.company, two.misses, two.status, two.title) == (
+        "Acme AU",
+        0,
+        PostingStatus.OPEN,
+        "Data Scientist Intern 2",
+    )
 
 
 def test_a_repost_after_30_days_is_simply_new(engine: Engine) -> None:
