@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -143,21 +144,16 @@ def insert_rows(
     if dialect.name not in ("sqlite", "postgresql"):
         connection.execute(insert(table), _decoded([first, *iterator], encoded))
         return
-    columns = list(first)
-    binds = [None if name in encoded else _bind(table.c[name].type, dialect) for name in columns]
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(name) for name in columns)
+    columns = tuple(first)
+    statement, processors = _insert_plan(table, columns, frozenset(encoded), dialect)
+    binds = [_remembering(bind) if bind is not None and remember else bind for bind, remember in processors]
     cursor: Any = connection.connection.cursor()
     if dialect.name == "sqlite":
         try:
-            cursor.executemany(
-                f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})",
-                _bound_rows([first, *iterator], columns, binds),
-            )
+            cursor.executemany(statement, _bound_rows([first, *iterator], columns, binds))
         finally:
             cursor.close()
         return
-    statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
     try:
         with cursor.copy(statement) as copy:
             for row in _streamed_rows(chain([first], iterator), columns, binds):
@@ -186,13 +182,31 @@ def _decoded(rows: Sequence[Mapping[str, Any]], encoded: Collection[str]) -> lis
     ]
 
 
-def _bind(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    """The column type's bind processor; for timestamps one that remembers its answers, since the
-    rows of one crawl share a handful of them (its finish time, the time of writing)."""
-    bind: Callable[[Any], Any] | None = column_type._cached_bind_processor(dialect)
-    # The affinity, not `python_type`: a TypeDecorator (UTCDateTime) reports `object` as its type.
-    if bind is None or column_type._type_affinity is not DateTime:
-        return bind
+@lru_cache(maxsize=64)
+def _insert_plan(
+    table: Table, columns: tuple[str, ...], encoded: frozenset[str], dialect: Any
+) -> tuple[str, tuple[tuple[Callable[[Any], Any] | None, bool], ...]]:
+    """The statement `insert_rows` runs for these columns (an INSERT on SQLite, a COPY on
+    PostgreSQL), and each column's bind processor with whether it is a timestamp's: built once,
+    since a re-crawl inserts a few rows at a time, and building them cost more than inserting."""
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    if dialect.name == "sqlite":
+        statement = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})"
+    else:
+        statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+    processors = []
+    for name in columns:
+        column_type = table.c[name].type
+        bind = None if name in encoded else column_type._cached_bind_processor(dialect)
+        # The affinity, not `python_type`: a TypeDecorator (UTCDateTime) reports `object` as its type.
+        processors.append((bind, bind is not None and column_type._type_affinity is DateTime))
+    return statement, tuple(processors)
+
+
+def _remembering(bind: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A timestamp's bind processor that remembers its answers for one call of `insert_rows`:
+    the rows of one crawl share a handful of timestamps (its finish time, the time of writing)."""
     seen: dict[object, Any] = {}
 
     def remembered(value: datetime | None) -> Any:
