@@ -91,3 +91,14 @@ def test_check_of_a_file_without_subscriptions_imports_neither_scrapy_nor_sqlalc
     assert "crawler.types.lever" in modules  # the file was read and its types resolved...
     heavy = ("scrapy", "twisted", "sqlalchemy", "crawler.spider")
     assert [name for name in heavy if loaded(modules, name)] == []
+
+
+def test_a_crawl_worker_starts_without_the_yaml_parser_or_the_other_stages() -> None:
+    """The worker is handed its sources resolved: it loads Scrapy and the configuration's models,
+    not the YAML parser that reads a file, nor storage, the notifier or the scheduler."""
+    modules = imported_after(
+        "import crawler.child as child\nchild._load_http_handler()\nchild._load_crawl_machinery()"
+    )
+    assert loaded(modules, "scrapy") and "rolewatch.config" in modules  # it did start...
+    unwanted = ("yaml", "rolewatch.safe_yaml", "sqlalchemy", "storage", "notifier", "scheduler", "rich")
+    assert [name for name in unwanted if loaded(modules, name)] == []  # ...without these

@@ -6,16 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from rolewatch.config import (
-    MAX_ALIAS_NODES,
-    ConfigError,
-    Schedule,
-    environment_value,
-    load_yaml,
-    parse_duration,
-)
+from rolewatch.config import ConfigError, Schedule, environment_value, parse_duration
 from rolewatch.example import example_config
 from rolewatch.resolve import parse_config
+from rolewatch.safe_yaml import MAX_ALIAS_NODES, load_yaml
 
 GOOD = """
 database: sqlite:///x.db
@@ -169,7 +163,7 @@ def test_the_example_that_init_writes_is_valid_and_echoes_the_defaults() -> None
 
 
 def test_the_example_writes_every_section_with_its_defaults_and_a_subscription_to_uncomment() -> None:
-    from rolewatch.config import Config, load_yaml
+    from rolewatch.config import Config
 
     text = example_config()
     written = load_yaml(text)

@@ -1,8 +1,9 @@
 """The import rule: layers run one way, and no module imports itself back through others.
 
 The rule, in the order data flows (SPEC §1):
-- the ground floor is `rolewatch`'s domain, configuration, redaction and logging modules (and the
-  package itself, for its version): they import nothing from the stages or the rest of `rolewatch`;
+- the ground floor is `rolewatch`'s domain, configuration (with its safe YAML reader), redaction and
+  logging modules (and the package itself, for its version): they import nothing from the stages or
+  the rest of `rolewatch`;
 - the stages come next, in this order: `crawler`, `storage`, `notifier`, `scheduler`. A stage may
   import the ground floor and the stages before it, never one after it;
 - the roof is the rest of `rolewatch` (the configuration resolved by the stages, the command line,
@@ -22,7 +23,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("rolewatch", "crawler", "storage", "scheduler", "notifier")
-GROUND = {"rolewatch", "rolewatch.domain", "rolewatch.config", "rolewatch.redaction", "rolewatch.logs"}
+GROUND = {
+    "rolewatch",
+    "rolewatch.domain",
+    "rolewatch.config",
+    "rolewatch.safe_yaml",
+    "rolewatch.redaction",
+    "rolewatch.logs",
+}
 STAGES = ("crawler", "storage", "notifier", "scheduler")
 
 
