@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -314,7 +314,7 @@ def _write_postings(
         if not write.is_new:
             snapshot = posting_snapshot(write.posting)
             moved = _moved_state(write, stored.get(write.posting.external_id))
-            rewritten[moved].append(_rewritten_row(write, snapshot, at, now, ids, moved))
+            rewritten[tuple(moved)].append(_rewritten_row(write, snapshot, at, now, ids, moved))
             if write.new_version:
                 encoded[write.posting.external_id] = encode_snapshot(snapshot)
     for rows in rewritten.values():  # one executemany per set of columns (its rows share their keys)
@@ -401,22 +401,19 @@ def _rewritten_row(
     at: datetime,
     now: datetime,
     ids: Mapping[str, int],
-    moved: Collection[str],
+    moved: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The changed posting's row: its content, its sighting, and those of its indexed state
-    columns named in `moved`."""
+    """The changed posting's row: its content, its sighting, and the indexed state columns that
+    moved (`_moved_state`), which are the only ones of `INDEXED_STATE` it sets."""
     documents = {**snapshot, "significant": significant_values(write.posting)}
     row = {
         **_content_columns(write.posting, documents, now),
         "posting_id": ids[write.posting.external_id],
         "last_seen_at": at,
     }
-    state = _state_columns(write)
     for column in INDEXED_STATE:
-        if column in moved:
-            row[column] = state[column]
-        else:
-            row.pop(column, None)  # title and company come with the content
+        row.pop(column, None)  # title and company come with the content
+    row.update(moved)
     return row
 
 
@@ -440,8 +437,9 @@ def _state_columns(write: PostingWrite) -> dict[str, Any]:
     }
 
 
-def _moved_state(write: PostingWrite, stored: StoredPosting | None) -> tuple[str, ...]:
-    """Those of `INDEXED_STATE` whose value the rewrite changes, compared with the row as read.
+def _moved_state(write: PostingWrite, stored: StoredPosting | None) -> dict[str, Any]:
+    """Those of `INDEXED_STATE` whose value the rewrite changes, compared with the row as read,
+    with their new values (in `INDEXED_STATE`'s order).
 
     SQLite rewrites an index only when an UPDATE sets one of its columns, whatever the value, and
     setting all of them made it rewrite all nine indexes of the postings table for every changed
@@ -449,8 +447,9 @@ def _moved_state(write: PostingWrite, stored: StoredPosting | None) -> tuple[str
     mostly its title and role. A posting not read in full (no fingerprint: only sighted) sets them
     all.
     """
+    after = _state_columns(write)
     if stored is None or not stored.fingerprint:
-        return INDEXED_STATE
+        return after
     before = {
         "status": stored.status.value,
         "episode": stored.episode,
@@ -460,8 +459,7 @@ def _moved_state(write: PostingWrite, stored: StoredPosting | None) -> tuple[str
         "title": stored.title,
         "company": stored.company,
     }
-    after = _state_columns(write)
-    return tuple(column for column in INDEXED_STATE if after[column] != before[column])
+    return {column: value for column, value in after.items() if value != before[column]}
 
 
 def _sees_every_open_posting(state: SourceState, outcome: DiffOutcome) -> bool:
