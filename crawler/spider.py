@@ -455,7 +455,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         for data, digest in zip(records.data, digests, strict=True):
             external_id = known.get(digest)
             if external_id is None:
-                self._take(json.loads(bytes(data)), request, ledger, digest)
+                self._take(decode_record(data), request, ledger, digest)
             else:
                 sighted(external_id)
 
@@ -675,6 +675,23 @@ def raw_list_at(response: Response, key: str) -> RawRecords | list[Any]:
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         return list_at(json_of(response), key)
     return RawRecords(found)
+
+
+def decode_record(data: bytes | msgspec.Raw) -> Any:
+    """One raw record (`RawRecords`) as Python objects, as `json.loads` reads it.
+
+    msgspec reads it in C, three times faster than the standard library (a first crawl decodes
+    every record); what msgspec refuses but the standard library reads (a number beyond a float's
+    range, which it makes `inf`) is read by the standard library, so a record reads the same
+    either way.
+    """
+    try:
+        return _RECORD.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return json.loads(bytes(data))
+
+
+_RECORD: Final = msgspec.json.Decoder()
 
 
 def required_text(record: Mapping[str, Any], key: str) -> str:

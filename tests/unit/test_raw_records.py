@@ -11,7 +11,15 @@ from scrapy import Request
 from scrapy.http import TextResponse
 
 from crawler.digests import bytes_digest
-from crawler.spider import ListingError, RawRecord, RawRecords, json_of, list_at, raw_list_at
+from crawler.spider import (
+    ListingError,
+    RawRecord,
+    RawRecords,
+    decode_record,
+    json_of,
+    list_at,
+    raw_list_at,
+)
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 
 URL = "http://127.0.0.1:8000/v1/boards/koala/jobs?content=true"
@@ -43,6 +51,35 @@ def test_other_members_of_any_shape_are_skipped() -> None:
         b'"x"',
         b"null",
     ]
+
+
+def test_a_record_decodes_to_what_the_standard_library_reads_of_it() -> None:
+    """`decode_record` (msgspec, with the standard library for what it refuses) against `json.loads`,
+    values of every kind and type compared: a float that came back an int would change a digest."""
+    members = [
+        b'"id": 12345678901234567890123',  # beyond 64 bits
+        b'"pay": 1e400',  # beyond a float: msgspec refuses it, json.loads makes it inf
+        b'"small": -0.0, "exp": 1E5, "neg": -12, "frac": 0.1',
+        rb'"text": "caf\u00e9 \"quoted\" \\ \n \ud83d\ude00 \u2028", "raw": "\u65e5\u672c"',
+        '"utf8": "Zürich 日本 😀"'.encode(),
+        b'"nested": {"a": [1, 2.5, [], {}, null, true, false]}, "nested": {"b": "last wins"}',
+    ]
+    body = b'{"jobs": [' + b", ".join(b"{" + member + b"}" for member in members) + b"]}"
+    records = raw_list_at(response(body), "jobs")
+    assert isinstance(records, RawRecords)
+    for raw in records.data:
+        decoded, expected = decode_record(raw), json.loads(bytes(raw))
+        assert repr(decoded) == repr(expected)
+        assert _types(decoded) == _types(expected)
+    assert decode_record(records.data[1]) == {"pay": float("inf")}
+
+
+def _types(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _types(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_types(item) for item in value]
+    return type(value).__name__
 
 
 @pytest.mark.parametrize(
