@@ -6,7 +6,7 @@ a crawl's recording stopped for it (a sixth of a churned re-crawl's recording ti
 thread checkpoints shortly after commits instead, while the writer goes on: `sqlite3` lets go
 of the GIL while SQLite works. It is the same PASSIVE checkpoint SQLite's own would be, and
 sooner under a light load, so a commit is on disk no later than before. SQLite's own stays as
-a backstop (`BACKSTOP_PAGES`), should this thread fall behind.
+a backstop (`BACKSTOP_BYTES`), should this thread fall behind.
 """
 
 from __future__ import annotations
@@ -18,14 +18,20 @@ import urllib.parse
 
 logger = logging.getLogger(__name__)
 
-#: SQLite's own checkpoint, kept for a log this thread lets grow past it (40 MB of 4 KiB pages).
-BACKSTOP_PAGES = 10_000
+#: SQLite's own checkpoint, kept for a log this thread lets grow past it. SQLite counts it in
+#: pages (`backstop_pages`), whose size a database fixes when it is created.
+BACKSTOP_BYTES = 40 * 2**20
 #: After a commit, how long the thread lets more gather before it checkpoints them all at once.
 GATHER_S = 0.2
 #: The thread ends after this long without a commit, and starts again at the next.
 IDLE_S = 10.0
 #: How long disposing of the engine waits for a checkpoint under way.
 STOP_WAIT_S = 5.0
+
+
+def backstop_pages(page_size: int) -> int:
+    """`BACKSTOP_BYTES` in pages of `page_size` bytes, as `PRAGMA wal_autocheckpoint` takes it."""
+    return max(1, BACKSTOP_BYTES // page_size)
 
 
 class Checkpointer:
