@@ -63,11 +63,13 @@ def encode_snapshot(snapshot: Mapping[str, Any]) -> EncodedSnapshot:
     Each document is encoded once, by `dumps`, and embedded in the snapshot as it is. The rest
     of the snapshot is plain strings, booleans and nulls (a board's descriptions, mostly), which
     msgspec writes as `dumps` does, escapes included, in a third of the time; a snapshot holding
-    anything else (a number where a string belongs) is written by `dumps` whole.
+    anything else (a number where a string belongs) is written by `dumps` whole. The types are
+    checked in C (`map(type, …)` into a set): a first crawl encodes 50,000 snapshots.
     """
     documents = {name: dumps(snapshot[name]) for name in _ROW_DOCUMENTS}
-    if all(type(value) in _PLAIN for name, value in snapshot.items() if name not in documents):
-        members = {name: Raw(documents[name]) if name in documents else v for name, v in snapshot.items()}
+    members = dict(snapshot)
+    members.update((name, Raw(text)) for name, text in documents.items())
+    if _PLAIN_OR_RAW.issuperset(map(type, members.values())):
         text = _msgspec_json(members).decode()
     else:
         text = dumps(snapshot)
@@ -80,7 +82,7 @@ def encode_snapshot(snapshot: Mapping[str, Any]) -> EncodedSnapshot:
 def encode_flat(document: Mapping[str, Any]) -> str:
     """`dumps(document)` for a mapping of plain strings, booleans and nulls (a posting's
     significant values), through msgspec when that is what it holds, else through `dumps`."""
-    if all(type(key) is str and type(value) in _PLAIN for key, value in document.items()):
+    if _TEXT.issuperset(map(type, document)) and _PLAIN.issuperset(map(type, document.values())):
         return _msgspec_json(document).decode()
     return dumps(document)
 
@@ -90,6 +92,8 @@ _ROW_DOCUMENTS = ("locations", "salary", "work_rights", "extra")
 #: The types msgspec writes exactly as `dumps` does. Not floats (formatted its own way), nor
 #: dates (`extra` may hold some; it writes them its own way), which arrive in encoded documents.
 _PLAIN = frozenset({str, bool, type(None)})
+_PLAIN_OR_RAW = _PLAIN | {Raw}
+_TEXT = frozenset({str})
 _msgspec_json = msgspec.json.Encoder().encode
 
 
