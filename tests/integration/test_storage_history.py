@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from rolewatch.config import SourceOptions
 from rolewatch.domain import CrawlResult, CrawlVerdict, EventType, Location, PostingStatus, WorkRights
-from storage.models import SourceRow
+from storage.models import EventRow, PostingRow, PostingVersionRow, SourceRow
 from storage.queries import PostingDetail, list_events, list_postings, posting_history
 from storage.recording import CrawlRecord, record_crawl
 from storage.state import load_known_digests, load_validators
@@ -499,3 +499,46 @@ def test_two_crawls_of_one_source_recorded_at_once_announce_a_posting_once(engin
     assert sorted(len(r.events) for r in records) == [0, 2]
     assert [e.type for e in list_events(engine)] == [EventType.NEW, EventType.NEW]
     assert row_counts(engine)["postings"] == 2
+
+
+def test_new_postings_get_their_own_ids_whatever_other_sources_inserted_in_between(engine: Engine) -> None:
+    """New postings' ids are read back as this source's rows above the table's newest id before the
+    insert (`_NEWEST_ID`): with another source's rows and this one's closed posting newer than its
+    open ones, every event, version and row still names the posting it is about."""
+    acme, zeta = Board(engine, "acme"), Board(engine, "zeta", start=T0 + timedelta(minutes=1))
+    acme.crawl([posting(1), posting(2)])
+    zeta.crawl([posting(n, source="zeta", company="Zeta") for n in range(1, 6)])
+    acme.crawl([posting(1), posting(2), posting(3)])
+    acme.crawl([posting(1), posting(2)])
+    closing = acme.crawl([posting(1), posting(2)])  # 3, the newest acme row, closes
+    assert kinds(closing) == [("closed", "3")]
+    zeta.crawl([posting(n, source="zeta", company="Zeta") for n in range(1, 8)])
+    latest = acme.crawl([posting(1), posting(2), posting(4), posting(5)])
+    assert kinds(latest) == [("new", "4"), ("new", "5")]
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(SourceRow.name, PostingRow.id, PostingRow.external_id).join(
+                SourceRow, SourceRow.id == PostingRow.source_id
+            )
+        ).all()
+        events = connection.execute(
+            select(EventRow.source_id, EventRow.posting_id, EventRow.title, EventRow.id)
+        ).all()
+        versions = connection.execute(select(PostingVersionRow.posting_id, PostingVersionRow.snapshot)).all()
+        source_ids = dict(connection.execute(select(SourceRow.id, SourceRow.name)).all())
+    by_id = {posting_id: (name, external_id) for name, posting_id, external_id in rows}
+    assert sorted(by_id.values()) == [("acme", str(n)) for n in range(1, 6)] + [
+        ("zeta", str(n)) for n in range(1, 8)
+    ]
+    assert len(events) == 5 + 7 + 1  # every posting's "new", and 3's "closed"
+    for source_id, posting_id, title, _ in events:
+        name, external_id = by_id[posting_id]
+        assert (source_ids[source_id], title) == (name, f"Data Scientist Intern {external_id}")
+    assert len(versions) == 12
+    for posting_id, snapshot in versions:
+        assert by_id[posting_id] == (snapshot["source"], snapshot["external_id"])
+    posting_of_event = {event_id: posting_id for _, posting_id, _, event_id in events}
+    assert [by_id[posting_of_event[event.id or 0]] for event in latest.events] == [
+        ("acme", "4"),
+        ("acme", "5"),
+    ]
