@@ -220,6 +220,26 @@ def _load_http_handler() -> None:
     import scrapy.core.downloader.handlers.http11  # noqa: F401
 
 
+#: The most bytes a connection reads from its socket at once (Twisted's own is 64 KiB).
+READ_CHUNK = 2**20
+
+
+def _read_in_large_chunks() -> None:
+    """Let each connection read up to READ_CHUNK of what has arrived at once, not 64 KiB.
+
+    Every chunk read travels the whole of Twisted's and Scrapy's stack (the HTTP parser, the body
+    decoder, Scrapy's size checks and its `bytes_received` signal) before it is appended to the
+    body: a 300 KB listing came in about seven, and a full-body re-crawl of 200 such boards spent
+    ~8% of the worker's CPU on those passes (0.39-0.44 → 0.36-0.40 s, alternating). Only what has
+    arrived is read, so a slow board still comes in small chunks; Scrapy's response size limit is
+    still checked after each chunk, so a body without a Content-Length may pass it by at most one
+    chunk before it is dropped. `bufferSize` is Twisted's documented attribute for this.
+    """
+    from twisted.internet import tcp
+
+    tcp.Connection.bufferSize = READ_CHUNK
+
+
 #: Scrapy's settings naming a class every crawler loads as it starts.
 _CRAWLER_CLASSES = (
     "TWISTED_DNS_RESOLVER",
@@ -390,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     channel = ResultChannel(_claim_stdout())
     _load_http_handler()
     _load_crawl_machinery()
+    _read_in_large_chunks()
     if _warm_ahead(arguments, sys.stdin.buffer):
         warm_up()
     _tune_garbage_collector()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from crawler.run import crawl_sources
 from crawler.workers import CrawlWorkers
 from rolewatch.domain import CrawlVerdict, Location, Salary
-from tests.boardserver import BoardServer
+from tests.boardserver import BoardServer, Reply
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.integration.crawling import by_name, resolved, with_limits
 
@@ -124,6 +124,32 @@ def test_an_unchanged_board_answers_304_and_an_updated_at_bump_keeps_fingerprint
     fingerprints = {p.external_id: p.fingerprint for p in first.postings}
     assert {p.external_id: p.fingerprint for p in third.postings} == fingerprints
     assert {p.extra["updated_at"] for p in third.postings} == {"2026-08-02T10:00:00-04:00"}
+
+
+def test_a_listing_of_several_megabytes_is_read_whole_across_socket_reads(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
+    """The worker reads up to a MiB at a time (`crawler.child.READ_CHUNK`): a body of a few of them,
+    with and without a Content-Length, arrives whole, every posting and the last one intact."""
+    paragraph = "<p>" + "Build data pipelines with Python and SQL for our analysts. " * 20 + "</p>"
+    jobs = [greenhouse_job(7000 + n, f"Data Engineer {n}", content_html=paragraph * 3) for n in range(900)]
+    body = json.dumps(greenhouse_board(jobs)).encode()
+    assert len(body) > 3 * 2**20
+    board_server.set_raw("/v1/boards/big/jobs", body, headers={"Content-Type": "application/json"})
+    unsized = Reply(200, body, {"Content-Type": "application/json"}, close_delimited=True)
+    board_server.route("/v1/boards/streamed/jobs", lambda _request: unsized)
+    entries = [
+        {"name": name, "type": "greenhouse", "board": name, "base_url": board_server.url}
+        for name in ("big", "streamed")
+    ]
+    results = by_name(crawl_sources(resolved(entries), workers=crawl_workers))
+    for name in ("big", "streamed"):
+        result = results[name]
+        assert result.verdict is CrawlVerdict.COMPLETE, result.reason
+        assert [p.title for p in result.postings] == [f"Data Engineer {n}" for n in range(900)]
+        assert result.stats.bytes >= len(body)
+        last = max(result.postings, key=lambda p: p.external_id)
+        assert last.description_text.endswith("for our analysts.")
 
 
 def test_each_fault_gets_its_own_verdict_and_message(
