@@ -9,7 +9,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Text, bindparam, cast, func, select
+from sqlalchemy import String, Text, any_, bindparam, cast, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -376,24 +377,38 @@ def _open_elsewhere(
 ) -> dict[str, tuple[str, int]]:
     """Role key → (`source/external_id`, id) of the oldest open posting with that key on another source."""
     found: dict[str, tuple[str, int]] = {}
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    query = _open_elsewhere_query(bind.dialect.name)
     for chunk in chunks(keys):
-        query = (
-            select(PostingRow.role_key, SourceRow.name, PostingRow.external_id, PostingRow.id)
-            .join(SourceRow, SourceRow.id == PostingRow.source_id)
-            .where(
-                PostingRow.source_id != source_id,
-                # `status || ''`, not `status`: given an indexed status, SQLite (which keeps no
-                # statistics) walks every open posting by the status index rather than look the
-                # few keys up, and a first crawl's recording then grew with every open posting
-                # stored (0.2 s a crawl at 50,000). So only the role key index is usable here.
-                PostingRow.status.concat("") == PostingStatus.OPEN.value,
-                PostingRow.role_key.in_(chunk),
-            )
-            .order_by(PostingRow.id)
-        )
-        for row in session.execute(query):
+        for row in session.execute(query, {"source_id": source_id, "keys": list(chunk)}):
             found.setdefault(row.role_key, (f"{row.name}/{row.external_id}", row.id))
     return found
+
+
+@cache
+def _open_elsewhere_query(dialect: str) -> Any:
+    """The open postings of other sources with one of the role keys bound as `keys`, oldest first.
+
+    `status || ''`, not `status`: given an indexed status, SQLite (which keeps no statistics)
+    walks every open posting by the status index rather than look the few keys up, and a first
+    crawl's recording then grew with every open posting stored (0.2 s a crawl at 50,000). So
+    only the role key index is usable here. On PostgreSQL the keys are one array parameter
+    (`= ANY`), not an `IN` list of hundreds: the statement is the same text for every board.
+    """
+    if dialect == "postgresql":
+        keys = PostingRow.role_key == any_(bindparam("keys", type_=postgresql.ARRAY(String)))
+    else:
+        keys = PostingRow.role_key.in_(bindparam("keys", expanding=True))
+    return (
+        select(PostingRow.role_key, SourceRow.name, PostingRow.external_id, PostingRow.id)
+        .join(SourceRow, SourceRow.id == PostingRow.source_id)
+        .where(
+            PostingRow.source_id != bindparam("source_id"),
+            PostingRow.status.concat("") == PostingStatus.OPEN.value,
+            keys,
+        )
+        .order_by(PostingRow.id)
+    )
 
 
 def last_sighting(status: str, own: datetime, all_seen_at: datetime | None) -> datetime:
