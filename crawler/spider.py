@@ -59,7 +59,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.asyncio import CallLaterResult, call_later
 from twisted.python.failure import Failure
 
-from crawler.digests import STRIPPED, RecordDigests, record_digests
+from crawler.digests import PAGES, STRIPPED, PageKey, RecordDigests, record_digests
 from crawler.middlewares import (
     META_BACKOFF,
     META_CONDITIONAL,
@@ -152,6 +152,8 @@ class _Ledger:
     known_digests: dict[str, str] | None = None
     #: The records `_take_raw` digested: whole-record hash → digest (`crawler.digests.STRIPPED`).
     seen_records: RecordDigests = field(default_factory=dict)
+    #: The board's options as JSON, for its pages' keys in `crawler.digests.PAGES`; made on first use.
+    options_json: str | None = None
     timer: CallLaterResult | None = None
     result: CrawlResult | None = None
     closes_by_absence: bool = True
@@ -381,9 +383,15 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
             ledger.errors.append(f"{_label(request)}: {_CUT_SHORT}; the {read}")
         with _quoting(not request.meta.get("redirect_urls")):
             try:
-                listing = self.parse_listing(response, ledger.board)
+                page = self._page_key(response, ledger)
+                if page is not None and self._sight_unchanged(page, response.body, ledger):
+                    listing: Iterable[Any] = ()
+                else:
+                    listing = self.parse_listing(response, ledger.board)
                 if isinstance(listing, RawRecords):
-                    self._take_raw(listing, request, ledger)
+                    digests = self._take_raw(listing, request, ledger)
+                    if page is not None:
+                        PAGES.keep(page, response.body, digests)
                     listing = ()
                 for output in listing:
                     if isinstance(output, Request):
@@ -437,7 +445,39 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         """
         return ()
 
-    def _take_raw(self, records: RawRecords, request: Request, ledger: _Ledger) -> None:
+    def _page_key(self, response: Response, ledger: _Ledger) -> PageKey | None:
+        """What names this response's page in `PAGES`, for a source whose records `STRIPPED`
+        remembers; else None (a worker's first crawl of it, or no room), and nothing is kept."""
+        volatile = self.volatile_fields
+        if STRIPPED.remembered(ledger.board.name, volatile) is None:
+            return None
+        if ledger.options_json is None:
+            ledger.options_json = ledger.board.options.model_dump_json()
+        return (type(self).__qualname__, ledger.board.name, ledger.options_json, volatile, response.url)
+
+    def _sight_unchanged(self, page: PageKey, body: bytes, ledger: _Ledger) -> bool:
+        """Sight every record of a page whose body is the one its kept digests came from, when
+        each of them names a stored open posting; else False, and the page is read as usual.
+
+        The same body splits into the same records (a listing read as `RawRecords` is the body's
+        alone), so this is what `_take_raw` would do with it, without the split and the per-record
+        pass. A record no open posting was parsed from (one skipped last time, say) is read again.
+        """
+        digests = PAGES.unchanged(page, body)
+        if digests is None:
+            return False
+        if ledger.known_digests is None:
+            ledger.known_digests = by_digest(ledger.known)
+        known = ledger.known_digests
+        if not all(map(known.__contains__, digests)):
+            return False
+        ledger.sightings.update(map(known.__getitem__, digests))
+        remembered = STRIPPED.remembered(ledger.board.name, self.volatile_fields)
+        if remembered:
+            ledger.seen_records.update(remembered)  # so they are remembered for the next crawl
+        return True
+
+    def _take_raw(self, records: RawRecords, request: Request, ledger: _Ledger) -> list[str]:
         """Records still in the bytes the board sent: digest each one's bytes, and decode and
         normalise it only when no stored open posting was parsed from the same bytes (volatile
         fields aside).
@@ -458,6 +498,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
                 self._take(decode_record(data), request, ledger, digest)
             else:
                 sighted(external_id)
+        return digests
 
     def _take(self, record: Any, request: Request, ledger: _Ledger, digest: str | None = None) -> None:
         """Normalise one record; a record that fails is skipped and recorded, the others are kept.

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from crawler.run import crawl_sources
 from crawler.workers import CrawlWorkers
-from rolewatch.domain import CrawlVerdict, Location, Salary
+from rolewatch.domain import CrawlResult, CrawlVerdict, Location, Salary
 from tests.boardserver import BoardServer, Reply
 from tests.fixtures.boards import greenhouse_board, greenhouse_job
 from tests.integration.crawling import by_name, resolved, with_limits
@@ -249,3 +249,41 @@ def test_each_fault_gets_its_own_verdict_and_message(
     assert results["stuck"].verdict is CrawlVerdict.FAILED
     assert results["stuck"].reason == "timed out after 2s with 1 request(s) unfinished"
     assert elapsed < 15, f"the faults took {elapsed:.1f}s"
+
+
+def test_a_warm_worker_sights_a_page_it_read_before_and_reads_what_changed_or_is_not_stored(
+    board_server: BoardServer, crawl_workers: CrawlWorkers
+) -> None:
+    """From a source's third crawl in a worker, a page whose body is byte for byte the last one is
+    sighted from the digests kept for it (`crawler.digests.PAGES`): each crawl must still give what
+    reading the page would. A record whose posting is not stored open is normalised again, and a
+    changed body is read as usual."""
+    jobs = [greenhouse_job(8000 + n, f"Data Analyst {n}") for n in range(30)]
+    board_server.set_json("/v1/boards/wallaby/jobs", greenhouse_board(jobs))
+    (source,) = resolved(
+        [{"name": "wallaby", "type": "greenhouse", "board": "wallaby", "base_url": board_server.url}]
+    )
+    (first,) = crawl_sources([source], workers=crawl_workers)
+    stored = {posting.external_id: posting.raw_digest for posting in first.postings}
+    assert len(stored) == 30
+
+    def crawl(known: dict[str, str]) -> CrawlResult:
+        (result,) = crawl_sources([source], known={"wallaby": known}, workers=crawl_workers)
+        assert result.verdict is CrawlVerdict.COMPLETE, result.reason
+        return result
+
+    for _ in range(3):  # the second crawl keeps the page's digests, the later ones use them
+        again = crawl(stored)
+        assert again.postings == () and sorted(again.sightings) == sorted(stored)
+    closed = dict(stored)
+    del closed["8007"]  # as if that posting were closed: its record must be read again
+    reread = crawl(closed)
+    assert [posting.external_id for posting in reread.postings] == ["8007"]
+    assert sorted(reread.sightings) == sorted(closed)
+    assert reread.postings[0] == next(p for p in first.postings if p.external_id == "8007")
+    jobs[3] = greenhouse_job(8003, "Senior Data Analyst")
+    board_server.set_json("/v1/boards/wallaby/jobs", greenhouse_board(jobs))
+    changed = crawl(stored)
+    assert [(p.external_id, p.title) for p in changed.postings] == [("8003", "Senior Data Analyst")]
+    assert sorted(changed.sightings) == sorted(set(stored) - {"8003"})
+    assert crawl(stored).postings[0].title == "Senior Data Analyst"  # the new body's digests kept

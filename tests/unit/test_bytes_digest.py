@@ -14,7 +14,7 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from crawler.digests import StrippedDigests, _volatile_members, bytes_digest, record_digests
+from crawler.digests import PageDigests, StrippedDigests, _volatile_members, bytes_digest, record_digests
 from crawler.workers import _child_environment
 
 #: Volatile keys, as a spider declares them.
@@ -203,3 +203,21 @@ def test_a_worker_keys_its_hashes_at_random_whatever_its_parent_was_given(
     command = [sys.executable, "-c", "print(hash(b'a board record'))"]
     keys = {subprocess.run(command, env=environment, capture_output=True, text=True).stdout for _ in range(2)}
     assert len(keys) == 2 and all(key.strip() for key in keys)
+
+
+def test_a_page_gives_its_kept_digests_only_for_the_very_body_they_came_from() -> None:
+    pages = PageDigests(limit=2)
+    koala = ("GreenhouseSpider", "koala", "{}", ("updated_at",), "http://127.0.0.1/v1/boards/koala/jobs")
+    body = b'{"jobs": [{"id": 1}, {"id": 2}]}'
+    assert pages.unchanged(koala, body) is None  # nothing kept yet
+    pages.keep(koala, body, ["d1", "d2"])
+    assert pages.unchanged(koala, bytes(bytearray(body))) == ("d1", "d2")  # equal bytes, another object
+    assert pages.unchanged(koala, body.replace(b"2", b"3")) is None  # one byte moved
+    assert pages.unchanged((*koala[:-1], "http://127.0.0.1/v1/boards/koala/jobs?page=2"), body) is None
+    assert pages.unchanged(("LeverSpider", *koala[1:]), body) is None  # another type's page
+    pages.keep(koala, body.replace(b"2", b"3"), ["d1", "d3"])  # a page kept again is replaced
+    assert pages.unchanged(koala, body) is None
+    numbat, wombat = ((*koala[:1], name, *koala[2:]) for name in ("numbat", "wombat"))
+    pages.keep(numbat, body, ["n1", "n2"])
+    pages.keep(wombat, body, ["w1", "w2"])  # no room: past the limit nothing more is kept
+    assert pages.unchanged(numbat, body) == ("n1", "n2") and pages.unchanged(wombat, body) is None
