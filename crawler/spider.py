@@ -581,7 +581,9 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         if ledger.timer is not None:
             ledger.timer.cancel()
         result = ledger.close()
-        if self.volatile_fields:
+        if self.volatile_fields and ledger.pages:
+            # A crawl that read no page (304s, or it failed) saw no record: the records remembered
+            # from the last crawl that read one stay, as digests of their bytes they are still right.
             STRIPPED.keep(ledger.board.name, self.volatile_fields, ledger.seen_records)
         if self._emit is None:
             self.results.append(result)
