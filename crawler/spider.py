@@ -466,9 +466,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         digests = PAGES.unchanged(page, body)
         if digests is None:
             return False
-        if ledger.known_digests is None:
-            ledger.known_digests = by_digest(ledger.known)
-        known = ledger.known_digests
+        known = _known_digests(ledger)
         if not all(map(known.__contains__, digests)):
             return False
         ledger.sightings.update(map(known.__getitem__, digests))
@@ -486,9 +484,7 @@ class BoardSpider(scrapy.Spider, Generic[OptionsT]):
         parsed from: that posting is sighted without a single Python object made for it. This
         loop is most of an unchanged full-body re-crawl's work, so it is kept tight.
         """
-        if ledger.known_digests is None:
-            ledger.known_digests = by_digest(ledger.known)
-        known, sighted = ledger.known_digests, ledger.sightings.add
+        known, sighted = _known_digests(ledger), ledger.sightings.add
         volatile = self.volatile_fields
         remembered = STRIPPED.remembered(ledger.board.name, volatile)
         digests = record_digests(records.data, volatile, remembered, ledger.seen_records)
@@ -718,6 +714,13 @@ def raw_list_at(response: Response, key: str) -> RawRecords | list[Any]:
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         return list_at(json_of(response), key)
     return RawRecords(found)
+
+
+def _known_digests(ledger: _Ledger) -> dict[str, str]:
+    """The ledger's stored open postings by the digest of their raw record, built on first use."""
+    if ledger.known_digests is None:
+        ledger.known_digests = by_digest(ledger.known)
+    return ledger.known_digests
 
 
 def decode_record(data: bytes | msgspec.Raw) -> Any:
