@@ -102,3 +102,23 @@ def test_a_crawl_worker_starts_without_the_yaml_parser_or_the_other_stages() -> 
     assert loaded(modules, "scrapy") and "rolewatch.config" in modules  # it did start...
     unwanted = ("yaml", "rolewatch.safe_yaml", "sqlalchemy", "storage", "notifier", "scheduler", "rich")
     assert [name for name in unwanted if loaded(modules, name)] == []  # ...without these
+
+
+def test_a_crawl_worker_starts_up_without_collecting_garbage_and_collects_once_started() -> None:
+    """Start-up makes no cycles, so a collection then is work for nothing (a full one among
+    them); the collector runs again once the worker is up, with its start-up frozen out of sight."""
+    probe = (
+        "import gc, io, json, sys\n"
+        "import crawler.child as child\n"
+        "before = [generation['collections'] for generation in gc.get_stats()]\n"
+        "child.start_up([], io.BytesIO())\n"
+        "after = [generation['collections'] for generation in gc.get_stats()]\n"
+        "print(json.dumps([before, after, gc.isenabled(), gc.get_freeze_count(), 'scrapy' in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+    )
+    before, after, enabled, frozen, started = json.loads(done.stdout.splitlines()[-1])
+    assert started  # it did load Scrapy...
+    assert after == before  # ...without a single collection
+    assert enabled and frozen > 50_000  # and collects from now on, never re-scanning start-up's objects
