@@ -90,6 +90,8 @@ class CrawlWorker:
 
     def __init__(self, *, warm: bool = False) -> None:
         self.started = time.monotonic()
+        #: Started with `--warm`: it loads the location tables ahead, while no batch waits.
+        self.warm = warm
         self.batches = 0
         self.peak_rss = 0
         #: Between batches with nothing left unread: the only state in which it may get a batch.
@@ -277,10 +279,17 @@ class CrawlWorkers:
         self.started = 0
         self.peak_rss = 0
 
-    def prestart(self, count: int = 1) -> None:
-        """Start `count` workers now, so the first batches find them warm."""
+    def prestart(self, count: int = 1, *, warm: bool = True) -> None:
+        """Start `count` workers now, so the first batches find them started.
+
+        `warm` workers also load the location tables while no batch waits for them (a daemon's
+        pool, started well before its first batch). A command whose batch follows within a
+        second passes False: a worker that had just begun loading them when the batch came would
+        make the batch wait out the load (~0.1 s), which a batch of 304s does not need at all;
+        a batch that parses loads them first anyway (`crawler.child.run_batch`).
+        """
         for _ in range(count):
-            self.release(self._spawn(warm=True))
+            self.release(self._spawn(warm=warm))
 
     def acquire(self) -> CrawlWorker:
         """An idle live worker, else a new one."""

@@ -109,13 +109,17 @@ def close_engines() -> None:
 
 @contextmanager
 def started_worker() -> Iterator[CrawlWorkers]:
-    """A crawl worker started at once, for a command that crawls: its start-up (Scrapy's imports,
-    the location tables) runs in its own process while this one reads the configuration and opens
-    the database. Stopped when the command is done, whether it crawled or not."""
+    """A crawl worker started at once, for a command that crawls: its start-up (Scrapy's imports)
+    runs in its own process while this one reads the configuration and opens the database.
+    Stopped when the command is done, whether it crawled or not.
+
+    Not a warm one: the batch comes as soon as the database is open, and it loads the location
+    tables only if it parses (a cold `rolewatch crawl` of boards that answer 304 never does).
+    """
     from crawler.workers import CrawlWorkers
 
     workers = CrawlWorkers()
-    workers.prestart()
+    workers.prestart(warm=False)
     try:
         yield workers
     finally:

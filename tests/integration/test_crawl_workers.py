@@ -10,6 +10,7 @@ from datetime import timedelta
 import psutil  # type: ignore[import-untyped]
 import pytest
 
+from crawler.child import WARM
 from crawler.run import crawl_sources
 from crawler.workers import CrawlWorkers, Retirement
 from rolewatch.config import ResolvedSource
@@ -50,6 +51,22 @@ def test_one_warm_worker_serves_batch_after_batch(
     assert first.verdict is CrawlVerdict.COMPLETE and len(first.postings) == 2
     assert second.verdict is CrawlVerdict.COMPLETE and len(second.postings) == 3
     assert workers.started == 1 and worker_pids() == {pid}, "the second batch reused the warm worker"
+
+
+def test_a_daemon_pool_warms_its_workers_ahead_and_a_command_starts_its_own_cold(
+    workers: CrawlWorkers, worker_pids: Callable[[], set[int]]
+) -> None:
+    """A daemon's worker loads the location tables while it waits for its first batch; a
+    command's batch follows within a second, and a worker caught loading them would keep a batch
+    of 304s waiting for tables it never uses (`run_batch` loads them when a batch parses)."""
+    from rolewatch.cli.common import started_worker
+
+    workers.prestart()
+    (daemons,) = worker_pids()
+    assert WARM in psutil.Process(daemons).cmdline()
+    with started_worker():
+        (commands,) = worker_pids() - {daemons}
+        assert WARM not in psutil.Process(commands).cmdline()
 
 
 def test_a_worker_killed_mid_batch_fails_that_batch_only(
