@@ -49,6 +49,27 @@ def test_every_constraint_and_index_is_named(empty_engine: Engine) -> None:
         assert all(names) and names, (table, names)
 
 
+def test_no_index_begins_another_of_its_table(empty_engine: Engine) -> None:
+    """An index whose columns begin another's serves nothing the longer one does not, and costs
+    every insert and update of its table an entry of its own (`ix_events_at` did, beside
+    `ix_events_at_id`). A unique one stays: it is a constraint, not only a way in."""
+    upgrade(empty_engine)
+    inspector = inspect(empty_engine)
+    redundant, looked_at = [], 0
+    for table in Base.metadata.tables:
+        indexes = [
+            (ix["name"], list(ix["column_names"]), bool(ix["unique"])) for ix in inspector.get_indexes(table)
+        ]
+        looked_at += len(indexes)
+        keys = [(name, columns) for name, columns, _ in indexes]
+        keys.append(("primary key", list(inspector.get_pk_constraint(table)["constrained_columns"])))
+        for name, columns, unique in indexes:
+            longer = [other for other, those in keys if other != name and those[: len(columns)] == columns]
+            if longer and not unique:
+                redundant.append((table, name, longer))
+    assert looked_at > 10 and redundant == []
+
+
 def test_upgrade_twice_is_harmless_and_downgrade_undoes_everything(empty_engine: Engine) -> None:
     upgrade(empty_engine)
     upgrade(empty_engine)
