@@ -90,8 +90,6 @@ class CrawlWorker:
 
     def __init__(self, *, warm: bool = False) -> None:
         self.started = time.monotonic()
-        #: Started with `--warm`: it loads the location tables ahead, while no batch waits.
-        self.warm = warm
         self.batches = 0
         self.peak_rss = 0
         #: Between batches with nothing left unread: the only state in which it may get a batch.
